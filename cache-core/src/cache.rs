@@ -1,0 +1,605 @@
+//! [`Cache`], the typed handle every memoized function and cache module owns.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+use crate::backend::{Backend, Found};
+use crate::config::{Config, Weigher};
+use crate::context::{self, Namespace};
+use crate::error::{BackendError, CacheError, LoadError};
+use crate::flight::{Flights, Join};
+use crate::key::Lookup;
+use crate::memory::MemoryBackend;
+use crate::outcome::{OkOnly, Outcome, Whole};
+use crate::stats::{Count, Counters, Stats};
+
+/// A typed cache from `K` to `V` stored in backend `B` (in memory by default).
+///
+/// It is cheap to clone (clones share the cache) and is usually kept in a `static`. Every method
+/// works in the current [namespace](crate::context::Namespace): code inside a test sandbox sees
+/// only that sandbox's entries. Methods return `Result` because a remote backend can fail; the
+/// in-memory backend never does.
+///
+/// ElixirCache's names map as follows: `put` is [`insert`](Self::insert), `delete` is
+/// [`remove`](Self::remove), and `get_or_create` is [`get_or_insert_with`](Self::get_or_insert_with).
+///
+/// ```
+/// use std::time::Duration;
+/// use memokit_core::Cache;
+///
+/// let users: Cache<u64, String> = Cache::builder("users")
+///     .ttl(Duration::from_secs(300))
+///     .capacity(10_000)
+///     .build()?;
+/// users.insert(1, "ada".to_string())?;
+/// assert_eq!(users.get(&1)?.as_deref(), Some("ada"));
+/// let grace = users.get_or_insert_with(2, || "grace".to_string())?;
+/// assert_eq!(grace, "grace");
+/// assert!(users.remove(&1)?);
+/// assert_eq!(users.len(), 1);
+/// # Ok::<(), memokit_core::CacheError>(())
+/// ```
+pub struct Cache<K, V, B: Backend<K, V> = MemoryBackend<K, V>> {
+    inner: Arc<Inner<K, V, B>>,
+}
+
+struct Inner<K, V, B> {
+    config: Config<K, V>,
+    global: Scope<K, V, B>,
+    sandboxes: RwLock<HashMap<Namespace, Arc<Scope<K, V, B>>>>,
+}
+
+/// One namespace of a cache: its backend view, its flights and its counters.
+pub(crate) struct Scope<K, V, B> {
+    pub(crate) backend: B,
+    flights: Flights<K, V>,
+    pub(crate) counters: Counters,
+}
+
+pub(crate) enum ScopeRef<'a, K, V, B> {
+    Global(&'a Scope<K, V, B>),
+    Sandbox(Arc<Scope<K, V, B>>),
+}
+
+impl<K, V, B> Deref for ScopeRef<'_, K, V, B> {
+    type Target = Scope<K, V, B>;
+
+    fn deref(&self) -> &Scope<K, V, B> {
+        match self {
+            Self::Global(s) => s,
+            Self::Sandbox(s) => s,
+        }
+    }
+}
+
+/// A loader that failed before it could run: the error, and the loader back so a fail-open
+/// caller can still run it.
+pub(crate) struct Unrun<F> {
+    pub(crate) error: CacheError,
+    pub(crate) body: F,
+}
+
+/// Builds a [`Cache`]; from [`Cache::builder`].
+pub struct CacheBuilder<K, V, B: Backend<K, V> = MemoryBackend<K, V>> {
+    config: Config<K, V>,
+    options: B::Options,
+}
+
+impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
+    /// Every entry expires this long after it was written.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.config.ttl = Some(ttl);
+        self
+    }
+
+    /// Every entry expires when it has not been read for this long.
+    pub fn tti(mut self, tti: Duration) -> Self {
+        self.config.tti = Some(tti);
+        self
+    }
+
+    /// Holds at most this many entries (or this much weight, with a [`weigher`](Self::weigher)).
+    pub fn capacity(mut self, capacity: u64) -> Self {
+        self.config.capacity = Some(capacity);
+        self
+    }
+
+    /// Bounds the cache by total weight instead of entry count.
+    pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u64 + Send + Sync + 'static) -> Self {
+        self.config.weigher = Some(Arc::new(weigher) as Weigher<K, V>);
+        self
+    }
+
+    /// Settings specific to the backend.
+    pub fn backend_options(mut self, options: B::Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Validates the options and opens the backend. An invalid option is a
+    /// [`CacheError::Config`] naming the cache and the option.
+    ///
+    /// ```
+    /// use memokit_core::{Cache, CacheError};
+    /// let err = Cache::<u8, u8>::builder("tiny").capacity(0).build().unwrap_err();
+    /// assert!(matches!(err, CacheError::Config { setting: "capacity", .. }));
+    /// assert_eq!(err.to_string(), "cache `tiny`: invalid `capacity`: must be at least 1");
+    /// ```
+    pub fn build(self) -> Result<Cache<K, V, B>, CacheError>
+    where
+        K: Hash + Eq + Clone,
+        V: Clone,
+    {
+        let config = self.config;
+        let name = &config.name;
+        if name.is_empty() {
+            return Err(CacheError::config(name, "name", "must not be empty"));
+        }
+        for (setting, value) in [("ttl", config.ttl), ("tti", config.tti)] {
+            if value == Some(Duration::ZERO) {
+                return Err(CacheError::config(
+                    name,
+                    setting,
+                    "must be longer than zero",
+                ));
+            }
+        }
+        if config.capacity == Some(0) {
+            return Err(CacheError::config(name, "capacity", "must be at least 1"));
+        }
+        if config.weigher.is_some() && config.capacity.is_none() {
+            return Err(CacheError::config(
+                name,
+                "weigher",
+                "a weigher needs a `capacity` to bound the total weight",
+            ));
+        }
+        let backend = B::open(&config, &self.options).map_err(|source| CacheError::Backend {
+            cache: name.clone(),
+            source,
+        })?;
+        Ok(Cache {
+            inner: Arc::new(Inner {
+                global: Scope::new(backend),
+                sandboxes: RwLock::new(HashMap::new()),
+                config,
+            }),
+        })
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Clone, B> Scope<K, V, B> {
+    fn new(backend: B) -> Self {
+        Self {
+            backend,
+            flights: Flights::new(),
+            counters: Counters::default(),
+        }
+    }
+}
+
+impl<K, V, B> Cache<K, V, B>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    B: Backend<K, V>,
+{
+    /// Starts building a cache called `name`. Names identify caches in stats, events, errors and
+    /// remote keys, so give each cache its own.
+    pub fn builder(name: impl Into<Arc<str>>) -> CacheBuilder<K, V, B> {
+        CacheBuilder {
+            config: Config::new(name.into()),
+            options: B::Options::default(),
+        }
+    }
+
+    /// The cache's name.
+    pub fn name(&self) -> &str {
+        &self.inner.config.name
+    }
+
+    /// The backend's kind, such as `"memory"`.
+    pub fn backend_kind(&self) -> &'static str {
+        B::KIND
+    }
+
+    /// The options the cache was built with.
+    pub fn config(&self) -> &Config<K, V> {
+        &self.inner.config
+    }
+
+    /// The backend of the current namespace, for backend-specific operations.
+    pub fn backend(&self) -> Result<impl Deref<Target = B> + '_, CacheError> {
+        struct View<'a, K, V, B>(ScopeRef<'a, K, V, B>);
+        impl<K, V, B> Deref for View<'_, K, V, B> {
+            type Target = B;
+            fn deref(&self) -> &B {
+                &self.0.backend
+            }
+        }
+        self.scope().map(View)
+    }
+
+    pub(crate) fn scope(&self) -> Result<ScopeRef<'_, K, V, B>, CacheError> {
+        let ns = context::namespace();
+        if ns.is_global() {
+            return Ok(ScopeRef::Global(&self.inner.global));
+        }
+        if let Some(scope) = self.inner.sandboxes.read().get(&ns) {
+            return Ok(ScopeRef::Sandbox(scope.clone()));
+        }
+        let mut sandboxes = self.inner.sandboxes.write();
+        if let Some(scope) = sandboxes.get(&ns) {
+            return Ok(ScopeRef::Sandbox(scope.clone()));
+        }
+        let backend = self
+            .inner
+            .global
+            .backend
+            .scoped(ns)
+            .map_err(|e| self.backend_error(&self.inner.global, e))?;
+        let scope = Arc::new(Scope::new(backend));
+        sandboxes.insert(ns, scope.clone());
+        Ok(ScopeRef::Sandbox(scope))
+    }
+
+    pub(crate) fn backend_error(&self, scope: &Scope<K, V, B>, source: BackendError) -> CacheError {
+        scope.counters.add(Count::Error);
+        CacheError::Backend {
+            cache: self.inner.config.name.clone(),
+            source,
+        }
+    }
+
+    /// Counts a lookup's result; the error, if any, names this cache.
+    pub(crate) fn lookup_result(
+        &self,
+        scope: &Scope<K, V, B>,
+        found: Result<Option<Found<V>>, BackendError>,
+    ) -> Result<Option<Found<V>>, CacheError> {
+        match found {
+            Ok(found) => {
+                scope.counters.lookup(found.is_some());
+                Ok(found)
+            }
+            Err(e) => Err(self.backend_error(scope, e)),
+        }
+    }
+
+    /// The value under `key`, if there is a live one.
+    pub fn get<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<V>, CacheError> {
+        let scope = self.scope()?;
+        let found = self.lookup_result(&scope, scope.backend.get(key))?;
+        Ok(found.map(|f| f.value))
+    }
+
+    /// Stores `value` under `key` with the cache-wide TTL, replacing any previous value.
+    pub fn insert(&self, key: K, value: V) -> Result<(), CacheError> {
+        self.insert_inner(key, value, self.inner.config.ttl)
+    }
+
+    /// Stores `value` under `key`, expiring after `ttl` instead of the cache-wide TTL.
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) -> Result<(), CacheError> {
+        self.insert_inner(key, value, Some(ttl))
+    }
+
+    fn insert_inner(&self, key: K, value: V, ttl: Option<Duration>) -> Result<(), CacheError> {
+        let scope = self.scope()?;
+        self.store(&scope, scope.backend.insert(key, value, ttl))
+    }
+
+    fn store(
+        &self,
+        scope: &Scope<K, V, B>,
+        written: Result<(), BackendError>,
+    ) -> Result<(), CacheError> {
+        match written {
+            Ok(()) => {
+                scope.counters.add(Count::Insert);
+                Ok(())
+            }
+            Err(e) => Err(self.backend_error(scope, e)),
+        }
+    }
+
+    /// Removes `key`; whether a value was there.
+    pub fn remove<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, CacheError> {
+        let scope = self.scope()?;
+        self.removed(&scope, scope.backend.remove(key))
+    }
+
+    fn removed(
+        &self,
+        scope: &Scope<K, V, B>,
+        removed: Result<bool, BackendError>,
+    ) -> Result<bool, CacheError> {
+        match removed {
+            Ok(removed) => {
+                if removed {
+                    scope.counters.add(Count::Removal);
+                }
+                Ok(removed)
+            }
+            Err(e) => Err(self.backend_error(scope, e)),
+        }
+    }
+
+    /// Removes every entry of the current namespace.
+    pub fn clear(&self) -> Result<(), CacheError> {
+        let scope = self.scope()?;
+        scope
+            .backend
+            .clear()
+            .map_err(|e| self.backend_error(&scope, e))
+    }
+
+    /// Live entries in the current namespace (as the backend counts them).
+    pub fn len(&self) -> u64 {
+        self.stats().entries
+    }
+
+    /// Whether the current namespace holds no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Activity and contents of the current namespace. If the namespace's backend view cannot be
+    /// opened the counters are all zero.
+    pub fn stats(&self) -> Stats {
+        match self.scope() {
+            Ok(scope) => scope.counters.snapshot(scope.backend.stats()),
+            Err(_) => Stats::default(),
+        }
+    }
+
+    /// The value under `key`, or the result of `init` stored under it. Concurrent callers for one
+    /// key run `init` once; the others wait for its value.
+    ///
+    /// If storing the loaded value fails, the value is still returned (the failure is counted in
+    /// [`Stats::errors`]); only a failed lookup before loading is an `Err`.
+    pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> Result<V, CacheError> {
+        if let Some(v) = self.get(&key)? {
+            return Ok(v);
+        }
+        let scope = self.scope()?;
+        self.load::<Whole, V, _>(&scope, key, init)
+            .map_err(|u| u.error)
+    }
+
+    /// Like [`get_or_insert_with`](Self::get_or_insert_with) for a fallible loader: an `Err` is
+    /// returned to this caller and nothing is cached, so the next call tries again.
+    pub fn try_get_or_insert_with<E>(
+        &self,
+        key: K,
+        init: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, LoadError<E>> {
+        if let Some(v) = self.get(&key)? {
+            return Ok(v);
+        }
+        let scope = self.scope()?;
+        match self.load::<OkOnly, Result<V, E>, _>(&scope, key, init) {
+            Ok(r) => r.map_err(LoadError::Load),
+            Err(u) => Err(LoadError::Cache(u.error)),
+        }
+    }
+
+    /// Runs `body` as the single flight for `key`, or waits for the one running.
+    pub(crate) fn load<P, R, F>(
+        &self,
+        scope: &Scope<K, V, B>,
+        key: K,
+        body: F,
+    ) -> Result<R, Unrun<F>>
+    where
+        R: Outcome<P, Value = V>,
+        F: FnOnce() -> R,
+    {
+        loop {
+            match scope.flights.join(&key) {
+                Join::Leader(leader) => {
+                    match self.recheck(scope, scope.backend.get(&key)) {
+                        Ok(Some(v)) => {
+                            leader.complete(Some(v.clone()));
+                            return Ok(R::from_cached(v));
+                        }
+                        Ok(None) => {}
+                        Err(error) => return Err(Unrun { error, body }),
+                    }
+                    let result = body();
+                    let shared = result.cacheable();
+                    match &shared {
+                        Some(v) => self.loaded(
+                            scope,
+                            scope.backend.insert(key, v.clone(), self.inner.config.ttl),
+                        ),
+                        None => self.not_loaded(scope),
+                    }
+                    leader.complete(shared);
+                    return Ok(result);
+                }
+                Join::Follower(flight) => {
+                    if let Some(v) = flight.wait() {
+                        return Ok(R::from_cached(v));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Async form of [`load`](Self::load).
+    pub(crate) async fn load_async<P, R, F>(
+        &self,
+        scope: &Scope<K, V, B>,
+        key: K,
+        body: F,
+    ) -> Result<R, Unrun<F>>
+    where
+        R: Outcome<P, Value = V>,
+        F: Future<Output = R>,
+    {
+        loop {
+            match scope.flights.join(&key) {
+                Join::Leader(leader) => {
+                    let found = scope.backend.get_async(&key).await;
+                    match self.recheck(scope, found) {
+                        Ok(Some(v)) => {
+                            leader.complete(Some(v.clone()));
+                            return Ok(R::from_cached(v));
+                        }
+                        Ok(None) => {}
+                        Err(error) => return Err(Unrun { error, body }),
+                    }
+                    let result = body.await;
+                    let shared = result.cacheable();
+                    match &shared {
+                        Some(v) => {
+                            let written = scope
+                                .backend
+                                .insert_async(key, v.clone(), self.inner.config.ttl)
+                                .await;
+                            self.loaded(scope, written);
+                        }
+                        None => self.not_loaded(scope),
+                    }
+                    leader.complete(shared);
+                    return Ok(result);
+                }
+                Join::Follower(flight) => {
+                    if let Some(v) = flight.wait_async().await {
+                        return Ok(R::from_cached(v));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A leader's second look: another leader may have stored the key since this caller missed.
+    fn recheck(
+        &self,
+        scope: &Scope<K, V, B>,
+        found: Result<Option<Found<V>>, BackendError>,
+    ) -> Result<Option<V>, CacheError> {
+        match found {
+            Ok(found) => Ok(found.map(|f| f.value)),
+            Err(e) => Err(self.backend_error(scope, e)),
+        }
+    }
+
+    fn loaded(&self, scope: &Scope<K, V, B>, written: Result<(), BackendError>) {
+        scope.counters.add(Count::Load);
+        // The caller has its value either way; a failed write is counted, not returned.
+        let _ = self.store(scope, written);
+    }
+
+    fn not_loaded(&self, scope: &Scope<K, V, B>) {
+        scope.counters.add(Count::LoadFailure);
+    }
+
+    /// Async form of [`get`](Self::get).
+    pub async fn get_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> Result<Option<V>, CacheError> {
+        let scope = self.scope()?;
+        let found = scope.backend.get_async(key).await;
+        Ok(self.lookup_result(&scope, found)?.map(|f| f.value))
+    }
+
+    /// Async form of [`insert`](Self::insert).
+    pub async fn insert_async(&self, key: K, value: V) -> Result<(), CacheError> {
+        let scope = self.scope()?;
+        let written = scope
+            .backend
+            .insert_async(key, value, self.inner.config.ttl)
+            .await;
+        self.store(&scope, written)
+    }
+
+    /// Async form of [`insert_with_ttl`](Self::insert_with_ttl).
+    pub async fn insert_with_ttl_async(
+        &self,
+        key: K,
+        value: V,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let scope = self.scope()?;
+        let written = scope.backend.insert_async(key, value, Some(ttl)).await;
+        self.store(&scope, written)
+    }
+
+    /// Async form of [`remove`](Self::remove).
+    pub async fn remove_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> Result<bool, CacheError> {
+        let scope = self.scope()?;
+        let removed = scope.backend.remove_async(key).await;
+        self.removed(&scope, removed)
+    }
+
+    /// Async form of [`clear`](Self::clear).
+    pub async fn clear_async(&self) -> Result<(), CacheError> {
+        let scope = self.scope()?;
+        let cleared = scope.backend.clear_async().await;
+        cleared.map_err(|e| self.backend_error(&scope, e))
+    }
+
+    /// Async form of [`get_or_insert_with`](Self::get_or_insert_with): concurrent tasks missing one
+    /// key await a single `init`.
+    pub async fn get_or_insert_with_async(
+        &self,
+        key: K,
+        init: impl Future<Output = V>,
+    ) -> Result<V, CacheError> {
+        if let Some(v) = self.get_async(&key).await? {
+            return Ok(v);
+        }
+        let scope = self.scope()?;
+        self.load_async::<Whole, V, _>(&scope, key, init)
+            .await
+            .map_err(|u| u.error)
+    }
+
+    /// Async form of [`try_get_or_insert_with`](Self::try_get_or_insert_with).
+    pub async fn try_get_or_insert_with_async<E>(
+        &self,
+        key: K,
+        init: impl Future<Output = Result<V, E>>,
+    ) -> Result<V, LoadError<E>> {
+        if let Some(v) = self.get_async(&key).await? {
+            return Ok(v);
+        }
+        let scope = self.scope()?;
+        match self
+            .load_async::<OkOnly, Result<V, E>, _>(&scope, key, init)
+            .await
+        {
+            Ok(r) => r.map_err(LoadError::Load),
+            Err(u) => Err(LoadError::Cache(u.error)),
+        }
+    }
+}
+
+impl<K, V, B: Backend<K, V>> Clone for Cache<K, V, B> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<K, V, B: Backend<K, V>> fmt::Debug for Cache<K, V, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("name", &self.inner.config.name)
+            .field("backend", &B::KIND)
+            .finish_non_exhaustive()
+    }
+}

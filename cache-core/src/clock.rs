@@ -1,0 +1,140 @@
+//! memokit's clock: one coarse, monotonic time source for every TTL, swappable per thread.
+//!
+//! Time is a [`Timestamp`]: nanoseconds on a line anchored to the wall clock once, at first use,
+//! and advanced by [`Instant`] from then on. It never goes backwards inside a process (NTP jumps do
+//! not expire or resurrect entries), and it stays comparable across processes to within their
+//! clock skew, which is what a shared backend such as Redis needs for a stored write time.
+//!
+//! Tests replace it with a [`ManualClock`]: installed on the current thread (and, through
+//! sandboxes, on the tasks and threads they propagate to), it stands still until advanced, so a
+//! TTL test moves time instead of sleeping.
+//!
+//! ```
+//! use std::time::Duration;
+//! use memokit_core::clock::{self, ManualClock};
+//!
+//! let manual = ManualClock::new();
+//! let _guard = manual.install();
+//! let t0 = clock::now();
+//! manual.advance(Duration::from_secs(600));
+//! assert_eq!(clock::now().duration_since(t0), Duration::from_secs(600));
+//! ```
+
+use std::sync::Arc;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::context;
+
+/// A point on memokit's clock, in nanoseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(u64);
+
+impl Timestamp {
+    /// The timestamp `nanos` nanoseconds after the Unix epoch.
+    pub const fn from_nanos(nanos: u64) -> Self {
+        Self(nanos)
+    }
+
+    /// Nanoseconds since the Unix epoch.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub const fn as_millis(self) -> u64 {
+        self.0 / 1_000_000
+    }
+
+    /// `self + d`, saturating at the end of time.
+    pub fn saturating_add(self, d: Duration) -> Self {
+        Self(self.0.saturating_add(duration_nanos(d)))
+    }
+
+    /// How long after `earlier` this is; zero if it is not later.
+    pub fn duration_since(self, earlier: Self) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+pub(crate) fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+struct Anchor {
+    instant: Instant,
+    wall: u64,
+}
+
+static ANCHOR: LazyLock<Anchor> = LazyLock::new(|| Anchor {
+    instant: Instant::now(),
+    wall: SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, duration_nanos),
+});
+
+/// The real clock, ignoring any manual clock installed on this thread.
+pub fn system_now() -> Timestamp {
+    let anchor = &*ANCHOR;
+    Timestamp(
+        anchor
+            .wall
+            .saturating_add(duration_nanos(anchor.instant.elapsed())),
+    )
+}
+
+/// The current time: the manual clock installed on this thread if there is one, else the real one.
+pub fn now() -> Timestamp {
+    match context::clock() {
+        Some(manual) => manual.now(),
+        None => system_now(),
+    }
+}
+
+/// A clock that stands still until it is advanced. Share it with `Arc`; install it with
+/// [`ManualClock::install`] or through a sandbox.
+#[derive(Debug)]
+pub struct ManualClock {
+    nanos: AtomicU64,
+}
+
+impl ManualClock {
+    /// A manual clock reading the real time now, wrapped in an `Arc` so it can be installed.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            nanos: AtomicU64::new(system_now().0),
+        })
+    }
+
+    /// Its current reading.
+    pub fn now(&self) -> Timestamp {
+        Timestamp(self.nanos.load(Ordering::Acquire))
+    }
+
+    /// Moves it forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        self.nanos.fetch_add(duration_nanos(d), Ordering::AcqRel);
+    }
+
+    /// Makes it the clock of the current thread until the guard drops (panic or not); the
+    /// previous clock comes back then.
+    pub fn install(self: &Arc<Self>) -> ClockGuard {
+        ClockGuard {
+            previous: context::replace_clock(Some(self.clone())),
+        }
+    }
+}
+
+/// Restores the thread's previous clock when dropped. See [`ManualClock::install`].
+#[must_use = "the clock is uninstalled when the guard drops"]
+#[derive(Debug)]
+pub struct ClockGuard {
+    previous: Option<Arc<ManualClock>>,
+}
+
+impl Drop for ClockGuard {
+    fn drop(&mut self) {
+        context::replace_clock(self.previous.take());
+    }
+}

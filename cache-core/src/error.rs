@@ -1,0 +1,203 @@
+//! Errors are values: a backend that fails returns a [`BackendError`], and the cache
+//! wraps it in a [`CacheError`] that names the cache, so a log line says which cache broke.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+
+/// What went wrong inside a backend, coarse enough to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BackendErrorKind {
+    /// The operation did not finish within its timeout.
+    Timeout,
+    /// The backend could not be reached (connection refused, closed, DNS).
+    Unavailable,
+    /// A stored value or key could not be encoded or decoded.
+    Codec,
+    /// The backend rejected its configuration.
+    Config,
+    /// The backend answered something unexpected.
+    Protocol,
+    /// Anything else.
+    Other,
+}
+
+impl fmt::Display for BackendErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Timeout => "timed out",
+            Self::Unavailable => "unavailable",
+            Self::Codec => "codec error",
+            Self::Config => "bad configuration",
+            Self::Protocol => "protocol error",
+            Self::Other => "error",
+        })
+    }
+}
+
+/// An error reported by a [`Backend`](crate::Backend).
+///
+/// ```
+/// use memokit_core::{BackendError, BackendErrorKind};
+/// let err = BackendError::new("redis", BackendErrorKind::Timeout, "GET took over 250ms");
+/// assert_eq!(err.kind(), BackendErrorKind::Timeout);
+/// assert_eq!(err.to_string(), "redis backend timed out: GET took over 250ms");
+/// ```
+#[derive(Debug, Clone)]
+pub struct BackendError {
+    backend: &'static str,
+    kind: BackendErrorKind,
+    message: Arc<str>,
+}
+
+impl BackendError {
+    /// An error of `kind` from the backend called `backend`, with a message for humans.
+    pub fn new(backend: &'static str, kind: BackendErrorKind, message: impl fmt::Display) -> Self {
+        Self {
+            backend,
+            kind,
+            message: message.to_string().into(),
+        }
+    }
+
+    /// The backend's kind name, such as `"memory"` or `"redis"`.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// The class of failure.
+    pub fn kind(&self) -> BackendErrorKind {
+        self.kind
+    }
+
+    /// The human-readable detail.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} backend {}: {}",
+            self.backend, self.kind, self.message
+        )
+    }
+}
+
+impl Error for BackendError {}
+
+/// An error from a [`Cache`](crate::Cache) operation.
+///
+/// Memoized functions never surface it: they fail open and run their body. Code that asks a cache
+/// directly (cache modules, [`Cache::get`](crate::Cache::get)) receives it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// The backend failed.
+    Backend {
+        /// The cache's name.
+        cache: Arc<str>,
+        /// What the backend said.
+        source: BackendError,
+    },
+    /// The cache's configuration is invalid; `setting` names the option to fix.
+    Config {
+        /// The cache's name.
+        cache: Arc<str>,
+        /// The option at fault, as spelled in the attribute or builder (`"capacity"`, `"url"`).
+        setting: &'static str,
+        /// What is wrong with it and what to write instead.
+        message: Arc<str>,
+    },
+    /// A loader asked its own cache for the key it is loading: waiting would never end.
+    Recursion {
+        /// The cache's name.
+        cache: Arc<str>,
+    },
+}
+
+impl CacheError {
+    pub(crate) fn config(
+        cache: &Arc<str>,
+        setting: &'static str,
+        message: impl fmt::Display,
+    ) -> Self {
+        Self::Config {
+            cache: cache.clone(),
+            setting,
+            message: message.to_string().into(),
+        }
+    }
+
+    /// The name of the cache the error belongs to.
+    pub fn cache(&self) -> &str {
+        match self {
+            Self::Backend { cache, .. }
+            | Self::Config { cache, .. }
+            | Self::Recursion { cache } => cache,
+        }
+    }
+}
+
+impl fmt::Display for CacheError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Backend { cache, source } => write!(f, "cache `{cache}`: {source}"),
+            Self::Config {
+                cache,
+                setting,
+                message,
+            } => write!(f, "cache `{cache}`: invalid `{setting}`: {message}"),
+            Self::Recursion { cache } => write!(
+                f,
+                "cache `{cache}`: a loader asked for the key it is loading (recursion on the same key would deadlock)"
+            ),
+        }
+    }
+}
+
+impl Error for CacheError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Self::Backend { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The error of [`Cache::try_get_or_insert_with`](crate::Cache::try_get_or_insert_with): the
+/// loader's own error, or the cache's.
+#[derive(Debug, Clone)]
+pub enum LoadError<E> {
+    /// The loader returned `Err`; nothing was cached.
+    Load(E),
+    /// The cache failed.
+    Cache(CacheError),
+}
+
+impl<E: fmt::Display> fmt::Display for LoadError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Load(e) => write!(f, "loader failed: {e}"),
+            Self::Cache(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: Error + 'static> Error for LoadError<E> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Self::Load(e) => Some(e),
+            Self::Cache(e) => Some(e),
+        }
+    }
+}
+
+impl<E> From<CacheError> for LoadError<E> {
+    fn from(e: CacheError) -> Self {
+        Self::Cache(e)
+    }
+}

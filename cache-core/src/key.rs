@@ -1,0 +1,222 @@
+//! Keys: looking up by a borrowed form, and building the owned key only on a miss.
+//!
+//! A cache keyed by `String` must answer `get("alice")` without allocating, and a memoized
+//! `fn f(name: &str, page: u32)` keyed by `(String, u32)` must answer a hit for `("alice", 3)`
+//! without building a `String`. `Borrow` covers the first case but not the second: no
+//! `(&str, &u32)` can be borrowed out of a `(String, u32)`. memokit follows hashbrown and
+//! indexmap and looks up by any `Q` that is [`Equivalent`] to the key and hashes the same way,
+//! and adds [`KeyRef`], a wrapper over a tuple of references that is equivalent to the tuple of
+//! their owned forms. Because a tuple hashes as its fields in order, `KeyRef((&"a", &3))` hashes
+//! exactly like `("a".to_string(), 3)`.
+//!
+//! On a miss the owned key is made with [`ToKey`], which is `Clone` for owned types and
+//! `to_owned` for `str`, slices, paths and OS strings.
+//!
+//! ```
+//! use std::hash::{BuildHasher, RandomState};
+//! use memokit_core::key::{Equivalent, KeyRef, ToKey};
+//!
+//! let owned: (String, u32) = ("alice".to_string(), 3);
+//! let name: &str = "alice";
+//! let borrowed = KeyRef((name, &3u32));
+//! assert!(borrowed.equivalent(&owned));
+//! assert_eq!(borrowed.to_key(), owned);
+//! let s = RandomState::new();
+//! assert_eq!(s.hash_one(&borrowed), s.hash_one(&owned));
+//! ```
+
+use std::ffi::{OsStr, OsString};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use equivalent::Equivalent;
+
+/// Builds the owned key `K` from a borrowed form; see the [module docs](self).
+pub trait ToKey<K> {
+    /// The owned key.
+    fn to_key(&self) -> K;
+}
+
+impl<K: Clone> ToKey<K> for K {
+    fn to_key(&self) -> K {
+        self.clone()
+    }
+}
+
+impl ToKey<String> for str {
+    fn to_key(&self) -> String {
+        self.to_owned()
+    }
+}
+
+impl ToKey<Box<str>> for str {
+    fn to_key(&self) -> Box<str> {
+        self.into()
+    }
+}
+
+impl ToKey<Arc<str>> for str {
+    fn to_key(&self) -> Arc<str> {
+        self.into()
+    }
+}
+
+impl<T: Clone> ToKey<Vec<T>> for [T] {
+    fn to_key(&self) -> Vec<T> {
+        self.to_vec()
+    }
+}
+
+impl ToKey<PathBuf> for Path {
+    fn to_key(&self) -> PathBuf {
+        self.to_path_buf()
+    }
+}
+
+impl ToKey<OsString> for OsStr {
+    fn to_key(&self) -> OsString {
+        self.to_os_string()
+    }
+}
+
+/// Everything a cache needs of a lookup key for `K`: the same hash, equality with `K`, and a way
+/// to build `K` on a miss. Implemented for every type that has the three.
+pub trait Lookup<K>: Hash + Equivalent<K> + ToKey<K> {}
+
+impl<K, Q: ?Sized + Hash + Equivalent<K> + ToKey<K>> Lookup<K> for Q {}
+
+/// A tuple of references that stands for the tuple of their owned forms; see the
+/// [module docs](self).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRef<T>(pub T);
+
+impl<T: Hash> Hash for KeyRef<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // A reference hashes as its referent, so this hashes like the owned tuple.
+        self.0.hash(state);
+    }
+}
+
+macro_rules! key_ref_tuple {
+    ($(($q:ident, $k:ident, $i:tt)),+) => {
+        impl<'a, $($q: ?Sized + Equivalent<$k>, $k,)+> Equivalent<($($k,)+)> for KeyRef<($(&'a $q,)+)> {
+            fn equivalent(&self, key: &($($k,)+)) -> bool {
+                $(self.0.$i.equivalent(&key.$i))&&+
+            }
+        }
+
+        impl<'a, $($q: ?Sized + ToKey<$k>, $k,)+> ToKey<($($k,)+)> for KeyRef<($(&'a $q,)+)> {
+            fn to_key(&self) -> ($($k,)+) {
+                ($(self.0.$i.to_key(),)+)
+            }
+        }
+    };
+}
+
+key_ref_tuple!((Q0, K0, 0), (Q1, K1, 1));
+key_ref_tuple!((Q0, K0, 0), (Q1, K1, 1), (Q2, K2, 2));
+key_ref_tuple!((Q0, K0, 0), (Q1, K1, 1), (Q2, K2, 2), (Q3, K3, 3));
+key_ref_tuple!(
+    (Q0, K0, 0),
+    (Q1, K1, 1),
+    (Q2, K2, 2),
+    (Q3, K3, 3),
+    (Q4, K4, 4)
+);
+key_ref_tuple!(
+    (Q0, K0, 0),
+    (Q1, K1, 1),
+    (Q2, K2, 2),
+    (Q3, K3, 3),
+    (Q4, K4, 4),
+    (Q5, K5, 5)
+);
+key_ref_tuple!(
+    (Q0, K0, 0),
+    (Q1, K1, 1),
+    (Q2, K2, 2),
+    (Q3, K3, 3),
+    (Q4, K4, 4),
+    (Q5, K5, 5),
+    (Q6, K6, 6)
+);
+key_ref_tuple!(
+    (Q0, K0, 0),
+    (Q1, K1, 1),
+    (Q2, K2, 2),
+    (Q3, K3, 3),
+    (Q4, K4, 4),
+    (Q5, K5, 5),
+    (Q6, K6, 6),
+    (Q7, K7, 7)
+);
+key_ref_tuple!(
+    (Q0, K0, 0),
+    (Q1, K1, 1),
+    (Q2, K2, 2),
+    (Q3, K3, 3),
+    (Q4, K4, 4),
+    (Q5, K5, 5),
+    (Q6, K6, 6),
+    (Q7, K7, 7),
+    (Q8, K8, 8)
+);
+key_ref_tuple!(
+    (Q0, K0, 0),
+    (Q1, K1, 1),
+    (Q2, K2, 2),
+    (Q3, K3, 3),
+    (Q4, K4, 4),
+    (Q5, K5, 5),
+    (Q6, K6, 6),
+    (Q7, K7, 7),
+    (Q8, K8, 8),
+    (Q9, K9, 9)
+);
+key_ref_tuple!(
+    (Q0, K0, 0),
+    (Q1, K1, 1),
+    (Q2, K2, 2),
+    (Q3, K3, 3),
+    (Q4, K4, 4),
+    (Q5, K5, 5),
+    (Q6, K6, 6),
+    (Q7, K7, 7),
+    (Q8, K8, 8),
+    (Q9, K9, 9),
+    (Q10, K10, 10)
+);
+key_ref_tuple!(
+    (Q0, K0, 0),
+    (Q1, K1, 1),
+    (Q2, K2, 2),
+    (Q3, K3, 3),
+    (Q4, K4, 4),
+    (Q5, K5, 5),
+    (Q6, K6, 6),
+    (Q7, K7, 7),
+    (Q8, K8, 8),
+    (Q9, K9, 9),
+    (Q10, K10, 10),
+    (Q11, K11, 11)
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::{BuildHasher, RandomState};
+
+    #[test]
+    fn key_ref_hashes_and_compares_like_the_owned_tuple() {
+        let s = RandomState::new();
+        let owned = ("a".to_string(), vec![1u8, 2], 7u64, PathBuf::from("/x"));
+        let slice: &[u8] = &[1, 2];
+        let borrowed = KeyRef(("a", slice, &7u64, Path::new("/x")));
+        assert_eq!(s.hash_one(&borrowed), s.hash_one(&owned));
+        assert!(borrowed.equivalent(&owned));
+        assert_eq!(borrowed.to_key(), owned);
+        let other = KeyRef(("b", slice, &7u64, Path::new("/x")));
+        assert!(!other.equivalent(&owned));
+    }
+}

@@ -1,0 +1,54 @@
+//! The runtime of [memokit](https://docs.rs/memokit): the [`Cache`] handle, the [`Backend`]
+//! trait and the in-memory backend, single flight, the clock and the per-thread context.
+//!
+//! Most users depend on the `memokit` facade, which re-exports this crate beside the
+//! `#[cached]` and `#[derive(Cache)]` macros; this crate is for those who build caches by hand
+//! or write backends.
+//!
+//! # Layout
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`cache`](Cache) | the typed handle, its builder, loads and single flight |
+//! | [`backend`] | the storage contract ([`Backend`]) and why it is shaped so |
+//! | [`memory`](MemoryBackend) | the default in-memory backend |
+//! | [`key`] | borrowed lookups ([`key::KeyRef`], [`key::ToKey`]) |
+//! | [`clock`] | the coarse clock and the manual clock for tests |
+//! | [`context`] | the per-thread namespace the caches consult |
+//!
+//! ```
+//! use memokit_core::Cache;
+//!
+//! let squares: Cache<u64, u64> = Cache::builder("squares").capacity(1_000).build()?;
+//! let v = squares.get_or_insert_with(12, || 12 * 12)?;
+//! assert_eq!(v, 144);
+//! assert_eq!(squares.get(&12)?, Some(144));
+//! # Ok::<(), memokit_core::CacheError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod backend;
+mod cache;
+pub mod clock;
+mod config;
+pub mod context;
+mod error;
+mod flight;
+pub mod key;
+mod memo;
+mod memory;
+mod outcome;
+mod stats;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use backend::{Backend, BackendStats, Found};
+pub use cache::{Cache, CacheBuilder};
+pub use config::{Config, Weigher};
+pub use context::Namespace;
+pub use error::{BackendError, BackendErrorKind, CacheError, LoadError};
+pub use memo::Memo;
+pub use memory::MemoryBackend;
+pub use stats::Stats;

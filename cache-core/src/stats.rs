@@ -1,0 +1,144 @@
+//! Hit, miss and load counters, striped so concurrent readers do not share a cache line.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crate::backend::BackendStats;
+
+/// A snapshot of one cache's activity (in the current namespace) and contents.
+///
+/// ```
+/// use memokit_core::Cache;
+/// let cache: Cache<u32, u32> = Cache::builder("doc-stats").build().unwrap();
+/// cache.insert(1, 10).unwrap();
+/// assert_eq!(cache.get(&1).unwrap(), Some(10));
+/// assert_eq!(cache.get(&2).unwrap(), None);
+/// let stats = cache.stats();
+/// assert_eq!((stats.hits, stats.misses, stats.entries), (1, 1, 1));
+/// assert_eq!(stats.hit_ratio(), 0.5);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Lookups that found a live value.
+    pub hits: u64,
+    /// Lookups that found nothing.
+    pub misses: u64,
+    /// Values written, by an insert or a load.
+    pub inserts: u64,
+    /// Explicit removals that removed something.
+    pub removals: u64,
+    /// Loader (function body) runs that produced a cacheable value.
+    pub loads: u64,
+    /// Loader runs whose result was not cached (an `Err`, a `None`, or a panic).
+    pub load_failures: u64,
+    /// Backend errors seen by this cache.
+    pub errors: u64,
+    /// Live entries, as the backend counts them.
+    pub entries: u64,
+    /// Total weight of live entries.
+    pub weight: u64,
+    /// Entries evicted for capacity.
+    pub evicted: u64,
+    /// Entries that expired.
+    pub expired: u64,
+}
+
+impl Stats {
+    /// `hits / (hits + misses)`, or 0 before the first lookup.
+    pub fn hit_ratio(&self) -> f64 {
+        let total = self.hits + self.misses;
+        if total == 0 {
+            0.0
+        } else {
+            self.hits as f64 / total as f64
+        }
+    }
+}
+
+const STRIPES: usize = 8;
+
+#[repr(align(128))]
+#[derive(Default)]
+struct Stripe {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+fn stripe_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    INDEX.with(|i| {
+        let mut v = i.get();
+        if v == usize::MAX {
+            v = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+            i.set(v);
+        }
+        v
+    })
+}
+
+/// The counters of one namespace of one cache.
+#[derive(Default)]
+pub(crate) struct Counters {
+    stripes: [Stripe; STRIPES],
+    inserts: AtomicU64,
+    removals: AtomicU64,
+    loads: AtomicU64,
+    load_failures: AtomicU64,
+    errors: AtomicU64,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Count {
+    Insert,
+    Removal,
+    Load,
+    LoadFailure,
+    Error,
+}
+
+impl Counters {
+    #[inline]
+    pub(crate) fn lookup(&self, hit: bool) {
+        let stripe = &self.stripes[stripe_index()];
+        let counter = if hit { &stripe.hits } else { &stripe.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add(&self, count: Count) {
+        let counter = match count {
+            Count::Insert => &self.inserts,
+            Count::Removal => &self.removals,
+            Count::Load => &self.loads,
+            Count::LoadFailure => &self.load_failures,
+            Count::Error => &self.errors,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self, backend: BackendStats) -> Stats {
+        let sum = |f: fn(&Stripe) -> &AtomicU64| {
+            self.stripes
+                .iter()
+                .map(|s| f(s).load(Ordering::Relaxed))
+                .sum()
+        };
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            hits: sum(|s| &s.hits),
+            misses: sum(|s| &s.misses),
+            inserts: get(&self.inserts),
+            removals: get(&self.removals),
+            loads: get(&self.loads),
+            load_failures: get(&self.load_failures),
+            errors: get(&self.errors),
+            entries: backend.entries,
+            weight: backend.weight,
+            evicted: backend.evicted,
+            expired: backend.expired,
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Procedural macros of [memokit](https://docs.rs/memokit). Use them through the `memokit`
+//! facade: `#[memokit::cached]` and `#[derive(memokit::Cache)]`; the documentation lives there.
+//!
+//! Every macro works in three steps, one module each: parse the attribute into a typed struct,
+//! validate it against the item, expand. Mistakes are `syn::Error`s spanned on the token at fault,
+//! all reported at once, and the original item is emitted beside them so the IDE keeps working.
+
+mod cached;
+mod diag;
+mod duration;
+
+use proc_macro::TokenStream;
+
+/// Memoizes a function. See `memokit::cached` for the options and examples.
+#[proc_macro_attribute]
+pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    cached::cached(args.into(), item.into()).into()
+}

@@ -1,0 +1,3 @@
+//! memokit: memoization and caching.
+pub use memokit_core::*;
+pub use memokit_macros::cached;
