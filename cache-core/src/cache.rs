@@ -53,8 +53,11 @@ pub struct Cache<K, V, B: Backend<K, V> = MemoryBackend<K, V>> {
 struct Inner<K, V, B> {
     config: Config<K, V>,
     global: Scope<K, V, B>,
-    sandboxes: RwLock<HashMap<Namespace, Arc<Scope<K, V, B>>>>,
+    sandboxes: RwLock<Sandboxes<K, V, B>>,
 }
+
+/// The scopes of live sandbox namespaces.
+type Sandboxes<K, V, B> = HashMap<Namespace, Arc<Scope<K, V, B>>>;
 
 /// One namespace of a cache: its backend view, its flights and its counters.
 pub(crate) struct Scope<K, V, B> {
