@@ -20,7 +20,8 @@
 //! let name: &str = "alice";
 //! let borrowed = KeyRef((name, &3u32));
 //! assert!(borrowed.equivalent(&owned));
-//! assert_eq!(borrowed.to_key(), owned);
+//! let rebuilt: (String, u32) = borrowed.to_key();
+//! assert_eq!(rebuilt, owned);
 //! let s = RandomState::new();
 //! assert_eq!(s.hash_one(&borrowed), s.hash_one(&owned));
 //! ```
@@ -215,7 +216,8 @@ mod tests {
         let borrowed = KeyRef(("a", slice, &7u64, Path::new("/x")));
         assert_eq!(s.hash_one(&borrowed), s.hash_one(&owned));
         assert!(borrowed.equivalent(&owned));
-        assert_eq!(borrowed.to_key(), owned);
+        let rebuilt: (String, Vec<u8>, u64, PathBuf) = borrowed.to_key();
+        assert_eq!(rebuilt, owned);
         let other = KeyRef(("b", slice, &7u64, Path::new("/x")));
         assert!(!other.equivalent(&owned));
     }
