@@ -214,7 +214,7 @@ mod tests {
         let owned = ("a".to_string(), vec![1u8, 2], 7u64, PathBuf::from("/x"));
         let slice: &[u8] = &[1, 2];
         let borrowed = KeyRef(("a", slice, &7u64, Path::new("/x")));
-        assert_eq!(s.hash_one(&borrowed), s.hash_one(&owned));
+        assert_eq!(s.hash_one(borrowed), s.hash_one(&owned));
         assert!(borrowed.equivalent(&owned));
         let rebuilt: (String, Vec<u8>, u64, PathBuf) = borrowed.to_key();
         assert_eq!(rebuilt, owned);
