@@ -53,6 +53,35 @@ pub struct BackendStats {
     pub evicted: u64,
     /// Entries dropped because their TTL or TTI passed.
     pub expired: u64,
+    /// Values overwritten by a newer insert for the same key.
+    pub replaced: u64,
+}
+
+/// Why an entry left a backend, as reported to an eviction listener and in events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RemovalCause {
+    /// Evicted to respect the capacity.
+    Size,
+    /// Its TTL or TTI passed.
+    Expired,
+    /// Removed by `remove`, `clear` or invalidation.
+    Explicit,
+    /// Overwritten by a newer value for the same key.
+    Replaced,
+}
+
+impl RemovalCause {
+    /// The cause as a lowercase word (`"size"`, `"expired"`, `"explicit"`, `"replaced"`), as used
+    /// in metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Size => "size",
+            Self::Expired => "expired",
+            Self::Explicit => "explicit",
+            Self::Replaced => "replaced",
+        }
+    }
 }
 
 /// Storage for a [`Cache`](crate::Cache); see the [module docs](self) for the design.

@@ -5,19 +5,20 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::RwLock;
 
-use crate::backend::{Backend, Found};
-use crate::config::{Config, Weigher};
+use crate::backend::{Backend, Found, RemovalCause};
+use crate::config::{Config, EvictionListener, Weigher};
 use crate::context::{self, Namespace};
 use crate::error::{BackendError, CacheError, LoadError};
 use crate::flight::{Flights, Join};
 use crate::key::Lookup;
 use crate::memory::MemoryBackend;
 use crate::outcome::{OkOnly, Outcome, Whole};
+use crate::registry::{self, Registered};
 use crate::stats::{Count, Counters, Stats};
 
 /// A typed cache from `K` to `V` stored in backend `B` (in memory by default).
@@ -120,6 +121,16 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
         self
     }
 
+    /// Calls `listener` for every entry that leaves the cache, with the cause; see
+    /// [`EvictionListener`](crate::EvictionListener) for where it runs.
+    pub fn eviction_listener(
+        mut self,
+        listener: impl Fn(&K, &V, RemovalCause) + Send + Sync + 'static,
+    ) -> Self {
+        self.config.listener = Some(Arc::new(listener) as EvictionListener<K, V>);
+        self
+    }
+
     /// Settings specific to the backend.
     pub fn backend_options(mut self, options: B::Options) -> Self {
         self.options = options;
@@ -137,8 +148,8 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
     /// ```
     pub fn build(self) -> Result<Cache<K, V, B>, CacheError>
     where
-        K: Hash + Eq + Clone,
-        V: Clone,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
     {
         let config = self.config;
         let name = &config.name;
@@ -168,13 +179,14 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
             cache: name.clone(),
             source,
         })?;
-        Ok(Cache {
-            inner: Arc::new(Inner {
-                global: Scope::new(backend),
-                sandboxes: RwLock::new(HashMap::new()),
-                config,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            global: Scope::new(backend),
+            sandboxes: RwLock::new(HashMap::new()),
+            config,
+        });
+        let weak: Weak<dyn Registered> = Arc::downgrade(&inner) as Weak<Inner<K, V, B>>;
+        registry::register(weak);
+        Ok(Cache { inner })
     }
 }
 
@@ -587,6 +599,29 @@ where
             Ok(r) => r.map_err(LoadError::Load),
             Err(u) => Err(LoadError::Cache(u.error)),
         }
+    }
+}
+
+impl<K, V, B> Registered for Inner<K, V, B>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    B: Backend<K, V>,
+{
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn backend_kind(&self) -> &'static str {
+        B::KIND
+    }
+
+    fn stats(self: Arc<Self>) -> Stats {
+        Cache { inner: self }.stats()
+    }
+
+    fn clear(self: Arc<Self>) -> Result<(), CacheError> {
+        Cache { inner: self }.clear()
     }
 }
 

@@ -4,8 +4,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backend::RemovalCause;
+
 /// Computes an entry's weight for a weight-bounded cache.
 pub type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u64 + Send + Sync>;
+
+/// Called by a backend when an entry leaves it, with the cause. It runs on the thread that caused
+/// the removal, possibly while the backend holds an internal lock: keep it short and never call
+/// back into the same cache from it.
+pub type EvictionListener<K, V> = Arc<dyn Fn(&K, &V, RemovalCause) + Send + Sync>;
 
 /// The cache-wide options, validated by [`CacheBuilder::build`](crate::CacheBuilder::build) and
 /// handed to [`Backend::open`](crate::Backend::open).
@@ -15,6 +22,7 @@ pub struct Config<K, V> {
     pub(crate) tti: Option<Duration>,
     pub(crate) capacity: Option<u64>,
     pub(crate) weigher: Option<Weigher<K, V>>,
+    pub(crate) listener: Option<EvictionListener<K, V>>,
 }
 
 impl<K, V> Config<K, V> {
@@ -25,6 +33,7 @@ impl<K, V> Config<K, V> {
             tti: None,
             capacity: None,
             weigher: None,
+            listener: None,
         }
     }
 
@@ -52,6 +61,11 @@ impl<K, V> Config<K, V> {
     pub fn weigher(&self) -> Option<&Weigher<K, V>> {
         self.weigher.as_ref()
     }
+
+    /// The eviction listener, if any; a backend calls it for every entry that leaves.
+    pub fn eviction_listener(&self) -> Option<&EvictionListener<K, V>> {
+        self.listener.as_ref()
+    }
 }
 
 impl<K, V> Clone for Config<K, V> {
@@ -62,6 +76,7 @@ impl<K, V> Clone for Config<K, V> {
             tti: self.tti,
             capacity: self.capacity,
             weigher: self.weigher.clone(),
+            listener: self.listener.clone(),
         }
     }
 }
@@ -74,6 +89,7 @@ impl<K, V> fmt::Debug for Config<K, V> {
             .field("tti", &self.tti)
             .field("capacity", &self.capacity)
             .field("weigher", &self.weigher.is_some())
+            .field("eviction_listener", &self.listener.is_some())
             .finish()
     }
 }

@@ -39,16 +39,18 @@ pub mod key;
 mod memo;
 mod memory;
 mod outcome;
+mod registry;
 mod stats;
 
 #[doc(hidden)]
 pub mod __private;
 
-pub use backend::{Backend, BackendStats, Found};
+pub use backend::{Backend, BackendStats, Found, RemovalCause};
 pub use cache::{Cache, CacheBuilder};
-pub use config::{Config, Weigher};
+pub use config::{Config, EvictionListener, Weigher};
 pub use context::Namespace;
 pub use error::{BackendError, BackendErrorKind, CacheError, LoadError};
 pub use memo::Memo;
 pub use memory::MemoryBackend;
+pub use registry::{CacheInfo, caches, clear_all};
 pub use stats::Stats;

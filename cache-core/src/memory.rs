@@ -13,9 +13,9 @@ use std::time::Duration;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use parking_lot::RwLock;
 
-use crate::backend::{Backend, BackendStats, Found};
+use crate::backend::{Backend, BackendStats, Found, RemovalCause};
 use crate::clock::{self, Timestamp, duration_nanos};
-use crate::config::{Config, Weigher};
+use crate::config::{Config, EvictionListener, Weigher};
 use crate::context::Namespace;
 use crate::error::BackendError;
 use crate::key::Lookup;
@@ -53,6 +53,7 @@ struct Shard<K, V> {
     weight: u64,
     evicted: u64,
     expired: u64,
+    replaced: u64,
 }
 
 /// The default backend: typed values in process memory. See the [module docs](self).
@@ -96,6 +97,7 @@ where
                         weight: 0,
                         evicted: 0,
                         expired: 0,
+                        replaced: 0,
                     })
                 })
                 .collect(),
@@ -139,7 +141,7 @@ impl<K, V> Shard<K, V> {
     }
 
     /// Drops expired entries at the front of the insertion order; a bounded amount of work.
-    fn sweep(&mut self, now: u64, tti: u64) {
+    fn sweep(&mut self, now: u64, tti: u64, listener: Option<&EvictionListener<K, V>>) {
         for _ in 0..4 {
             let Some(&(hash, seq)) = self.order.front() else {
                 return;
@@ -147,13 +149,21 @@ impl<K, V> Shard<K, V> {
             match self.table.find(hash, |s| s.seq == seq) {
                 Some(slot) if !slot.expired(now, tti) => return,
                 Some(_) => {
-                    self.remove_where(hash, |s| s.seq == seq);
+                    if let Some(slot) = self.remove_where(hash, |s| s.seq == seq) {
+                        notify(listener, &slot, RemovalCause::Expired);
+                    }
                     self.expired += 1;
                 }
                 None => {}
             }
             self.order.pop_front();
         }
+    }
+}
+
+fn notify<K, V>(listener: Option<&EvictionListener<K, V>>, slot: &Slot<K, V>, cause: RemovalCause) {
+    if let Some(listener) = listener {
+        listener(&slot.key, &slot.value, cause);
     }
 }
 
@@ -200,18 +210,26 @@ where
         let now = clock::now();
         let mut shard = self.shard(hash).write();
         let shard = &mut *shard;
-        shard.sweep(now.as_nanos(), self.tti);
-        shard.remove_where(hash, |s| s.key == key);
+        let listener = self.config.listener.as_ref();
+        shard.sweep(now.as_nanos(), self.tti, listener);
+        if let Some(old) = shard.remove_where(hash, |s| s.key == key) {
+            shard.replaced += 1;
+            notify(listener, &old, RemovalCause::Replaced);
+        }
         if weight > self.shard_capacity {
             // It could never fit; storing it would only evict everything else.
             shard.evicted += 1;
+            if let Some(listener) = listener {
+                listener(&key, &value, RemovalCause::Size);
+            }
             return Ok(());
         }
         while shard.weight + weight > self.shard_capacity {
-            if shard.pop_oldest().is_none() {
+            let Some(victim) = shard.pop_oldest() else {
                 break;
-            }
+            };
             shard.evicted += 1;
+            notify(listener, &victim, RemovalCause::Size);
         }
         let seq = shard.next_seq;
         shard.next_seq += 1;
@@ -236,11 +254,14 @@ where
 
     fn remove<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, BackendError> {
         let hash = self.hasher.hash_one(key);
-        Ok(self
+        let removed = self
             .shard(hash)
             .write()
-            .remove_where(hash, |s| key.equivalent(&s.key))
-            .is_some())
+            .remove_where(hash, |s| key.equivalent(&s.key));
+        if let Some(slot) = &removed {
+            notify(self.config.listener.as_ref(), slot, RemovalCause::Explicit);
+        }
+        Ok(removed.is_some())
     }
 
     fn clear(&self) -> Result<(), BackendError> {
@@ -261,6 +282,7 @@ where
             stats.weight += shard.weight;
             stats.evicted += shard.evicted;
             stats.expired += shard.expired;
+            stats.replaced += shard.replaced;
         }
         stats
     }

@@ -42,6 +42,8 @@ pub struct Stats {
     pub evicted: u64,
     /// Entries that expired.
     pub expired: u64,
+    /// Values overwritten by a newer insert for the same key.
+    pub replaced: u64,
 }
 
 impl Stats {
@@ -139,6 +141,7 @@ impl Counters {
             weight: backend.weight,
             evicted: backend.evicted,
             expired: backend.expired,
+            replaced: backend.replaced,
         }
     }
 }

@@ -1,0 +1,90 @@
+//! Every cache in the program, by name: listing them with their stats, clearing them all, and
+//! tearing down a sandbox namespace in each.
+//!
+//! A cache registers itself when it is built (for a memoized function or a cache module, on first
+//! use). The registry holds weak references, so a cache dropped by its owner disappears from it.
+
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::error::CacheError;
+use crate::stats::Stats;
+
+/// A cache seen through the registry, whatever its key, value and backend types.
+pub(crate) trait Registered: Send + Sync {
+    fn name(&self) -> &str;
+    fn backend_kind(&self) -> &'static str;
+    /// Stats of the current namespace.
+    fn stats(self: Arc<Self>) -> Stats;
+    /// Clears the current namespace.
+    fn clear(self: Arc<Self>) -> Result<(), CacheError>;
+}
+
+static REGISTRY: Mutex<Vec<Weak<dyn Registered>>> = Mutex::new(Vec::new());
+
+pub(crate) fn register(cache: Weak<dyn Registered>) {
+    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    registry.retain(|c| c.strong_count() > 0);
+    registry.push(cache);
+}
+
+/// Calls `f` on every live cache, outside the registry's lock (so `f` may build caches).
+pub(crate) fn for_each(mut f: impl FnMut(Arc<dyn Registered>)) {
+    let live: Vec<_> = REGISTRY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    for cache in live {
+        f(cache);
+    }
+}
+
+/// One cache as [`caches`] lists it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CacheInfo {
+    /// The cache's name.
+    pub name: String,
+    /// Its backend's kind (`"memory"`, `"redis"`, ...).
+    pub backend: &'static str,
+    /// Its stats in the current namespace.
+    pub stats: Stats,
+}
+
+/// Every cache built so far in this program (memoized functions and cache modules that have been
+/// used, and caches built by hand), with its stats in the current namespace, sorted by name.
+///
+/// ```
+/// use memokit_core::{Cache, caches};
+/// let cache: Cache<u8, u8> = Cache::builder("doc-registry").build().unwrap();
+/// cache.insert(1, 1).unwrap();
+/// let info = caches().into_iter().find(|c| c.name == "doc-registry").unwrap();
+/// assert_eq!((info.backend, info.stats.entries), ("memory", 1));
+/// ```
+pub fn caches() -> Vec<CacheInfo> {
+    let mut list = Vec::new();
+    for_each(|c| {
+        list.push(CacheInfo {
+            name: c.name().to_owned(),
+            backend: c.backend_kind(),
+            stats: c.clone().stats(),
+        });
+    });
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    list
+}
+
+/// Clears every cache in the current namespace. Every cache is attempted; the first error (if
+/// any) is returned.
+pub fn clear_all() -> Result<(), CacheError> {
+    let mut first = Ok(());
+    for_each(|c| {
+        if let Err(e) = c.clear()
+            && first.is_ok()
+        {
+            first = Err(e);
+        }
+    });
+    first
+}
