@@ -15,6 +15,7 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {
+        rest = rest.trim_start();
         let digits = rest
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(rest.len());
@@ -26,11 +27,11 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
         let number: u64 = rest[..digits]
             .parse()
             .map_err(|_| format!("invalid duration \"{text}\": the number is too large"))?;
-        rest = &rest[digits..];
+        rest = rest[digits..].trim_start();
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
+        let unit = rest[..unit_len].trim_end();
         let nanos_per: u64 = match unit {
             "ms" => 1_000_000,
             "s" => 1_000_000_000,
@@ -75,6 +76,7 @@ mod tests {
         assert_eq!(parse("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse("10m"), Ok(Duration::from_secs(600)));
         assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse("1h 30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse("2d"), Ok(Duration::from_secs(172_800)));
     }
@@ -83,7 +85,11 @@ mod tests {
     fn rejects_with_reasons() {
         assert!(parse("").unwrap_err().contains("empty"));
         assert!(parse("30").unwrap_err().contains("has no unit"));
-        assert!(parse("5 minutes").unwrap_err().contains("unknown unit"));
+        assert!(
+            parse("5 minutes")
+                .unwrap_err()
+                .contains("unknown unit `minutes`")
+        );
         assert!(parse("m5").unwrap_err().contains("expected a number"));
         assert!(parse("0s").unwrap_err().contains("zero"));
         assert!(

@@ -120,9 +120,9 @@ fn key_arg(ident: &Ident, ty: &Type, diag: &mut Diagnostics) -> Option<KeyArg> {
             borrowed: quote!(&#ident),
         });
     };
-    if let Some(mutability) = mutability {
+    if mutability.is_some() {
         diag.error(
-            mutability,
+            ty,
             "a `&mut` argument can't be part of a cache key: a hit would skip the body's changes to it; take `&T` or `T`",
         );
         return None;

@@ -1,0 +1,6 @@
+use memokit::cached;
+
+#[cached(ttl = "1m")]
+struct Users;
+
+fn main() {}

@@ -1,0 +1,8 @@
+use memokit::cached;
+
+#[cached]
+fn log(line: String) {
+    println!("{line}");
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use memokit::cached;
+
+#[cached(backend = memcached)]
+fn f(x: u32) -> u32 {
+    x
+}
+
+fn main() {}
