@@ -37,7 +37,7 @@ mod error;
 mod flight;
 pub mod key;
 mod memo;
-mod memory;
+pub mod memory;
 mod outcome;
 mod registry;
 mod stats;
