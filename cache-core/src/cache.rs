@@ -14,10 +14,10 @@ use crate::backend::{Backend, Found, RemovalCause};
 use crate::config::{Config, EvictionListener, Weigher};
 use crate::context::{self, Namespace};
 use crate::error::{BackendError, CacheError, LoadError};
-use crate::flight::{Flights, Join};
+use crate::flight::Flights;
 use crate::key::Lookup;
 use crate::memory::MemoryBackend;
-use crate::outcome::{OkOnly, Outcome, Whole};
+use crate::outcome::{OkOnly, Whole};
 use crate::registry::{self, Registered};
 use crate::stats::{Count, Counters, Stats};
 
@@ -63,7 +63,7 @@ type Sandboxes<K, V, B> = HashMap<Namespace, Arc<Scope<K, V, B>>>;
 /// One namespace of a cache: its backend view, its flights and its counters.
 pub(crate) struct Scope<K, V, B> {
     pub(crate) backend: B,
-    flights: Flights<K, V>,
+    pub(crate) flights: Flights<K, V>,
     pub(crate) counters: Counters,
 }
 
@@ -79,6 +79,37 @@ impl<K, V, B> Deref for ScopeRef<'_, K, V, B> {
         match self {
             Self::Global(s) => s,
             Self::Sandbox(s) => s,
+        }
+    }
+}
+
+impl<'a, K, V, B: Backend<K, V>> ScopeRef<'a, K, V, B> {
+    /// This scope held past the current call, for work that outlives it (a background refresh).
+    pub(crate) fn detach(&self, cache: &Cache<K, V, B>) -> OwnedScope<K, V, B> {
+        OwnedScope {
+            cache: cache.clone(),
+            sandbox: match self {
+                Self::Global(_) => None,
+                Self::Sandbox(scope) => Some(scope.clone()),
+            },
+        }
+    }
+}
+
+/// A scope that owns what keeps it alive: the cache for the global scope, the `Arc` for a
+/// sandbox's.
+pub(crate) struct OwnedScope<K, V, B: Backend<K, V>> {
+    cache: Cache<K, V, B>,
+    sandbox: Option<Arc<Scope<K, V, B>>>,
+}
+
+impl<K, V, B: Backend<K, V>> Deref for OwnedScope<K, V, B> {
+    type Target = Scope<K, V, B>;
+
+    fn deref(&self) -> &Scope<K, V, B> {
+        match &self.sandbox {
+            Some(scope) => scope,
+            None => &self.cache.inner.global,
         }
     }
 }
@@ -112,6 +143,14 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
     /// Holds at most this many entries (or this much weight, with a [`weigher`](Self::weigher)).
     pub fn capacity(mut self, capacity: u64) -> Self {
         self.config.capacity = Some(capacity);
+        self
+    }
+
+    /// Stale-while-revalidate: a hit on an entry older than `age` returns it at once and starts
+    /// one reload of that key in the background; see [`Cache::get_or_refresh_with`]. Must be
+    /// shorter than the `ttl`, if there is one.
+    pub fn refresh(mut self, age: Duration) -> Self {
+        self.config.refresh = Some(age);
         self
     }
 
@@ -156,7 +195,11 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
         if name.is_empty() {
             return Err(CacheError::config(name, "name", "must not be empty"));
         }
-        for (setting, value) in [("ttl", config.ttl), ("tti", config.tti)] {
+        for (setting, value) in [
+            ("ttl", config.ttl),
+            ("tti", config.tti),
+            ("refresh", config.refresh),
+        ] {
             if value == Some(Duration::ZERO) {
                 return Err(CacheError::config(
                     name,
@@ -164,6 +207,17 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
                     "must be longer than zero",
                 ));
             }
+        }
+        if let (Some(refresh), Some(ttl)) = (config.refresh, config.ttl)
+            && refresh >= ttl
+        {
+            return Err(CacheError::config(
+                name,
+                "refresh",
+                format!(
+                    "must be shorter than the `ttl` ({ttl:?}), or entries expire before they are refreshed"
+                ),
+            ));
         }
         if config.capacity == Some(0) {
             return Err(CacheError::config(name, "capacity", "must be at least 1"));
@@ -310,7 +364,7 @@ where
         self.store(&scope, scope.backend.insert(key, value, ttl))
     }
 
-    fn store(
+    pub(crate) fn store(
         &self,
         scope: &Scope<K, V, B>,
         written: Result<(), BackendError>,
@@ -403,118 +457,6 @@ where
             Ok(r) => r.map_err(LoadError::Load),
             Err(u) => Err(LoadError::Cache(u.error)),
         }
-    }
-
-    /// Runs `body` as the single flight for `key`, or waits for the one running.
-    pub(crate) fn load<P, R, F>(
-        &self,
-        scope: &Scope<K, V, B>,
-        key: K,
-        body: F,
-    ) -> Result<R, Unrun<F>>
-    where
-        R: Outcome<P, Value = V>,
-        F: FnOnce() -> R,
-    {
-        loop {
-            match scope.flights.join(&key) {
-                Join::Leader(leader) => {
-                    match self.recheck(scope, scope.backend.get(&key)) {
-                        Ok(Some(v)) => {
-                            leader.complete(Some(v.clone()));
-                            return Ok(R::from_cached(v));
-                        }
-                        Ok(None) => {}
-                        Err(error) => return Err(Unrun { error, body }),
-                    }
-                    let result = body();
-                    let shared = result.cacheable();
-                    match &shared {
-                        Some(v) => self.loaded(
-                            scope,
-                            scope.backend.insert(key, v.clone(), self.inner.config.ttl),
-                        ),
-                        None => self.not_loaded(scope),
-                    }
-                    leader.complete(shared);
-                    return Ok(result);
-                }
-                Join::Follower(flight) => {
-                    if let Some(v) = flight.wait() {
-                        return Ok(R::from_cached(v));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Async form of [`load`](Self::load).
-    pub(crate) async fn load_async<P, R, F>(
-        &self,
-        scope: &Scope<K, V, B>,
-        key: K,
-        body: F,
-    ) -> Result<R, Unrun<F>>
-    where
-        R: Outcome<P, Value = V>,
-        F: Future<Output = R>,
-    {
-        loop {
-            match scope.flights.join(&key) {
-                Join::Leader(leader) => {
-                    let found = scope.backend.get_async(&key).await;
-                    match self.recheck(scope, found) {
-                        Ok(Some(v)) => {
-                            leader.complete(Some(v.clone()));
-                            return Ok(R::from_cached(v));
-                        }
-                        Ok(None) => {}
-                        Err(error) => return Err(Unrun { error, body }),
-                    }
-                    let result = body.await;
-                    let shared = result.cacheable();
-                    match &shared {
-                        Some(v) => {
-                            let written = scope
-                                .backend
-                                .insert_async(key, v.clone(), self.inner.config.ttl)
-                                .await;
-                            self.loaded(scope, written);
-                        }
-                        None => self.not_loaded(scope),
-                    }
-                    leader.complete(shared);
-                    return Ok(result);
-                }
-                Join::Follower(flight) => {
-                    if let Some(v) = flight.wait_async().await {
-                        return Ok(R::from_cached(v));
-                    }
-                }
-            }
-        }
-    }
-
-    /// A leader's second look: another leader may have stored the key since this caller missed.
-    fn recheck(
-        &self,
-        scope: &Scope<K, V, B>,
-        found: Result<Option<Found<V>>, BackendError>,
-    ) -> Result<Option<V>, CacheError> {
-        match found {
-            Ok(found) => Ok(found.map(|f| f.value)),
-            Err(e) => Err(self.backend_error(scope, e)),
-        }
-    }
-
-    fn loaded(&self, scope: &Scope<K, V, B>, written: Result<(), BackendError>) {
-        scope.counters.add(Count::Load);
-        // The caller has its value either way; a failed write is counted, not returned.
-        let _ = self.store(scope, written);
-    }
-
-    fn not_loaded(&self, scope: &Scope<K, V, B>) {
-        scope.counters.add(Count::LoadFailure);
     }
 
     /// Async form of [`get`](Self::get).

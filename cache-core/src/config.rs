@@ -21,6 +21,7 @@ pub struct Config<K, V> {
     pub(crate) ttl: Option<Duration>,
     pub(crate) tti: Option<Duration>,
     pub(crate) capacity: Option<u64>,
+    pub(crate) refresh: Option<Duration>,
     pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listener: Option<EvictionListener<K, V>>,
 }
@@ -32,6 +33,7 @@ impl<K, V> Config<K, V> {
             ttl: None,
             tti: None,
             capacity: None,
+            refresh: None,
             weigher: None,
             listener: None,
         }
@@ -57,6 +59,11 @@ impl<K, V> Config<K, V> {
         self.capacity
     }
 
+    /// Age after which a hit starts a background reload (stale-while-revalidate).
+    pub fn refresh(&self) -> Option<Duration> {
+        self.refresh
+    }
+
     /// The weigher, if the cache is bounded by weight.
     pub fn weigher(&self) -> Option<&Weigher<K, V>> {
         self.weigher.as_ref()
@@ -75,6 +82,7 @@ impl<K, V> Clone for Config<K, V> {
             ttl: self.ttl,
             tti: self.tti,
             capacity: self.capacity,
+            refresh: self.refresh,
             weigher: self.weigher.clone(),
             listener: self.listener.clone(),
         }
@@ -88,6 +96,7 @@ impl<K, V> fmt::Debug for Config<K, V> {
             .field("ttl", &self.ttl)
             .field("tti", &self.tti)
             .field("capacity", &self.capacity)
+            .field("refresh", &self.refresh)
             .field("weigher", &self.weigher.is_some())
             .field("eviction_listener", &self.listener.is_some())
             .finish()

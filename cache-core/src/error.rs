@@ -153,7 +153,7 @@ impl fmt::Display for CacheError {
             } => write!(f, "cache `{cache}`: invalid `{setting}`: {message}"),
             Self::Recursion { cache } => write!(
                 f,
-                "cache `{cache}`: a loader asked for the key it is loading (recursion on the same key would deadlock)"
+                "cache `{cache}`: the loader of a key asked this cache for that same key (a memoized function called itself with the same arguments); waiting for itself would never end, so give the inner call different arguments or compute it without the cache"
             ),
         }
     }

@@ -4,19 +4,50 @@
 //! for the same key become *followers* and wait on the shared [`Flight`], a thread parked on a
 //! condition variable or a task parked on its waker, so an async follower never blocks a runtime
 //! thread. Different keys live in different entries and never wait on each other; the table is
-//! sharded so that joining a flight does not contend across unrelated keys.
+//! sharded so that joining a flight does not contend across unrelated keys, and a key's entry
+//! lives only while its load runs, so the table stays as small as the number of loads in progress.
+//!
+//! # When the leader has nothing to share
 //!
 //! The leader completes the flight with the value to hand out, or with `None` when it has nothing
-//! to share (the loader failed, panicked, or its future was dropped). `None` makes each follower
-//! retry: one of them becomes the next leader. Dropping the guard without completing it counts as
-//! `None`, which is what makes panics and cancelled futures safe.
+//! cacheable (the loader returned `Err` or `None`, panicked, or its future was dropped). `None`
+//! makes each follower *retry*: they race to join again, one becomes the next leader and runs its
+//! own loader, the others wait for it. Dropping the guard without completing it counts as `None`,
+//! which is what makes panics and cancelled futures safe: nothing stays locked (the locks here are
+//! `parking_lot`'s, which do not poison) and nobody waits for a leader that is gone.
+//!
+//! Handing the leader's `Err` to its followers instead (moka's `try_get_with` shares it as
+//! `Arc<E>`, Cachex forwards it) was the alternative. Retrying was chosen because:
+//!
+//! * memoized functions return the user's own `Result<T, E>`; sharing would demand `E: Clone`,
+//!   which common errors (`std::io::Error`) are not, or change the return type;
+//! * each caller gets the result of a real attempt, so one transient failure costs one caller, not
+//!   every caller that happened to arrive during it;
+//! * the key still has at most one load in flight at any moment, so a failing dependency sees its
+//!   callers one at a time rather than as a stampede.
+//!
+//! The price: under a persistent failure, `n` waiters run `n` attempts one after another. A
+//! loader that bounds its own latency (a timeout) bounds that queue too.
+//!
+//! # Recursion
+//!
+//! A loader that asks its own cache for the key it is loading would wait for itself forever.
+//! While a leader's loader runs (sync) or is being polled (async), the flight's identity sits on a
+//! thread-local stack ([`Running`]); joining a flight that is on the current thread's stack is
+//! [`Join::Recursion`] instead of a wait. The check costs nothing on a hit and one short scan on a
+//! follower's join. It catches every re-entry on the same thread or task, however deep; a loader
+//! that hands the same key to *another* thread or task and waits for it is a cycle this cannot
+//! see, as is a cycle across keys through two threads (A loads 1 and asks for 2 while B loads 2 and
+//! asks for 1).
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use equivalent::Equivalent;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use parking_lot::{Condvar, Mutex};
 
@@ -60,6 +91,12 @@ impl<V> Flight<V> {
         self.done.notify_all();
         wakers.into_iter().for_each(Waker::wake);
     }
+
+    fn id(self: &Arc<Self>) -> usize {
+        // The address identifies the flight while anyone holds it, and a `Running` entry is
+        // only alive while its leader holds the `Arc`.
+        Arc::as_ptr(self) as *const () as usize
+    }
 }
 
 struct WaitFlight<V> {
@@ -89,37 +126,72 @@ struct Entry<K, V> {
     flight: Arc<Flight<V>>,
 }
 
+type Shard<K, V> = Mutex<HashTable<Entry<K, V>>>;
+
 /// The flights of one namespace of one cache.
 pub(crate) struct Flights<K, V> {
     hasher: DefaultHashBuilder,
-    shards: [Mutex<HashTable<Entry<K, V>>>; SHARDS],
+    shards: Arc<[Shard<K, V>; SHARDS]>,
 }
 
 /// The outcome of [`Flights::join`].
-pub(crate) enum Join<'a, K, V> {
+pub(crate) enum Join<K, V> {
     /// Nobody is loading this key: the caller must load it and complete the guard.
-    Leader(Leader<'a, K, V>),
+    Leader(Leader<K, V>),
     /// Someone is: wait on the flight.
     Follower(Arc<Flight<V>>),
+    /// This thread or task is the one loading it: waiting would never end.
+    Recursion,
 }
 
 impl<K: Hash + Eq, V: Clone> Flights<K, V> {
     pub(crate) fn new() -> Self {
         Self {
             hasher: DefaultHashBuilder::default(),
-            shards: std::array::from_fn(|_| Mutex::new(HashTable::new())),
+            shards: Arc::new(std::array::from_fn(|_| Mutex::new(HashTable::new()))),
         }
     }
 
-    pub(crate) fn join(&self, key: &K) -> Join<'_, K, V>
+    /// Leads the load of `key`, or follows the one in flight.
+    pub(crate) fn join(&self, key: &K) -> Join<K, V>
     where
         K: Clone,
     {
         let hash = self.hasher.hash_one(key);
         let mut shard = self.shards[hash as usize % SHARDS].lock();
         if let Some(entry) = shard.find(hash, |e| e.key == *key) {
-            return Join::Follower(entry.flight.clone());
+            let flight = entry.flight.clone();
+            drop(shard);
+            return if Running::contains(flight.id()) {
+                Join::Recursion
+            } else {
+                Join::Follower(flight)
+            };
         }
+        Join::Leader(self.lead(&mut shard, hash, key.clone()))
+    }
+
+    /// Leads the load of `key` if nobody is loading it; never waits.
+    pub(crate) fn try_lead(&self, key: &K) -> Option<Leader<K, V>>
+    where
+        K: Clone,
+    {
+        let hash = self.hasher.hash_one(key);
+        let mut shard = self.shards[hash as usize % SHARDS].lock();
+        if shard.find(hash, |e| e.key == *key).is_some() {
+            return None;
+        }
+        Some(self.lead(&mut shard, hash, key.clone()))
+    }
+
+    /// Whether a load of the key `q` stands for is in flight; allocates nothing.
+    pub(crate) fn is_loading<Q: ?Sized + Hash + Equivalent<K>>(&self, q: &Q) -> bool {
+        let hash = self.hasher.hash_one(q);
+        let shard = self.shards[hash as usize % SHARDS].lock();
+        shard.find(hash, |e| q.equivalent(&e.key)).is_some()
+    }
+
+    fn lead(&self, shard: &mut HashTable<Entry<K, V>>, hash: u64, key: K) -> Leader<K, V> {
         let flight = Arc::new(Flight {
             state: Mutex::new(State::Running(Vec::new())),
             done: Condvar::new(),
@@ -128,37 +200,53 @@ impl<K: Hash + Eq, V: Clone> Flights<K, V> {
             hash,
             Entry {
                 hash,
-                key: key.clone(),
+                key,
                 flight: flight.clone(),
             },
             |e| e.hash,
         );
-        Join::Leader(Leader {
-            flights: self,
+        Leader {
+            shards: self.shards.clone(),
             hash,
             flight,
             done: false,
-        })
+        }
     }
 }
 
 /// The right and duty to load one key; see the [module docs](self).
-pub(crate) struct Leader<'a, K, V> {
-    flights: &'a Flights<K, V>,
+///
+/// It owns a handle on its table, so a leader can move to another thread or task (a background
+/// refresh) and still end its flight there.
+pub(crate) struct Leader<K, V> {
+    shards: Arc<[Shard<K, V>; SHARDS]>,
     hash: u64,
     flight: Arc<Flight<V>>,
     done: bool,
 }
 
-impl<K, V> Leader<'_, K, V> {
+impl<K, V> Leader<K, V> {
     /// Ends the flight, handing `value` to the followers (`None`: they retry).
     pub(crate) fn complete(mut self, value: Option<V>) {
         self.end(value);
     }
 
+    /// Marks the current thread as running this flight's loader until the guard drops.
+    pub(crate) fn running(&self) -> Running {
+        Running::push(self.flight.id())
+    }
+
+    /// Wraps the loader's future so every poll runs marked as this flight's loader.
+    pub(crate) fn track<F: Future>(&self, future: F) -> Tracked<F> {
+        Tracked {
+            id: self.flight.id(),
+            future: Box::pin(future),
+        }
+    }
+
     fn end(&mut self, value: Option<V>) {
         self.done = true;
-        let mut shard = self.flights.shards[self.hash as usize % SHARDS].lock();
+        let mut shard = self.shards[self.hash as usize % SHARDS].lock();
         if let Ok(entry) = shard.find_entry(self.hash, |e| Arc::ptr_eq(&e.flight, &self.flight)) {
             entry.remove();
         }
@@ -167,11 +255,113 @@ impl<K, V> Leader<'_, K, V> {
     }
 }
 
-impl<K, V> Drop for Leader<'_, K, V> {
+impl<K, V> Drop for Leader<K, V> {
     fn drop(&mut self) {
         if !self.done {
             // Panic or cancellation: release the followers so one of them takes over.
             self.end(None);
         }
+    }
+}
+
+thread_local! {
+    /// The flights whose loaders are running on this thread, innermost last.
+    static RUNNING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks a flight's loader as running on this thread; unmarks it on drop, panic or not.
+#[must_use]
+pub(crate) struct Running {
+    id: usize,
+}
+
+impl Running {
+    fn push(id: usize) -> Self {
+        RUNNING.with_borrow_mut(|stack| stack.push(id));
+        Self { id }
+    }
+
+    fn contains(id: usize) -> bool {
+        RUNNING.with_borrow(|stack| stack.contains(&id))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.with_borrow_mut(|stack| {
+            // Guards drop in reverse order of creation, so this is the last entry; the search
+            // only guards against a guard leaked with `mem::forget`.
+            if let Some(at) = stack.iter().rposition(|&id| id == self.id) {
+                stack.remove(at);
+            }
+        });
+    }
+}
+
+/// A leader's loader future, marked as running while it is polled; see [`Leader::track`].
+///
+/// The future is boxed so the wrapper is `Unpin` and needs no unsafe pin projection; one
+/// allocation is noise beside a load.
+pub(crate) struct Tracked<F> {
+    id: usize,
+    future: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for Tracked<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let _running = Running::push(self.id);
+        self.future.as_mut().poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_join_follows_and_gets_the_value() {
+        let flights = Flights::<u32, u32>::new();
+        let Join::Leader(leader) = flights.join(&1) else {
+            panic!("the first join leads");
+        };
+        let Join::Follower(flight) = flights.join(&1) else {
+            panic!("the second join follows");
+        };
+        assert!(flights.is_loading(&1));
+        assert!(flights.try_lead(&1).is_none());
+        assert!(flights.try_lead(&2).is_some(), "other keys are independent");
+        leader.complete(Some(7));
+        assert_eq!(flight.wait(), Some(7));
+        assert!(!flights.is_loading(&1));
+    }
+
+    #[test]
+    fn a_dropped_leader_tells_followers_to_retry() {
+        let flights = Flights::<u32, u32>::new();
+        let Join::Leader(leader) = flights.join(&1) else {
+            panic!("the first join leads");
+        };
+        let Join::Follower(flight) = flights.join(&1) else {
+            panic!("the second join follows");
+        };
+        drop(leader);
+        assert_eq!(flight.wait(), None);
+        assert!(matches!(flights.join(&1), Join::Leader(_)));
+    }
+
+    #[test]
+    fn joining_a_flight_this_thread_runs_is_recursion() {
+        let flights = Flights::<u32, u32>::new();
+        let Join::Leader(leader) = flights.join(&1) else {
+            panic!("the first join leads");
+        };
+        {
+            let _running = leader.running();
+            assert!(matches!(flights.join(&1), Join::Recursion));
+            assert!(matches!(flights.join(&2), Join::Leader(_)));
+        }
+        assert!(matches!(flights.join(&1), Join::Follower(_)));
     }
 }

@@ -36,9 +36,11 @@ pub mod context;
 mod error;
 mod flight;
 pub mod key;
+mod load;
 mod memo;
 pub mod memory;
 mod outcome;
+mod refresh;
 mod registry;
 mod stats;
 

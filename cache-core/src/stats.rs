@@ -32,6 +32,11 @@ pub struct Stats {
     pub loads: u64,
     /// Loader runs whose result was not cached (an `Err`, a `None`, or a panic).
     pub load_failures: u64,
+    /// Background reloads (stale-while-revalidate) that stored a fresh value.
+    pub refreshes: u64,
+    /// Background reloads that failed (`Err`, `None`, a panic, or no room to run them); the old
+    /// value stayed.
+    pub refresh_failures: u64,
     /// Backend errors seen by this cache.
     pub errors: u64,
     /// Live entries, as the backend counts them.
@@ -90,6 +95,8 @@ pub(crate) struct Counters {
     removals: AtomicU64,
     loads: AtomicU64,
     load_failures: AtomicU64,
+    refreshes: AtomicU64,
+    refresh_failures: AtomicU64,
     errors: AtomicU64,
 }
 
@@ -99,6 +106,8 @@ pub(crate) enum Count {
     Removal,
     Load,
     LoadFailure,
+    Refresh,
+    RefreshFailure,
     Error,
 }
 
@@ -116,6 +125,8 @@ impl Counters {
             Count::Removal => &self.removals,
             Count::Load => &self.loads,
             Count::LoadFailure => &self.load_failures,
+            Count::Refresh => &self.refreshes,
+            Count::RefreshFailure => &self.refresh_failures,
             Count::Error => &self.errors,
         };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -136,6 +147,8 @@ impl Counters {
             removals: get(&self.removals),
             loads: get(&self.loads),
             load_failures: get(&self.load_failures),
+            refreshes: get(&self.refreshes),
+            refresh_failures: get(&self.refresh_failures),
             errors: get(&self.errors),
             entries: backend.entries,
             weight: backend.weight,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
-use syn::{Expr, ExprLit, Ident, Lit, LitStr, Path, Token, Type};
+use syn::{Expr, ExprLit, Ident, Lit, LitBool, LitStr, Path, Token, Type};
 
 use crate::diag::Diagnostics;
 use crate::duration;
@@ -19,6 +19,8 @@ const OPTIONS: &[&str] = &[
     "backend",
     "cache_err",
     "cache_none",
+    "refresh",
+    "sync",
     "crate",
 ];
 
@@ -61,6 +63,10 @@ pub(crate) struct Args {
     pub(crate) backend: Option<BackendArg>,
     pub(crate) cache_err: Option<Ident>,
     pub(crate) cache_none: Option<Ident>,
+    /// Stale-while-revalidate age.
+    pub(crate) refresh: Option<DurationArg>,
+    /// `sync = false` turns single flight off.
+    pub(crate) sync: Option<LitBool>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -84,6 +90,7 @@ impl Args {
                 }
                 input.parse::<Token![,]>()?;
             }
+            args.check_refresh_before_ttl(diag);
             Ok(args)
         };
         parser.parse2(tokens)
@@ -128,6 +135,17 @@ impl Args {
         input.parse::<Token![=]>()?;
         match key {
             "ttl" => self.ttl = Some(parse_duration(input, key, diag)?),
+            "refresh" => self.refresh = Some(parse_duration(input, key, diag)?),
+            "sync" => match input.parse::<Expr>()? {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Bool(flag),
+                    ..
+                }) => self.sync = Some(flag),
+                other => diag.error(
+                    other,
+                    "`sync` takes `true` or `false`: `sync = false` turns single flight off",
+                ),
+            },
             "capacity" => self.capacity = Some(parse_capacity(input, diag)?),
             "name" => {
                 let lit: LitStr = input.parse()?;
@@ -144,6 +162,26 @@ impl Args {
             }
         }
         Ok(())
+    }
+}
+
+impl Args {
+    /// A refresh age at or past the TTL would never fire: the entry expires first.
+    fn check_refresh_before_ttl(&self, diag: &mut Diagnostics) {
+        if let (Some(DurationArg::Literal(refresh, span)), Some(DurationArg::Literal(ttl, _))) =
+            (&self.refresh, &self.ttl)
+            && refresh >= ttl
+        {
+            diag.push(syn::Error::new(
+                *span,
+                "`refresh` must be shorter than `ttl`, or entries expire before they are refreshed",
+            ));
+        }
+    }
+
+    /// Whether single flight is on (the default; `sync = false` turns it off).
+    pub(crate) fn single_flight(&self) -> bool {
+        self.sync.as_ref().is_none_or(|flag| flag.value)
     }
 }
 

@@ -4,13 +4,14 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use syn::ItemFn;
 use syn::spanned::Spanned;
+use syn::{FnArg, ItemFn, PatType, Signature, Type};
 
 use super::args::{Args, BackendArg, DurationArg};
 use super::signature::{Analysis, Policy};
 
 pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStream {
+    let single_flight = args.single_flight();
     let krate = args
         .krate
         .map_or_else(|| quote!(::memokit), |path| quote!(#path));
@@ -52,13 +53,18 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         Some(name) => quote!(#name),
         None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
     };
-    let ttl = args.ttl.as_ref().map(|ttl| match ttl {
-        DurationArg::Literal(d, span) => {
-            let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-            quote_spanned!(*span=> .ttl(#private::Duration::from_nanos(#nanos)))
+    let duration_setter = |setter: &str, arg: &DurationArg| {
+        let setter = format_ident!("{setter}");
+        match arg {
+            DurationArg::Literal(d, span) => {
+                let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+                quote_spanned!(*span=> .#setter(#private::Duration::from_nanos(#nanos)))
+            }
+            DurationArg::Expr(expr) => quote_spanned!(expr.span()=> .#setter(#expr)),
         }
-        DurationArg::Expr(expr) => quote_spanned!(expr.span()=> .ttl(#expr)),
-    });
+    };
+    let ttl = args.ttl.as_ref().map(|ttl| duration_setter("ttl", ttl));
+    let refresh = args.refresh.as_ref().map(|r| duration_setter("refresh", r));
     let capacity = args
         .capacity
         .as_ref()
@@ -74,14 +80,47 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         if analysis.method { "Self::" } else { "" }
     );
 
-    let body = if sig.asyncness.is_some() {
+    let is_async = sig.asyncness.is_some();
+    let load = match (single_flight, is_async) {
+        (true, false) => quote!(load),
+        (true, true) => quote!(load_async),
+        (false, false) => quote!(load_unshared),
+        (false, true) => quote!(load_unshared_async),
+    };
+    // With `refresh`, a stale hit hands the runtime a reload: the body again, with the arguments
+    // rebound from the owned key it moves into the background.
+    let stale = args.refresh.is_some().then(|| {
+        let rebind = rebind_arguments(&sig);
+        let reload = if is_async {
+            quote!(move |__memokit_key: #key_ty| async move { #rebind #block })
+        } else {
+            quote!(move |__memokit_key: #key_ty| -> #ret { #rebind #block })
+        };
+        let refresh = if is_async {
+            quote!(#private::refresh_async::<#policy, #ret, _, _, _, _>(__memokit_memo, __memokit_hit, __memokit_key, #reload).await)
+        } else {
+            quote!({
+                #private::refresh::<#policy, #ret, _, _, _>(__memokit_memo, __memokit_key, #reload);
+                __memokit_hit
+            })
+        };
+        quote! {
+            #private::Probe::Stale(__memokit_hit) => {
+                let __memokit_key = #private::ToKey::<#key_ty>::to_key(#lookup);
+                #refresh
+            }
+        }
+    });
+
+    let body = if is_async {
         quote! {
             let __memokit_memo = #memo;
             match #private::probe_async::<#policy, #ret, _, _, _, _>(__memokit_memo, #lookup).await {
                 #private::Probe::Hit(__memokit_hit) => __memokit_hit,
+                #stale
                 __memokit_probe => {
                     let __memokit_key = #private::ToKey::<#key_ty>::to_key(#lookup);
-                    #private::load_async::<#policy, #ret, _, _, _>(__memokit_memo, __memokit_probe, __memokit_key, async move #block).await
+                    #private::#load::<#policy, #ret, _, _, _>(__memokit_memo, __memokit_probe, __memokit_key, async move #block).await
                 }
             }
         }
@@ -90,9 +129,10 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
             let __memokit_memo = #memo;
             match #private::probe::<#policy, #ret, _, _, _, _>(__memokit_memo, #lookup) {
                 #private::Probe::Hit(__memokit_hit) => __memokit_hit,
+                #stale
                 __memokit_probe => {
                     let __memokit_key = #private::ToKey::<#key_ty>::to_key(#lookup);
-                    #private::load::<#policy, #ret, _, _, _>(__memokit_memo, __memokit_probe, __memokit_key, move || -> #ret #block)
+                    #private::#load::<#policy, #ret, _, _, _>(__memokit_memo, __memokit_probe, __memokit_key, move || -> #ret #block)
                 }
             }
         }
@@ -102,7 +142,7 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         #[doc = #doc]
         #vis const #companion: &'static #memo_ty = {
             static __MEMOKIT_MEMO: #memo_ty = #private::Memo::new(|| {
-                #private::Cache::<#key_ty, #value_ty, #backend_ty>::builder(#name) #ttl #capacity .build()
+                #private::Cache::<#key_ty, #value_ty, #backend_ty>::builder(#name) #ttl #refresh #capacity .build()
             });
             &__MEMOKIT_MEMO
         };
@@ -112,4 +152,36 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
             #body
         }
     }
+}
+
+/// Binds each argument by name from the owned key `__memokit_key`, as a reload needs them: owned
+/// arguments moved out of the key, borrowed ones (`&str`, `&[T]`, `&T`) borrowed from it.
+fn rebind_arguments(sig: &Signature) -> TokenStream {
+    let args: Vec<&PatType> = sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(arg) => Some(arg),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let parts: Vec<_> = (0..args.len())
+        .map(|i| format_ident!("__memokit_part{i}"))
+        .collect();
+    let split = match parts.as_slice() {
+        [] => return TokenStream::new(),
+        [one] => quote!(let #one = __memokit_key;),
+        _ => quote!(let (#(#parts,)*) = __memokit_key;),
+    };
+    let binds = args.iter().zip(&parts).map(|(arg, part)| {
+        let pat = &arg.pat;
+        match &*arg.ty {
+            Type::Reference(reference) => {
+                let elem = &reference.elem;
+                quote!(let #pat: &#elem = ::core::borrow::Borrow::borrow(&#part);)
+            }
+            ty => quote!(let #pat: #ty = #part;),
+        }
+    });
+    quote!(#split #(#binds)*)
 }

@@ -44,6 +44,12 @@ impl Analysis {
             match input {
                 FnArg::Receiver(receiver) => {
                     method = true;
+                    if args.refresh.is_some() {
+                        diag.error(
+                            receiver,
+                            "`refresh` reloads in the background from the key alone, and `self` is not part of the key: memoize a free function taking what it needs",
+                        );
+                    }
                     if receiver.mutability.is_some() && receiver.reference.is_some() {
                         diag.error(
                             receiver,

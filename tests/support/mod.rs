@@ -1,0 +1,48 @@
+//! Helpers shared by the single-flight and refresh tests.
+#![allow(dead_code, reason = "each test file uses a subset of these helpers")]
+
+use std::time::{Duration, Instant};
+
+/// Long enough for any healthy run on a loaded CI machine; a regression (a deadlock, a lost
+/// wake-up) fails after it instead of hanging the suite.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Spins (yielding the thread) until `done` holds; panics with `what` after [`DEADLINE`].
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < DEADLINE, "gave up waiting for {what}");
+        std::thread::yield_now();
+    }
+}
+
+/// Async form of [`wait_until`]: yields the task instead of the thread.
+pub async fn wait_until_async(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < DEADLINE, "gave up waiting for {what}");
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Runs `f` on its own thread and returns its result or its panic, or panics after [`DEADLINE`]:
+/// a test of something that could deadlock must fail, not hang.
+pub fn within_deadline<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::Result<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    rx.recv_timeout(DEADLINE)
+        .expect("deadlocked: no result before the deadline")
+}
+
+/// The message of a panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
