@@ -1,9 +1,8 @@
 //! Single flight: concurrent misses on one key run the loader once.
 //!
 //! The first caller to miss a key becomes its *leader* and gets a [`Leader`] guard; later callers
-//! for the same key become *followers* and wait on the shared [`Flight`], a thread parked on a
-//! condition variable or a task parked on its waker, so an async follower never blocks a runtime
-//! thread. Different keys live in different entries and never wait on each other; the table is
+//! for the same key become *followers* and wait on the shared [`Flight`], a parked thread or a
+//! task parked on its waker, so an async follower never blocks a runtime thread. Different keys live in different entries and never wait on each other; the table is
 //! sharded so that joining a flight does not contend across unrelated keys, and a key's entry
 //! lives only while its load runs, so the table stays as small as the number of loads in progress.
 //!
@@ -44,52 +43,85 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
+use std::thread::{self, Thread};
 
 use equivalent::Equivalent;
 use hashbrown::{DefaultHashBuilder, HashTable};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 const SHARDS: usize = 16;
 
-enum State<V> {
-    Running(Vec<Waker>),
-    Done(Option<V>),
+/// Someone waiting for a flight: a parked thread or a pending task.
+enum Waiter {
+    Thread(Thread),
+    Task(Waker),
 }
 
 /// One in-progress load, shared by its leader and followers.
+///
+/// The result is published in a `OnceLock` before the waiters are woken, so a woken follower
+/// reads it without taking any lock: after a load, hundreds of followers proceed in parallel
+/// instead of handing a mutex to each other one by one (as a condition variable would make them).
 pub(crate) struct Flight<V> {
-    state: Mutex<State<V>>,
-    done: Condvar,
+    result: OnceLock<Option<V>>,
+    waiters: Mutex<Vec<Waiter>>,
 }
 
 impl<V: Clone> Flight<V> {
+    fn new() -> Self {
+        Self {
+            result: OnceLock::new(),
+            waiters: Mutex::new(Vec::new()),
+        }
+    }
+
     /// Blocks the thread until the leader finishes; `None` means "retry".
     pub(crate) fn wait(&self) -> Option<V> {
-        let mut state = self.state.lock();
-        loop {
-            match &*state {
-                State::Done(v) => return v.clone(),
-                State::Running(_) => self.done.wait(&mut state),
+        if self.register(|| Waiter::Thread(thread::current())) {
+            loop {
+                if self.result.get().is_some() {
+                    break;
+                }
+                // Spurious wake-ups (and unpark tokens left by others) just loop.
+                thread::park();
             }
         }
+        self.result.get().cloned().flatten()
     }
 
     /// Waits for the leader without blocking the thread; `None` means "retry".
     pub(crate) fn wait_async(self: Arc<Self>) -> impl Future<Output = Option<V>> {
         WaitFlight { flight: self }
     }
+
+    /// Adds a waiter unless the result is already out; whether it was added. Checked under the
+    /// lock that [`finish`](Self::finish) drains, after publishing, so no waiter is missed.
+    fn register(&self, waiter: impl FnOnce() -> Waiter) -> bool {
+        if self.result.get().is_some() {
+            return false;
+        }
+        let mut waiters = self.waiters.lock();
+        if self.result.get().is_some() {
+            return false;
+        }
+        waiters.push(waiter());
+        true
+    }
 }
 
 impl<V> Flight<V> {
     fn finish(&self, value: Option<V>) {
-        let wakers = match std::mem::replace(&mut *self.state.lock(), State::Done(value)) {
-            State::Running(wakers) => wakers,
-            State::Done(_) => Vec::new(),
-        };
-        self.done.notify_all();
-        wakers.into_iter().for_each(Waker::wake);
+        // Set once: `Leader::end` runs once per flight.
+        let _ = self.result.set(value);
+        let waiters = std::mem::take(&mut *self.waiters.lock());
+        for waiter in waiters {
+            match waiter {
+                Waiter::Thread(thread) => thread.unpark(),
+                Waiter::Task(waker) => waker.wake(),
+            }
+        }
     }
 
     fn id(self: &Arc<Self>) -> usize {
@@ -107,16 +139,21 @@ impl<V: Clone> Future for WaitFlight<V> {
     type Output = Option<V>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.flight.state.lock();
-        match &mut *state {
-            State::Done(v) => Poll::Ready(v.clone()),
-            State::Running(wakers) => {
-                if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-                    wakers.push(cx.waker().clone());
-                }
-                Poll::Pending
-            }
+        let flight = &self.flight;
+        if let Some(result) = flight.result.get() {
+            return Poll::Ready(result.clone());
         }
+        let mut waiters = flight.waiters.lock();
+        if let Some(result) = flight.result.get() {
+            return Poll::Ready(result.clone());
+        }
+        let known = waiters
+            .iter()
+            .any(|w| matches!(w, Waiter::Task(w) if w.will_wake(cx.waker())));
+        if !known {
+            waiters.push(Waiter::Task(cx.waker().clone()));
+        }
+        Poll::Pending
     }
 }
 
@@ -192,10 +229,7 @@ impl<K: Hash + Eq, V: Clone> Flights<K, V> {
     }
 
     fn lead(&self, shard: &mut HashTable<Entry<K, V>>, hash: u64, key: K) -> Leader<K, V> {
-        let flight = Arc::new(Flight {
-            state: Mutex::new(State::Running(Vec::new())),
-            done: Condvar::new(),
-        });
+        let flight = Arc::new(Flight::new());
         shard.insert_unique(
             hash,
             Entry {
