@@ -181,6 +181,41 @@ fn a_panicking_body_releases_its_waiters_and_poisons_nothing() {
     assert_eq!(panics_first(5), 6);
 }
 
+static ASYNC_PANIC_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached]
+async fn panics_first_async(key: u32) -> u32 {
+    if ASYNC_PANIC_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
+        wait_until_async("the waiters to queue", || {
+            PANICS_FIRST_ASYNC.stats().misses > WAITERS as u64
+        })
+        .await;
+        panic!("the first async load fails");
+    }
+    key + 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_task_releases_its_waiters() {
+    let tasks: Vec<_> = (0..=WAITERS)
+        .map(|_| tokio::spawn(panics_first_async(1)))
+        .collect();
+    let mut panicked = 0;
+    for task in tasks {
+        match tokio::time::timeout(support::DEADLINE, task).await {
+            Ok(Ok(v)) => assert_eq!(v, 2),
+            Ok(Err(e)) => {
+                assert!(e.is_panic());
+                panicked += 1;
+            }
+            Err(_) => panic!("a waiter was stranded"),
+        }
+    }
+    assert_eq!(panicked, 1);
+    assert_eq!(ASYNC_PANIC_RUNS.load(Ordering::SeqCst), 2);
+    assert_eq!(panics_first_async(1).await, 2);
+}
+
 static ERR_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[cached]

@@ -28,6 +28,13 @@ use crate::stats::{Count, Counters, Stats};
 /// only that sandbox's entries. Methods return `Result` because a remote backend can fail; the
 /// in-memory backend never does.
 ///
+/// Loads are single-flight: concurrent callers missing one key run one loader and share its
+/// value; other keys never wait. If the loader fails, panics or is cancelled, nothing is cached
+/// and a waiting caller runs its own loader instead; a loader that asks for its own key gets
+/// [`CacheError::Recursion`] rather than waiting for itself. With a
+/// [`refresh`](CacheBuilder::refresh) age, [`get_or_refresh_with`](Self::get_or_refresh_with)
+/// serves stale values while one reload runs in the background.
+///
 /// ElixirCache's names map as follows: `put` is [`insert`](Self::insert), `delete` is
 /// [`remove`](Self::remove), and `get_or_create` is [`get_or_insert_with`](Self::get_or_insert_with).
 ///

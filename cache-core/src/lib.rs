@@ -9,7 +9,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`cache`](Cache) | the typed handle, its builder, loads and single flight |
+//! | [`cache`](Cache) | the typed handle, its builder, loads and single flight (misses on one key run one loader; failures and cancellation hand over to a waiter; same-key recursion is an error), stale-while-revalidate |
 //! | [`backend`] | the storage contract ([`Backend`]) and why it is shaped so |
 //! | [`memory`](MemoryBackend) | the default in-memory backend |
 //! | [`key`] | borrowed lookups ([`key::KeyRef`], [`key::ToKey`]) |
