@@ -27,6 +27,37 @@
 //! * A cache that cannot work (bad configuration, a failing backend) never breaks the function:
 //!   the body runs and its result is returned.
 //!
+//! # Stampedes, failures and refresh
+//!
+//! Single flight is on by default (`sync = false` turns it off per function): a thousand callers
+//! missing one key run the body once, and different keys never wait on each other. If the body
+//! returns an uncached `Err`/`None`, panics, or its future is dropped, that reaches its own caller
+//! only and one waiting caller runs the body next. A body that calls itself with the *same*
+//! arguments panics with a message naming the function instead of deadlocking; recursion over
+//! different arguments (a memoized `fib`) just works.
+//!
+//! `refresh = "30s"` is stale-while-revalidate: after that age a hit returns the cached value at
+//! once and starts one reload of that key in the background (async functions: a task on the Tokio
+//! runtime, feature `tokio`; sync functions: a small bounded pool of `memokit-refresh` threads).
+//! A failed reload keeps the old value and counts in [`Stats::refresh_failures`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use memokit::{cached, clock::ManualClock};
+//!
+//! #[cached(refresh = "30s", ttl = "1h")]
+//! fn exchange_rate(currency: &str) -> u32 {
+//!     # let _ = currency;
+//!     42 // a slow lookup
+//! }
+//!
+//! let clock = ManualClock::new();
+//! let _installed = clock.install();
+//! assert_eq!(exchange_rate("eur"), 42);
+//! clock.advance(Duration::from_secs(31));
+//! assert_eq!(exchange_rate("eur"), 42); // stale: served at once, reloaded in the background
+//! ```
+//!
 //! # Caches by hand
 //!
 //! ```
