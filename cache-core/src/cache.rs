@@ -20,6 +20,7 @@ use crate::memory::MemoryBackend;
 use crate::outcome::{OkOnly, Whole};
 use crate::registry::{self, Registered};
 use crate::stats::{Count, Counters, Stats};
+use crate::telemetry::{self, LoadWatch};
 
 /// A typed cache from `K` to `V` stored in backend `B` (in memory by default).
 ///
@@ -236,10 +237,13 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
                 "a weigher needs a `capacity` to bound the total weight",
             ));
         }
-        let backend = B::open(&config, &self.options).map_err(|source| CacheError::Backend {
-            cache: name.clone(),
-            source,
-        })?;
+        let backend =
+            B::open(&telemetry::observed(&config, B::KIND), &self.options).map_err(|source| {
+                CacheError::Backend {
+                    cache: name.clone(),
+                    source,
+                }
+            })?;
         let inner = Arc::new(Inner {
             global: Scope::new(backend),
             sandboxes: RwLock::new(HashMap::new()),
@@ -326,8 +330,17 @@ where
         Ok(ScopeRef::Sandbox(scope))
     }
 
+    /// Names this cache in telemetry events.
+    pub(crate) fn source(&self) -> telemetry::Source<'_> {
+        telemetry::Source {
+            cache: &self.inner.config.name,
+            backend: B::KIND,
+        }
+    }
+
     pub(crate) fn backend_error(&self, scope: &Scope<K, V, B>, source: BackendError) -> CacheError {
         scope.counters.add(Count::Error);
+        telemetry::error(self.source(), &source);
         CacheError::Backend {
             cache: self.inner.config.name.clone(),
             source,
@@ -343,6 +356,7 @@ where
         match found {
             Ok(found) => {
                 scope.counters.lookup(found.is_some());
+                telemetry::get(self.source(), found.is_some());
                 Ok(found)
             }
             Err(e) => Err(self.backend_error(scope, e)),
@@ -379,6 +393,7 @@ where
         match written {
             Ok(()) => {
                 scope.counters.add(Count::Insert);
+                telemetry::insert(self.source());
                 Ok(())
             }
             Err(e) => Err(self.backend_error(scope, e)),
@@ -398,6 +413,7 @@ where
     ) -> Result<bool, CacheError> {
         match removed {
             Ok(removed) => {
+                telemetry::remove(self.source(), removed);
                 if removed {
                     scope.counters.add(Count::Removal);
                 }
@@ -410,10 +426,17 @@ where
     /// Removes every entry of the current namespace.
     pub fn clear(&self) -> Result<(), CacheError> {
         let scope = self.scope()?;
-        scope
-            .backend
-            .clear()
-            .map_err(|e| self.backend_error(&scope, e))
+        self.cleared(&scope, scope.backend.clear())
+    }
+
+    fn cleared(
+        &self,
+        scope: &Scope<K, V, B>,
+        cleared: Result<(), BackendError>,
+    ) -> Result<(), CacheError> {
+        cleared.map_err(|e| self.backend_error(scope, e))?;
+        telemetry::clear(self.source());
+        Ok(())
     }
 
     /// Live entries in the current namespace (as the backend counts them).
@@ -512,7 +535,7 @@ where
     pub async fn clear_async(&self) -> Result<(), CacheError> {
         let scope = self.scope()?;
         let cleared = scope.backend.clear_async().await;
-        cleared.map_err(|e| self.backend_error(&scope, e))
+        self.cleared(&scope, cleared)
     }
 
     /// Async form of [`get_or_insert_with`](Self::get_or_insert_with): concurrent tasks missing one

@@ -23,6 +23,25 @@ pub enum BackendErrorKind {
     Other,
 }
 
+impl BackendErrorKind {
+    /// The kind as one lowercase word (`"timeout"`, `"unavailable"`, `"codec"`, `"config"`,
+    /// `"protocol"`, `"other"`), as used in metric labels.
+    ///
+    /// ```
+    /// assert_eq!(memokit_core::BackendErrorKind::Timeout.as_str(), "timeout");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Unavailable => "unavailable",
+            Self::Codec => "codec",
+            Self::Config => "config",
+            Self::Protocol => "protocol",
+            Self::Other => "other",
+        }
+    }
+}
+
 impl fmt::Display for BackendErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -15,6 +15,7 @@
 //! | [`key`] | borrowed lookups ([`key::KeyRef`], [`key::ToKey`]) |
 //! | [`clock`] | the coarse clock and the manual clock for tests |
 //! | [`context`] | the per-thread namespace the caches consult |
+//! | [`telemetry`] | events for every operation, handlers, `tracing` and `metrics` bridges |
 //!
 //! ```
 //! use memokit_core::Cache;
@@ -43,6 +44,7 @@ mod outcome;
 mod refresh;
 mod registry;
 mod stats;
+pub mod telemetry;
 
 #[doc(hidden)]
 pub mod __private;

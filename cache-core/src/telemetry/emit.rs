@@ -1,0 +1,205 @@
+//! The emitters the cache calls: one short function per event, each a relaxed load and a return
+//! when nothing listens, with the event built in a cold path otherwise.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::event::{Event, EventKind, GetResult, LoadOutcome};
+use super::handlers::{active, dispatch};
+use crate::backend::RemovalCause;
+use crate::config::Config;
+use crate::context::{self, Namespace};
+use crate::error::BackendError;
+
+/// Which cache an event belongs to.
+#[derive(Clone, Copy)]
+pub(crate) struct Source<'a> {
+    pub(crate) cache: &'a str,
+    pub(crate) backend: &'static str,
+}
+
+#[cold]
+#[inline(never)]
+fn send(source: Source<'_>, namespace: Namespace, kind: EventKind<'_>) {
+    dispatch(&Event {
+        cache: source.cache,
+        backend: source.backend,
+        namespace,
+        kind,
+    });
+}
+
+/// Emits `kind` in the current thread's namespace, if anything listens.
+#[inline(always)]
+fn emit(source: Source<'_>, kind: EventKind<'_>) {
+    if active() {
+        send(source, context::namespace(), kind);
+    }
+}
+
+/// A lookup found something (`hit`) or nothing.
+#[inline(always)]
+pub(crate) fn get(source: Source<'_>, hit: bool) {
+    let result = if hit { GetResult::Hit } else { GetResult::Miss };
+    emit(source, EventKind::Get(result));
+}
+
+/// A value was written.
+#[inline]
+pub(crate) fn insert(source: Source<'_>) {
+    emit(source, EventKind::Insert);
+}
+
+/// A key was explicitly removed (or was not there).
+#[inline]
+pub(crate) fn remove(source: Source<'_>, removed: bool) {
+    emit(source, EventKind::Remove { removed });
+}
+
+/// A namespace was cleared.
+#[inline]
+pub(crate) fn clear(source: Source<'_>) {
+    emit(source, EventKind::Clear);
+}
+
+/// The backend failed.
+#[inline]
+pub(crate) fn error(source: Source<'_>, error: &BackendError) {
+    emit(source, EventKind::Error { error });
+}
+
+/// The config a backend is opened with: the cache's own, with the user's eviction listener (if
+/// any) wrapped so that every removal the backend reports is also an event. The user's listener
+/// runs first and exactly as before.
+pub(crate) fn observed<K: 'static, V: 'static>(
+    config: &Config<K, V>,
+    backend: &'static str,
+) -> Config<K, V> {
+    let mut observed = config.clone();
+    let user = observed.listener.take();
+    let cache = config.name.clone();
+    observed.listener = Some(Arc::new(move |key: &K, value: &V, cause: RemovalCause| {
+        if let Some(user) = &user {
+            user(key, value, cause);
+        }
+        emit(
+            Source {
+                cache: &cache,
+                backend,
+            },
+            EventKind::Removal { cause },
+        );
+    }));
+    observed
+}
+
+/// Watches one run of a loader: emits [`EventKind::LoadStart`] when it begins and
+/// [`EventKind::Load`] when it ends, and runs the body inside a `tracing` span when the
+/// `tracing` bridge is attached. If the watch is dropped before [`finish`](Self::finish), the
+/// body panicked (or its future was cancelled), and that is the outcome reported.
+pub(crate) struct LoadWatch<'a> {
+    watching: Option<Watching<'a>>,
+}
+
+struct Watching<'a> {
+    source: Source<'a>,
+    namespace: Namespace,
+    start: Instant,
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+impl<'a> LoadWatch<'a> {
+    /// Starts watching a load of one of `source`'s keys.
+    #[inline]
+    pub(crate) fn start(source: Source<'a>) -> Self {
+        if !active() {
+            return Self { watching: None };
+        }
+        Self::begin(source)
+    }
+
+    #[cold]
+    fn begin(source: Source<'a>) -> Self {
+        let namespace = context::namespace();
+        send(source, namespace, EventKind::LoadStart);
+        Self {
+            watching: Some(Watching {
+                #[cfg(feature = "tracing")]
+                span: super::tracing::load_span(source, namespace),
+                source,
+                namespace,
+                start: Instant::now(),
+            }),
+        }
+    }
+
+    /// Runs the loader's body (inside the load's span, if there is one).
+    #[inline]
+    pub(crate) fn run<R>(&self, body: impl FnOnce() -> R) -> R {
+        #[cfg(feature = "tracing")]
+        if let Some(w) = &self.watching {
+            return w.span.in_scope(body);
+        }
+        body()
+    }
+
+    /// Async form of [`run`](Self::run): the span is entered on every poll of `body`.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn run_async<F: Future>(&self, body: F) -> impl Future<Output = F::Output> {
+        use tracing::Instrument;
+        let span = match &self.watching {
+            Some(w) => w.span.clone(),
+            None => tracing::Span::none(),
+        };
+        body.instrument(span)
+    }
+
+    /// Async form of [`run`](Self::run).
+    #[cfg(not(feature = "tracing"))]
+    #[inline]
+    pub(crate) fn run_async<F: Future>(&self, body: F) -> F {
+        body
+    }
+
+    /// The body returned; `cached` says whether its result was kept.
+    #[inline]
+    pub(crate) fn finish(mut self, cached: bool) {
+        if let Some(w) = self.watching.take() {
+            let outcome = if cached {
+                LoadOutcome::Ok
+            } else {
+                LoadOutcome::NotCached
+            };
+            w.end(outcome);
+        }
+    }
+}
+
+impl Watching<'_> {
+    #[cold]
+    fn end(self, outcome: LoadOutcome) {
+        let duration: Duration = self.start.elapsed();
+        #[cfg(feature = "tracing")]
+        self.span.record("outcome", outcome.as_str());
+        send(
+            self.source,
+            self.namespace,
+            EventKind::Load { outcome, duration },
+        );
+    }
+}
+
+impl Drop for LoadWatch<'_> {
+    fn drop(&mut self) {
+        if let Some(w) = self.watching.take() {
+            let outcome = if std::thread::panicking() {
+                LoadOutcome::Panicked
+            } else {
+                LoadOutcome::Cancelled
+            };
+            w.end(outcome);
+        }
+    }
+}

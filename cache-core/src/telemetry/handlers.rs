@@ -1,0 +1,207 @@
+//! The global table of attached handlers and the dispatch of one event to them.
+
+use std::cell::Cell;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use parking_lot::RwLock;
+
+use super::event::Event;
+
+struct Entry {
+    id: Box<str>,
+    handler: Box<dyn Fn(&Event<'_>) + Send + Sync>,
+}
+
+type Table = Arc<[Arc<Entry>]>;
+
+/// The attached handlers. Dispatch clones the `Arc` and runs them outside the lock, so a handler
+/// may attach or detach (and a panicking one can be detached) without deadlocking.
+static HANDLERS: LazyLock<RwLock<Table>> = LazyLock::new(|| RwLock::new(Arc::new([])));
+
+/// Whether any handler is attached: the one relaxed load every operation pays.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Whether the `tracing` bridge is attached, so loads run inside a span.
+#[cfg(feature = "tracing")]
+static SPANS: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Set while this thread runs handlers: events a handler causes are dropped, so a handler
+    /// that touches a cache cannot recurse into itself forever.
+    static DISPATCHING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether any handler is attached. This is the only cost of telemetry when nothing listens.
+#[inline(always)]
+pub(crate) fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
+/// Whether loads should run inside a `tracing` span.
+#[cfg(feature = "tracing")]
+pub(crate) fn spans() -> bool {
+    SPANS.load(Ordering::Relaxed)
+}
+
+/// [`attach`] was given an id that is already attached.
+///
+/// ```
+/// use memokit_core::telemetry::{attach, detach};
+/// attach("doc-attach-error", |_| {}).unwrap();
+/// let err = attach("doc-attach-error", |_| {}).unwrap_err();
+/// assert_eq!(err.id(), "doc-attach-error");
+/// assert!(err.to_string().contains("detach it first"));
+/// detach("doc-attach-error");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachError {
+    id: Box<str>,
+}
+
+impl AttachError {
+    /// The id that is already taken.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl fmt::Display for AttachError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a telemetry handler with id `{}` is already attached; detach it first or pick another id",
+            self.id
+        )
+    }
+}
+
+impl std::error::Error for AttachError {}
+
+/// Attaches `handler` under `id`: from now on it receives every [`Event`] of every cache.
+///
+/// Handlers run synchronously on the thread of the operation, in the order they were attached,
+/// so keep them short (count, enqueue, log). Removal events run where the backend reports
+/// removals, possibly under one of its locks: a handler must not call back into caches. Events
+/// caused by a handler itself (it reads a cache) are not delivered, which rules out feedback
+/// loops. A handler that panics is detached, the panic is reported (to `tracing` with the
+/// `tracing` feature, else to stderr), and the cache operation goes on; under `panic = "abort"`
+/// the process aborts as for any panic.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use memokit_core::Cache;
+/// use memokit_core::telemetry::{self, EventKind, GetResult};
+///
+/// let misses = Arc::new(AtomicU64::new(0));
+/// let seen = misses.clone();
+/// telemetry::attach("doc-count-misses", move |event| {
+///     if event.cache == "doc-attach" && matches!(event.kind, EventKind::Get(GetResult::Miss)) {
+///         seen.fetch_add(1, Ordering::Relaxed);
+///     }
+/// })?;
+/// let cache: Cache<u32, u32> = Cache::builder("doc-attach").build()?;
+/// cache.get(&1)?;
+/// assert!(telemetry::detach("doc-count-misses"));
+/// assert_eq!(misses.load(Ordering::Relaxed), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn attach(
+    id: &str,
+    handler: impl Fn(&Event<'_>) + Send + Sync + 'static,
+) -> Result<(), AttachError> {
+    let mut table = HANDLERS.write();
+    if table.iter().any(|e| *e.id == *id) {
+        return Err(AttachError { id: id.into() });
+    }
+    let entry = Arc::new(Entry {
+        id: id.into(),
+        handler: Box::new(handler),
+    });
+    let next: Table = table.iter().cloned().chain([entry]).collect();
+    publish(&mut table, next);
+    Ok(())
+}
+
+/// Detaches the handler attached under `id`; whether there was one.
+///
+/// ```
+/// use memokit_core::telemetry::{attach, detach};
+/// attach("doc-detach", |_| {}).unwrap();
+/// assert!(detach("doc-detach"));
+/// assert!(!detach("doc-detach"));
+/// ```
+pub fn detach(id: &str) -> bool {
+    remove_where(|e| *e.id == *id)
+}
+
+/// Whether a handler is attached under `id`.
+///
+/// ```
+/// use memokit_core::telemetry::{attach, detach, is_attached};
+/// assert!(!is_attached("doc-is-attached"));
+/// attach("doc-is-attached", |_| {}).unwrap();
+/// assert!(is_attached("doc-is-attached"));
+/// detach("doc-is-attached");
+/// ```
+pub fn is_attached(id: &str) -> bool {
+    HANDLERS.read().iter().any(|e| *e.id == *id)
+}
+
+fn remove_where(pred: impl Fn(&Entry) -> bool) -> bool {
+    let mut table = HANDLERS.write();
+    if !table.iter().any(|e| pred(e)) {
+        return false;
+    }
+    let next: Table = table.iter().filter(|e| !pred(e)).cloned().collect();
+    publish(&mut table, next);
+    true
+}
+
+fn publish(table: &mut Table, next: Table) {
+    ACTIVE.store(!next.is_empty(), Ordering::Relaxed);
+    #[cfg(feature = "tracing")]
+    SPANS.store(
+        next.iter().any(|e| *e.id == *super::tracing::HANDLER_ID),
+        Ordering::Relaxed,
+    );
+    *table = next;
+}
+
+/// Runs every attached handler on `event`, isolating each from the others' panics.
+pub(crate) fn dispatch(event: &Event<'_>) {
+    if DISPATCHING.replace(true) {
+        return;
+    }
+    let table = HANDLERS.read().clone();
+    for entry in table.iter() {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| (entry.handler)(event))) {
+            // Detach this very entry, not whatever is attached under its id by now.
+            remove_where(|e| std::ptr::eq(e, &**entry));
+            report_panic(&entry.id, event.name(), &*panic);
+        }
+    }
+    DISPATCHING.set(false);
+}
+
+fn report_panic(id: &str, event: &str, panic: &(dyn std::any::Any + Send)) {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string payload");
+    #[cfg(feature = "tracing")]
+    tracing::error!(
+        target: super::names::TRACING_TARGET,
+        handler = id,
+        event,
+        "memokit: telemetry handler `{id}` panicked on `{event}` ({message}) and was detached"
+    );
+    #[cfg(not(feature = "tracing"))]
+    eprintln!(
+        "memokit: telemetry handler `{id}` panicked on `{event}` ({message}) and was detached"
+    );
+}
