@@ -1,9 +1,9 @@
 //! The global table of attached handlers and the dispatch of one event to them.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use parking_lot::RwLock;
@@ -17,9 +17,11 @@ struct Entry {
 
 type Table = Arc<[Arc<Entry>]>;
 
-/// The attached handlers. Dispatch clones the `Arc` and runs them outside the lock, so a handler
-/// may attach or detach (and a panicking one can be detached) without deadlocking.
+/// The attached handlers, replaced whole (copy on write) by attach and detach.
 static HANDLERS: LazyLock<RwLock<Table>> = LazyLock::new(|| RwLock::new(Arc::new([])));
+
+/// Bumped after every change of [`HANDLERS`], so threads know when their copy is out of date.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// Whether any handler is attached: the one relaxed load every operation pays.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -28,10 +30,20 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 #[cfg(feature = "tracing")]
 static SPANS: AtomicBool = AtomicBool::new(false);
 
+/// A thread's copy of the table. Dispatch reads it without touching any shared cache line (one
+/// atomic load of [`GENERATION`]), so threads emitting at once do not contend on a lock or a
+/// reference count; handlers run outside the global lock, so they may attach and detach.
+struct Local {
+    generation: u64,
+    table: Option<Table>,
+}
+
 thread_local! {
-    /// Set while this thread runs handlers: events a handler causes are dropped, so a handler
-    /// that touches a cache cannot recurse into itself forever.
-    static DISPATCHING: Cell<bool> = const { Cell::new(false) };
+    /// Borrowed while this thread runs handlers: an event a handler causes (it reads a cache)
+    /// finds it borrowed and is dropped, so a handler cannot recurse into itself forever.
+    static LOCAL: RefCell<Local> = const {
+        RefCell::new(Local { generation: u64::MAX, table: None })
+    };
 }
 
 /// Whether any handler is attached. This is the only cost of telemetry when nothing listens.
@@ -169,22 +181,29 @@ fn publish(table: &mut Table, next: Table) {
         Ordering::Relaxed,
     );
     *table = next;
+    GENERATION.fetch_add(1, Ordering::Release);
 }
 
 /// Runs every attached handler on `event`, isolating each from the others' panics.
 pub(crate) fn dispatch(event: &Event<'_>) {
-    if DISPATCHING.replace(true) {
-        return;
-    }
-    let table = HANDLERS.read().clone();
-    for entry in table.iter() {
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| (entry.handler)(event))) {
-            // Detach this very entry, not whatever is attached under its id by now.
-            remove_where(|e| std::ptr::eq(e, &**entry));
-            report_panic(&entry.id, event.name(), &*panic);
+    let generation = GENERATION.load(Ordering::Acquire);
+    // `try_with`: an event emitted while the thread tears down its locals is dropped.
+    let _ = LOCAL.try_with(|local| {
+        let Ok(mut local) = local.try_borrow_mut() else {
+            return;
+        };
+        if local.generation != generation || local.table.is_none() {
+            local.table = Some(HANDLERS.read().clone());
+            local.generation = generation;
         }
-    }
-    DISPATCHING.set(false);
+        for entry in local.table.iter().flat_map(|t| t.iter()) {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| (entry.handler)(event))) {
+                // Detach this very entry, not whatever is attached under its id by now.
+                remove_where(|e| std::ptr::eq(e, &**entry));
+                report_panic(&entry.id, event.name(), &*panic);
+            }
+        }
+    });
 }
 
 fn report_panic(id: &str, event: &str, panic: &(dyn std::any::Any + Send)) {

@@ -83,27 +83,27 @@ fn describe() {
 }
 
 fn record(event: &Event<'_>) {
-    let cache = event.cache.to_owned();
+    let cache = || event.cache.to_owned();
     match event.kind {
         EventKind::Get(result) => {
-            counter!(names::REQUESTS, LABEL_CACHE => cache, LABEL_RESULT => result.as_str())
+            counter!(names::REQUESTS, LABEL_CACHE => cache(), LABEL_RESULT => result.as_str())
                 .increment(1);
         }
         EventKind::Load { outcome, duration } => {
-            histogram!(names::LOAD_DURATION, LABEL_CACHE => cache.clone()).record(duration);
-            counter!(names::LOADS, LABEL_CACHE => cache, LABEL_OUTCOME => outcome.as_str())
+            histogram!(names::LOAD_DURATION, LABEL_CACHE => cache()).record(duration);
+            counter!(names::LOADS, LABEL_CACHE => cache(), LABEL_OUTCOME => outcome.as_str())
                 .increment(1);
         }
         EventKind::Refresh { outcome, .. } => {
-            counter!(names::REFRESHES, LABEL_CACHE => cache, LABEL_OUTCOME => outcome.as_str())
+            counter!(names::REFRESHES, LABEL_CACHE => cache(), LABEL_OUTCOME => outcome.as_str())
                 .increment(1);
         }
         EventKind::Removal { cause } => {
-            counter!(names::EVICTIONS, LABEL_CACHE => cache, LABEL_CAUSE => cause.as_str())
+            counter!(names::EVICTIONS, LABEL_CACHE => cache(), LABEL_CAUSE => cause.as_str())
                 .increment(1);
         }
         EventKind::Error { error } => {
-            counter!(names::ERRORS, LABEL_CACHE => cache, LABEL_KIND => error.kind().as_str())
+            counter!(names::ERRORS, LABEL_CACHE => cache(), LABEL_KIND => error.kind().as_str())
                 .increment(1);
         }
         EventKind::Insert | EventKind::Remove { .. } | EventKind::Clear | EventKind::LoadStart => {}
