@@ -78,6 +78,14 @@
 //! Every TTL reads memokit's [`clock`]. A [`clock::ManualClock`] installed on the test's thread
 //! stands still until advanced, so TTL tests move time instead of sleeping.
 //!
+//! # Telemetry
+//!
+//! Every operation can emit a [`telemetry::Event`] (cache, backend, namespace, outcome,
+//! duration) to handlers attached with [`telemetry::attach`]; with none attached, the cost is
+//! one relaxed atomic load. The `tracing` and `metrics` features add bridges, switched on with
+//! `memokit::telemetry::tracing::install()` and `memokit::telemetry::metrics::install()`; event
+//! and metric names are the constants in [`telemetry::names`].
+//!
 //! # Crate layout
 //!
 //! `memokit` re-exports the runtime ([`memokit_core`]) and the macros (`memokit-macros`); depend
