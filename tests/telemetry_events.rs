@@ -44,6 +44,23 @@ impl Capture {
     fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.seen.lock().unwrap())
     }
+
+    /// The events seen since the last call, once one named `last` is among them: for events
+    /// emitted on another thread (a background refresh). Gives up after a generous while.
+    fn take_through(&self, last: &str) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| e.starts_with(last))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.take()
+    }
 }
 
 impl Drop for Capture {
@@ -262,6 +279,50 @@ fn expiry_is_its_own_event() {
         .collect();
     assert_eq!(expiries, [ev(names::EXPIRE, "expired")]);
     assert_eq!(cache.stats().expired, 1);
+}
+
+#[test]
+fn a_stale_hit_is_stale_and_its_reload_a_refresh() {
+    let clock = ManualClock::new();
+    let _clock = clock.install();
+    let capture = Capture::of("tel-refresh");
+    let cache: Cache<u32, u32> = Cache::builder("tel-refresh")
+        .refresh(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    assert_eq!(cache.get_or_refresh_with(1, || 10).unwrap(), 10);
+    assert_eq!(capture.take(), miss_and_load("ok"));
+    assert_eq!(cache.get_or_refresh_with(1, || 11).unwrap(), 10);
+    assert_eq!(capture.take(), [ev(names::GET, "hit")]);
+
+    clock.advance(Duration::from_secs(31));
+    assert_eq!(cache.get_or_refresh_with(1, || 12).unwrap(), 10);
+    // The reload runs on a refresh worker: no load start, no caller waiting.
+    assert_eq!(
+        capture.take_through(names::REFRESH),
+        [
+            ev(names::GET, "stale"),
+            ev(names::EVICT, "replaced"),
+            names::INSERT.to_owned(),
+            ev(names::REFRESH, "ok"),
+        ]
+    );
+    assert_eq!(cache.get(&1).unwrap(), Some(12));
+    assert_eq!(capture.take(), [ev(names::GET, "hit")]);
+
+    clock.advance(Duration::from_secs(31));
+    assert_eq!(
+        cache
+            .get_or_refresh_with(1, || panic!("reload failed"))
+            .unwrap(),
+        12
+    );
+    assert_eq!(
+        capture.take_through(names::REFRESH),
+        [ev(names::GET, "stale"), ev(names::REFRESH, "panicked")]
+    );
+    let stats = cache.stats();
+    assert_eq!((stats.refreshes, stats.refresh_failures), (1, 1));
 }
 
 #[test]

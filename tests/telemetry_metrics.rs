@@ -7,7 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::time::Duration;
+
 use memokit::Cache;
+use memokit::clock::ManualClock;
 use memokit::telemetry::{self, names};
 use metrics::{
     Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
@@ -105,6 +108,12 @@ fn every_metric_is_described_recorded_and_agrees_with_stats() {
     let registry = Registry::default();
     let cache: Cache<u32, u32> = Cache::builder("met-a").capacity(1).build().unwrap();
     let down: Cache<u32, u32, Down> = Cache::builder("met-down").build().unwrap();
+    let clock = ManualClock::new();
+    let _clock = clock.install();
+    let rates: Cache<u32, u32> = Cache::builder("met-stale")
+        .refresh(Duration::from_secs(30))
+        .build()
+        .unwrap();
     metrics::with_local_recorder(&registry, || {
         telemetry::metrics::install();
         cache.get(&1).unwrap();
@@ -117,6 +126,10 @@ fn every_metric_is_described_recorded_and_agrees_with_stats() {
         cache.insert(3, 30).unwrap();
         let err = down.get(&1).unwrap_err();
         assert!(err.to_string().ends_with(DOWN_MESSAGE));
+        rates.get_or_refresh_with(1, || 1).unwrap();
+        rates.get(&1).unwrap();
+        clock.advance(Duration::from_secs(31));
+        rates.get(&1).unwrap();
         telemetry::metrics::update_gauges();
     });
 
@@ -164,6 +177,17 @@ fn every_metric_is_described_recorded_and_agrees_with_stats() {
     let errors = format!("{}{{cache=met-down,kind=unavailable}}", names::ERRORS);
     assert_eq!(registry.counter(&errors), down.stats().errors);
     assert_eq!(down.stats().errors, 1);
+
+    // A stale hit is a hit in `stats()`, and its own result in the metric.
+    let rates_requests = |result: &str| {
+        registry.counter(&format!(
+            "{}{{cache=met-stale,result={result}}}",
+            names::REQUESTS
+        ))
+    };
+    let stale = (rates_requests("hit"), rates_requests("stale"));
+    assert_eq!(stale, (1, 1));
+    assert_eq!(stale.0 + stale.1, rates.stats().hits);
 
     let recorded = registry.names_for("met-a");
     let expected: BTreeSet<String> = [

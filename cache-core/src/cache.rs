@@ -20,7 +20,7 @@ use crate::memory::MemoryBackend;
 use crate::outcome::{OkOnly, Whole};
 use crate::registry::{self, Registered};
 use crate::stats::{Count, Counters, Stats};
-use crate::telemetry::{self, LoadWatch};
+use crate::telemetry;
 
 /// A typed cache from `K` to `V` stored in backend `B` (in memory by default).
 ///
@@ -356,7 +356,9 @@ where
         match found {
             Ok(found) => {
                 scope.counters.lookup(found.is_some());
-                telemetry::get(self.source(), found.is_some());
+                telemetry::get(self.source(), found.is_some(), || {
+                    found.as_ref().is_some_and(|f| self.is_stale(f))
+                });
                 Ok(found)
             }
             Err(e) => Err(self.backend_error(scope, e)),

@@ -27,6 +27,7 @@ use crate::flight::{Join, Leader};
 use crate::outcome::{Outcome, Whole};
 use crate::refresh;
 use crate::stats::{Count, Counters};
+use crate::telemetry::{LoadWatch, Source};
 
 /// What a loader run is for; decides which counters it moves.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -53,14 +54,16 @@ struct Run<'a> {
     counters: &'a Counters,
     kind: Kind,
     ended: bool,
+    watch: LoadWatch<'a>,
 }
 
 impl<'a> Run<'a> {
-    fn start(counters: &'a Counters, kind: Kind) -> Self {
+    fn start(counters: &'a Counters, kind: Kind, source: Source<'a>) -> Self {
         Self {
             counters,
             kind,
             ended: false,
+            watch: LoadWatch::start(source, kind == Kind::Refresh),
         }
     }
 
@@ -68,6 +71,7 @@ impl<'a> Run<'a> {
     fn end(mut self, cached: bool) {
         self.ended = true;
         self.count(cached);
+        self.watch.finish(cached);
     }
 
     fn count(&self, cached: bool) {
@@ -224,10 +228,10 @@ where
     where
         R: Outcome<P, Value = V>,
     {
-        let run = Run::start(&scope.counters, kind);
+        let run = Run::start(&scope.counters, kind, self.source());
         let result = {
             let _running = leader.as_ref().map(Leader::running);
-            body()
+            run.watch.run(body)
         };
         let shared = result.cacheable();
         if let Some(v) = &shared {
@@ -255,7 +259,8 @@ where
     where
         R: Outcome<P, Value = V>,
     {
-        let run = Run::start(&scope.counters, kind);
+        let run = Run::start(&scope.counters, kind, self.source());
+        let body = run.watch.run_async(body);
         let result = match &leader {
             Some(leader) => leader.track(body).await,
             None => body.await,

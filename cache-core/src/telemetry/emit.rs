@@ -38,11 +38,18 @@ fn emit(source: Source<'_>, kind: EventKind<'_>) {
     }
 }
 
-/// A lookup found something (`hit`) or nothing.
+/// A lookup found something (`hit`) or nothing; `stale` says whether what it found is past the
+/// cache's refresh age, and is only asked when something listens (it may read the clock).
 #[inline(always)]
-pub(crate) fn get(source: Source<'_>, hit: bool) {
-    let result = if hit { GetResult::Hit } else { GetResult::Miss };
-    emit(source, EventKind::Get(result));
+pub(crate) fn get(source: Source<'_>, hit: bool, stale: impl FnOnce() -> bool) {
+    if active() {
+        let result = match (hit, hit && stale()) {
+            (false, _) => GetResult::Miss,
+            (true, false) => GetResult::Hit,
+            (true, true) => GetResult::Stale,
+        };
+        send(source, context::namespace(), EventKind::Get(result));
+    }
 }
 
 /// A value was written.
@@ -94,10 +101,11 @@ pub(crate) fn observed<K: 'static, V: 'static>(
     observed
 }
 
-/// Watches one run of a loader: emits [`EventKind::LoadStart`] when it begins and
-/// [`EventKind::Load`] when it ends, and runs the body inside a `tracing` span when the
-/// `tracing` bridge is attached. If the watch is dropped before [`finish`](Self::finish), the
-/// body panicked (or its future was cancelled), and that is the outcome reported.
+/// Watches one run of a loader: emits [`EventKind::LoadStart`] when a load begins and
+/// [`EventKind::Load`] (or [`EventKind::Refresh`] for a background refresh) when it ends, and
+/// runs the body inside a `tracing` span when the `tracing` bridge is attached. If the watch is
+/// dropped before [`finish`](Self::finish), the body panicked (or its future was cancelled), and
+/// that is the outcome reported.
 pub(crate) struct LoadWatch<'a> {
     watching: Option<Watching<'a>>,
 }
@@ -106,31 +114,36 @@ struct Watching<'a> {
     source: Source<'a>,
     namespace: Namespace,
     start: Instant,
+    refresh: bool,
     #[cfg(feature = "tracing")]
     span: tracing::Span,
 }
 
 impl<'a> LoadWatch<'a> {
-    /// Starts watching a load of one of `source`'s keys.
+    /// Starts watching a load (or, with `refresh`, a background refresh) of one of `source`'s
+    /// keys.
     #[inline]
-    pub(crate) fn start(source: Source<'a>) -> Self {
+    pub(crate) fn start(source: Source<'a>, refresh: bool) -> Self {
         if !active() {
             return Self { watching: None };
         }
-        Self::begin(source)
+        Self::begin(source, refresh)
     }
 
     #[cold]
-    fn begin(source: Source<'a>) -> Self {
+    fn begin(source: Source<'a>, refresh: bool) -> Self {
         let namespace = context::namespace();
-        send(source, namespace, EventKind::LoadStart);
+        if !refresh {
+            send(source, namespace, EventKind::LoadStart);
+        }
         Self {
             watching: Some(Watching {
                 #[cfg(feature = "tracing")]
-                span: super::tracing::load_span(source, namespace),
+                span: super::tracing::load_span(source, namespace, refresh),
                 source,
                 namespace,
                 start: Instant::now(),
+                refresh,
             }),
         }
     }
@@ -165,7 +178,7 @@ impl<'a> LoadWatch<'a> {
 
     /// The body returned; `cached` says whether its result was kept.
     #[inline]
-    pub(crate) fn finish(mut self, cached: bool) {
+    pub(crate) fn finish(&mut self, cached: bool) {
         if let Some(w) = self.watching.take() {
             let outcome = if cached {
                 LoadOutcome::Ok
@@ -183,11 +196,12 @@ impl Watching<'_> {
         let duration: Duration = self.start.elapsed();
         #[cfg(feature = "tracing")]
         self.span.record("outcome", outcome.as_str());
-        send(
-            self.source,
-            self.namespace,
-            EventKind::Load { outcome, duration },
-        );
+        let kind = if self.refresh {
+            EventKind::Refresh { outcome, duration }
+        } else {
+            EventKind::Load { outcome, duration }
+        };
+        send(self.source, self.namespace, kind);
     }
 }
 

@@ -122,7 +122,9 @@ pub enum GetResult {
     Hit,
     /// Nothing was found.
     Miss,
-    /// A value past its refresh time was found and returned while a refresh runs.
+    /// A value past the cache's [`refresh`](crate::CacheBuilder::refresh) age was found and
+    /// returned (memoized functions and `get_or_refresh_with` reload it in the background).
+    /// [`Stats::hits`](crate::Stats::hits) counts it as a hit.
     Stale,
 }
 

@@ -16,11 +16,15 @@
 //! | [`names::ENTRIES`] | gauge | |
 //! | [`names::WEIGHT`] | gauge | |
 //!
-//! The counters agree with [`Cache::stats`](crate::Cache::stats): `requests{result="hit"}` is
-//! `hits`, `loads{outcome="ok"}` is `loads`, `evictions{cause="size"}` is `evicted`, and so on.
+//! The counters agree with [`Cache::stats`](crate::Cache::stats) (summed over namespaces):
+//! `requests{result="hit"}` plus `requests{result="stale"}` is `hits`, `requests{result="miss"}`
+//! is `misses`, `loads{outcome="ok"}` is `loads` (the other outcomes sum to `load_failures`),
+//! `refreshes{outcome="ok"}` is `refreshes`,
+//! `evictions{cause="size"}` is `evicted`, `evictions{cause="expired"}` is `expired`, the sum of
+//! `errors` is `errors`.
 //!
 //! The gauges are sampled, not pushed: [`update_gauges`] reads the size of every cache (in the
-//! global namespace) and sets them. Call it before each scrape or on a timer of your own; memokit
+//! global namespace, when called outside a sandbox) and sets them. Call it before each scrape or on a timer of your own; memokit
 //! runs no thread of its own, and re-counting a cache on every write would tax the write path.
 //!
 //! ```
@@ -111,7 +115,8 @@ fn record(event: &Event<'_>) {
 }
 
 /// Sets [`names::ENTRIES`] and [`names::WEIGHT`] of every cache built so far to its current size
-/// in the global namespace (caches sharing a name are summed, as their counters are).
+/// in the current namespace, the global one outside a sandbox (caches sharing a name are summed,
+/// as their counters are).
 ///
 /// ```
 /// use memokit_core::{Cache, telemetry};

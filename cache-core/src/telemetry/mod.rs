@@ -14,8 +14,8 @@
 //! | [`names::REMOVE`] | `remove` returns (`removed` says whether there was a value) |
 //! | [`names::CLEAR`] | `clear` succeeds |
 //! | [`names::LOAD_START`] | the leader of a key's single flight is about to run the body |
-//! | [`names::LOAD`] | that body returned, panicked, or (async) was dropped: [`LoadOutcome`], duration |
-//! | [`names::REFRESH`] | a refresh of a stale entry finished |
+//! | [`names::LOAD`] | that body returned, panicked, or (async) was dropped: [`LoadOutcome`], duration; forced reloads (`refresh_with`) too |
+//! | [`names::REFRESH`] | a background reload of a stale entry finished (on the thread that ran it): [`LoadOutcome`], duration |
 //! | [`names::EVICT`] | the backend dropped an entry for size, replaced it, or removed it explicitly |
 //! | [`names::EXPIRE`] | the backend dropped an entry whose TTL or TTI passed |
 //! | [`names::ERROR`] | the backend failed ([`BackendError`](crate::BackendError) attached) |

@@ -6,6 +6,7 @@
 //! | what | name | level | fields |
 //! |---|---|---|---|
 //! | span around each loader run | [`names::LOAD`] | INFO | `cache`, `backend`, `namespace`, `outcome` (recorded at the end) |
+//! | span around each background refresh | [`names::REFRESH`] | INFO | same |
 //! | hit | [`names::GET`] | TRACE | `cache`, `backend`, `namespace`, `result` |
 //! | miss, stale hit | [`names::GET`] | DEBUG | same |
 //! | insert, remove, clear | [`names::INSERT`], [`names::REMOVE`], [`names::CLEAR`] | TRACE | `cache`, `backend`, `namespace` (+ `removed`) |
@@ -47,19 +48,29 @@ pub fn uninstall() -> bool {
     detach(HANDLER_ID)
 }
 
-/// The span a load runs in, or a disabled one when the bridge is not installed.
-pub(crate) fn load_span(source: Source<'_>, namespace: Namespace) -> tracing::Span {
+/// The span a load (or refresh) runs in, or a disabled one when the bridge is not installed.
+pub(crate) fn load_span(source: Source<'_>, namespace: Namespace, refresh: bool) -> tracing::Span {
     if !spans() {
         return tracing::Span::none();
     }
-    tracing::info_span!(
-        target: names::TRACING_TARGET,
-        names::LOAD,
-        cache = source.cache,
-        backend = source.backend,
-        namespace = namespace.id(),
-        outcome = tracing::field::Empty,
-    )
+    // A span's name is part of its static metadata: one call site per name.
+    macro_rules! span {
+        ($name:expr) => {
+            tracing::info_span!(
+                target: names::TRACING_TARGET,
+                $name,
+                cache = source.cache,
+                backend = source.backend,
+                namespace = namespace.id(),
+                outcome = tracing::field::Empty,
+            )
+        };
+    }
+    if refresh {
+        span!(names::REFRESH)
+    } else {
+        span!(names::LOAD)
+    }
 }
 
 /// One `tracing` event with the fields every memokit event carries, plus `extra`.
