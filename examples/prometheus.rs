@@ -86,7 +86,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     println!(
         "done after {round} rounds: profiles hit ratio {:.2}",
-        PROFILE.stats().hit_ratio()
+        PROFILE_MEMO.stats().hit_ratio()
     );
     Ok(())
 }

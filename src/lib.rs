@@ -13,7 +13,7 @@
 //!
 //! assert_eq!(word_count("to be or not to be"), 6); // runs the body
 //! assert_eq!(word_count("to be or not to be"), 6); // a hit: no allocation, no body
-//! assert_eq!(WORD_COUNT.stats().hits, 1);          // the function's companion handle
+//! assert_eq!(WORD_COUNT_MEMO.stats().hits, 1);          // the function's companion handle
 //! ```
 //!
 //! # What gets cached
@@ -95,5 +95,426 @@
 
 pub use memokit_core::*;
 
+/// Memoizes a function: calls with the same key return the cached result instead of running the
+/// body again.
+///
+/// ```
+/// use memokit::cached;
+///
+/// #[cached(ttl = "10m", capacity = 10_000)]
+/// fn word_count(text: &str) -> usize {
+///     text.split_whitespace().count()
+/// }
+///
+/// assert_eq!(word_count("to be or not to be"), 6); // a miss: runs the body
+/// assert_eq!(word_count("to be or not to be"), 6); // a hit
+/// assert_eq!(WORD_COUNT_MEMO.stats().hits, 1);
+/// ```
+///
+/// It applies to free functions, inherent methods and associated functions, sync or `async`, and
+/// to trait impl methods (see [Methods](#methods)). The expansion is a `static` inside the
+/// function and two calls into the runtime; the attribute never inlines caching logic.
+///
+/// # Keys
+///
+/// By default the key is the tuple of the arguments, owned: `&str` is stored as `String`, `&[T]` as
+/// `Vec<T>`, `&Path` as `PathBuf`, `&T` as `T`. A hit looks the key up by the borrowed arguments
+/// and allocates nothing. The receiver (`&self`) is never part of the default key.
+///
+/// **`key = arg`** or **`key = (a, b)`** keys by some of the arguments only (the others, such as
+/// a connection pool, don't need to be hashable):
+///
+/// ```
+/// # use memokit::cached;
+/// struct Db;
+///
+/// #[cached(key = (tenant, id))]
+/// fn load(db: &Db, tenant: &str, id: u64) -> String {
+///     let _ = db;
+///     format!("{tenant}/{id}")
+/// }
+///
+/// assert_eq!(load(&Db, "acme", 7), "acme/7");
+/// assert_eq!(LOAD_MEMO.len(), 1);
+/// ```
+///
+/// **`key: Type = <expr>`** keys by any expression over the arguments (and `self`). The type is
+/// needed because the cache is a `static`. This is also how generic functions are memoized: their
+/// single cache is shared by every instantiation, so the key and the result must be concrete types.
+///
+/// ```
+/// # use memokit::cached;
+/// use std::fmt::Display;
+///
+/// #[cached(key: String = item.to_string())]
+/// fn describe<T: Display>(item: T) -> String {
+///     format!("<{item}>")
+/// }
+///
+/// assert_eq!(describe(42), "<42>");
+/// assert_eq!(describe("42"), "<42>"); // same key, a hit
+/// assert_eq!(DESCRIBE_MEMO.stats().hits, 1);
+/// ```
+///
+/// # Which results are cached
+///
+/// A function returning `Result<T, E>` caches only `Ok(T)`, and `Option<T>` only `Some(T)`; errors
+/// and `None` reach the caller and the next call tries again. Type aliases such as `io::Result<T>`
+/// work. Everything else is cached whole.
+///
+/// **`cache_err`** caches `Err` results too (the whole `Result`):
+///
+/// ```
+/// # use memokit::cached;
+/// #[cached(cache_err)]
+/// fn parse(text: &str) -> Result<u32, std::num::ParseIntError> {
+///     text.parse()
+/// }
+/// assert!(parse("x").is_err());
+/// assert!(parse("x").is_err());
+/// assert_eq!(PARSE_MEMO.stats().hits, 1);
+/// ```
+///
+/// **`cache_none`** caches `None` results too:
+///
+/// ```
+/// # use memokit::cached;
+/// #[cached(cache_none)]
+/// fn find(id: u32) -> Option<String> {
+///     (id == 1).then(|| "one".to_string())
+/// }
+/// assert_eq!(find(2), None);
+/// assert_eq!(find(2), None);
+/// assert_eq!(FIND_MEMO.stats().hits, 1);
+/// ```
+///
+/// **`unless = |result| <bool>`** keeps a result out of the cache when the closure returns `true`.
+/// It sees the result as the function returns it:
+///
+/// ```
+/// # use memokit::cached;
+/// #[cached(unless = |hits: &Vec<u32>| hits.is_empty())]
+/// fn search(term: &str) -> Vec<u32> {
+///     if term == "rust" { vec![1, 2] } else { Vec::new() }
+/// }
+/// search("cobol");
+/// search("rust");
+/// assert_eq!(SEARCH_MEMO.len(), 1, "the empty result was not stored");
+/// ```
+///
+/// **`condition = <bool expression>`** decides per call, before the lookup, whether to use the
+/// cache at all; when it is false the body runs and nothing is looked up or stored:
+///
+/// ```
+/// # use memokit::cached;
+/// #[cached(condition = !fresh)]
+/// fn price(item: u32, fresh: bool) -> u64 {
+///     u64::from(item) * 100 + u64::from(fresh)
+/// }
+/// assert_eq!(price(1, true), 101);
+/// assert!(PRICE_MEMO.is_empty());
+/// assert_eq!(price(1, false), 100);
+/// assert_eq!(PRICE_MEMO.len(), 1);
+/// ```
+///
+/// `unless` and `ttl_from` closures see only their argument (and statics): they cannot borrow the
+/// function's arguments, which the body owns.
+///
+/// # Expiry and size
+///
+/// Durations are string literals checked at compile time (`"250ms"`, `"90s"`, `"10m"`, `"1h30m"`,
+/// `"2d"`) or any expression of type [`Duration`](std::time::Duration). Expiry reads memokit's
+/// [`clock`], which tests replace with a [`clock::ManualClock`].
+///
+/// **`ttl`**: every entry expires this long after it was written.
+///
+/// ```
+/// # use memokit::cached;
+/// use std::time::Duration;
+/// use memokit::clock::ManualClock;
+///
+/// #[cached(ttl = "10m")]
+/// fn rate(currency: &str) -> f64 {
+///     if currency == "EUR" { 1.08 } else { 1.0 }
+/// }
+///
+/// let clock = ManualClock::new();
+/// let _installed = clock.install();
+/// rate("EUR");
+/// clock.advance(Duration::from_secs(600));
+/// assert!(RATE_MEMO.cache().unwrap().get("EUR")?.is_none(), "expired");
+/// # Ok::<(), memokit::CacheError>(())
+/// ```
+///
+/// **`tti`** (time to idle): an entry expires when it has not been read for this long.
+///
+/// ```
+/// # use memokit::cached;
+/// use std::time::Duration;
+/// use memokit::clock::ManualClock;
+///
+/// #[cached(tti = "5m")]
+/// fn session(token: &str) -> usize {
+///     token.len()
+/// }
+///
+/// let clock = ManualClock::new();
+/// let _installed = clock.install();
+/// session("abc");
+/// clock.advance(Duration::from_secs(240));
+/// session("abc"); // a read keeps it alive
+/// clock.advance(Duration::from_secs(240));
+/// assert_eq!(SESSION_MEMO.stats().hits, 1);
+/// assert!(SESSION_MEMO.cache().unwrap().get("abc")?.is_some());
+/// # Ok::<(), memokit::CacheError>(())
+/// ```
+///
+/// **`ttl_from = |value| <Duration>`** gives each entry its own TTL, computed from the value being
+/// stored (the `T` of `Ok(T)` or `Some(T)`). Return an `Option<Duration>` to keep the cache-wide
+/// `ttl` for some values (`None`).
+///
+/// ```
+/// # use memokit::cached;
+/// use std::time::Duration;
+///
+/// #[derive(Clone)]
+/// struct Token {
+///     secret: String,
+///     expires_in: Duration,
+/// }
+///
+/// #[cached(ttl_from = |token: &Token| token.expires_in)]
+/// fn token(scope: &str) -> Result<Token, String> {
+///     Ok(Token { secret: format!("{scope}-secret"), expires_in: Duration::from_secs(300) })
+/// }
+/// assert_eq!(token("read").unwrap().secret, "read-secret");
+/// ```
+///
+/// **`capacity`** bounds the number of entries (or their total weight, with a `weigher`):
+///
+/// ```
+/// # use memokit::cached;
+/// #[cached(capacity = 2)]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+/// for x in 0..10 {
+///     square(x);
+/// }
+/// assert!(SQUARE_MEMO.len() <= 2);
+/// ```
+///
+/// **`weigher = |key, value| <u64>`** bounds the cache by total weight instead of entry count; it
+/// needs a `capacity`, the maximum total weight:
+///
+/// ```
+/// # use memokit::cached;
+/// #[cached(capacity = 1_000_000, weigher = |_: &u32, page: &String| page.len() as u64)]
+/// fn render(id: u32) -> String {
+///     "x".repeat(id as usize)
+/// }
+/// render(10);
+/// assert_eq!(RENDER_MEMO.stats().weight, 10);
+/// ```
+///
+/// # Concurrency and staleness
+///
+/// **`sync = false`** turns single flight off: concurrent misses on one key each run the body
+/// (by default they run it once and share the result).
+///
+/// ```
+/// # use memokit::cached;
+/// #[cached(sync = false)]
+/// fn cheap(x: u32) -> u32 {
+///     x + 1
+/// }
+/// assert_eq!(cheap(1), 2);
+/// assert_eq!(CHEAP_MEMO.len(), 1);
+/// ```
+///
+/// **`refresh = "30s"`** is stale-while-revalidate: a hit older than that returns the cached value
+/// at once and starts one background reload of the key (see the crate docs). It must be shorter
+/// than `ttl`, applies to free functions keyed by all their arguments, and can't be combined with
+/// `key`, `unless` or `ttl_from`, which a background reload could not honour.
+///
+/// ```
+/// # use memokit::cached;
+/// #[cached(ttl = "1h", refresh = "5m")]
+/// fn exchange_rate(currency: &str) -> u32 {
+///     if currency == "EUR" { 108 } else { 100 }
+/// }
+/// assert_eq!(exchange_rate("EUR"), 108);
+/// ```
+///
+/// # Identity and storage
+///
+/// **`name = "..."`** names the cache in stats, events, errors and remote keys (default: the
+/// function's module path and name, like `my_app::users::fetch_user`):
+///
+/// ```
+/// # use memokit::cached;
+/// #[cached(name = "users")]
+/// fn user(id: u32) -> String {
+///     format!("user {id}")
+/// }
+/// user(1);
+/// assert_eq!(USER_MEMO.cache().unwrap().name(), "users");
+/// ```
+///
+/// **`backend = ...`** picks the storage: `memory` (the default), or the path of a type
+/// implementing [`Backend`] for the key and value types:
+///
+/// ```
+/// # use memokit::cached;
+/// use memokit::MemoryBackend;
+///
+/// #[cached(backend = MemoryBackend<u32, u32>)]
+/// fn cube(x: u32) -> u32 {
+///     x * x * x
+/// }
+/// assert_eq!(cube(3), 27);
+/// assert_eq!(CUBE_MEMO.cache().unwrap().backend_kind(), "memory");
+/// ```
+///
+/// **`crate = path`** names this crate where it is not `::memokit`, for a crate that re-exports
+/// memokit and uses the attribute from its own macros:
+///
+/// ```
+/// mod reexport {
+///     pub use memokit;
+/// }
+///
+/// #[memokit::cached(crate = reexport::memokit)]
+/// fn half(x: u32) -> u32 {
+///     x / 2
+/// }
+/// assert_eq!(half(8), 4);
+/// ```
+///
+/// # The companion handle
+///
+/// Every memoized function `fetch_user` gets a constant **`FETCH_USER_MEMO`** beside it: the
+/// function's name in upper case followed by `_MEMO`, with the function's visibility (an associated
+/// constant, `Type::FETCH_USER_MEMO`, for functions in an `impl` block). It is a
+/// [`&Memo`](Memo). The suffix keeps it apart from the constants people write themselves
+/// (`fn timeout` beside `const TIMEOUT`); should a name still clash, **`companion = OTHER_NAME`**
+/// renames it, and **`companion = false`** leaves it out (required in trait impls).
+///
+/// Methods taking the key take references to the key's parts as the function receives them:
+/// `&id` for `fn f(id: u64)`, `name` for `fn f(name: &str)`, `(name, &page)` for
+/// `fn f(name: &str, page: u32)`, `&key` for a function with `key: T = ...`.
+///
+/// ```
+/// # use memokit::cached;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// static RUNS: AtomicU32 = AtomicU32::new(0);
+///
+/// #[cached]
+/// fn page(book: &str, number: u32) -> String {
+///     RUNS.fetch_add(1, Ordering::SeqCst);
+///     format!("{book} p.{number}")
+/// }
+///
+/// page("dune", 1);
+/// assert_eq!(PAGE_MEMO.len(), 1);
+/// assert_eq!(PAGE_MEMO.stats().misses, 1);
+///
+/// // Invalidate one call's entry, by its arguments.
+/// assert!(PAGE_MEMO.invalidate(("dune", &1))?);
+///
+/// // Prime a value: the next call is a hit.
+/// PAGE_MEMO.prime(("dune", &2), "from the cache".to_string())?;
+/// assert_eq!(page("dune", 2), "from the cache");
+///
+/// // Force a reload of one key: runs the body and stores its result.
+/// assert_eq!(PAGE_MEMO.refresh(|| page("dune", 2)), "dune p.2");
+/// assert_eq!(page("dune", 2), "dune p.2");
+///
+/// // Call the body without the cache: no lookup, nothing stored.
+/// let before = RUNS.load(Ordering::SeqCst);
+/// PAGE_MEMO.uncached(|| page("dune", 3));
+/// assert_eq!(RUNS.load(Ordering::SeqCst), before + 1);
+/// assert!(PAGE_MEMO.cache().unwrap().get(&memokit::key::KeyRef(("dune", &3)))?.is_none());
+///
+/// PAGE_MEMO.clear()?;
+/// assert!(PAGE_MEMO.is_empty());
+/// # Ok::<(), memokit::CacheError>(())
+/// ```
+///
+/// `refresh` and `uncached` aim at the function's next call made inside the closure, on the same
+/// thread; for `async` functions use `refresh_async` and `uncached_async`, which take the future:
+/// `FETCH_MEMO.uncached_async(fetch(42)).await`.
+///
+/// # Methods
+///
+/// Methods taking `&self` (sync or `async`) are memoized per arguments; the receiver is not part
+/// of the key unless a `key: T = ...` expression uses it. Associated functions without a receiver
+/// work the same. Each gets an associated companion constant.
+///
+/// ```
+/// # use memokit::cached;
+/// struct Catalog {
+///     region: String,
+/// }
+///
+/// impl Catalog {
+///     #[cached]
+///     fn price(&self, sku: u32) -> u32 {
+///         sku * 10
+///     }
+///
+///     #[cached(key: (String, u32) = (self.region.clone(), sku))]
+///     fn regional_price(&self, sku: u32) -> String {
+///         format!("{}:{}", self.region, sku * 10)
+///     }
+///
+///     #[cached]
+///     fn tax_rate(country: &str) -> u32 {
+///         if country == "DE" { 19 } else { 20 }
+///     }
+/// }
+///
+/// let eu = Catalog { region: "eu".into() };
+/// let us = Catalog { region: "us".into() };
+/// assert_eq!(eu.price(1), 10);
+/// assert_eq!(us.price(1), 10); // same key: the receiver is not part of it
+/// assert_eq!(Catalog::PRICE_MEMO.stats().hits, 1);
+/// assert_eq!(eu.regional_price(1), "eu:10");
+/// assert_eq!(us.regional_price(1), "us:10");
+/// assert_eq!(Catalog::REGIONAL_PRICE_MEMO.len(), 2);
+/// assert_eq!(Catalog::tax_rate("DE"), 19);
+/// assert_eq!(Catalog::TAX_RATE_MEMO.len(), 1);
+/// ```
+///
+/// **Trait impl methods** can be memoized too, but a trait impl cannot hold an extra constant, so
+/// write `companion = false` there. The cache still exists and is listed by [`caches`] under its
+/// name; for a typed handle, memoize an inherent method and call it from the trait method.
+///
+/// ```
+/// # use memokit::cached;
+/// trait Shape {
+///     fn area(&self, scale: u32) -> u32;
+/// }
+/// struct Square(u32);
+///
+/// impl Shape for Square {
+///     #[cached(companion = false, name = "square-area")]
+///     fn area(&self, scale: u32) -> u32 {
+///         self.0 * self.0 * scale
+///     }
+/// }
+///
+/// assert_eq!(Square(3).area(2), 18);
+/// let info = memokit::caches().into_iter().find(|c| c.name == "square-area").unwrap();
+/// assert_eq!(info.stats.entries, 1);
+/// ```
+///
+/// # Mistakes
+///
+/// Every mistake is a compile error on the token at fault that says what to write instead, all
+/// reported in one compile: unknown or duplicate options, durations without units, a generic
+/// function without `key`, `impl Trait` or `&mut` arguments, borrowed return types, `cache_err` on
+/// a function that doesn't return `Result`, and so on. The function is still emitted, so the rest
+/// of the crate keeps type-checking.
 #[doc(inline)]
 pub use memokit_macros::cached;

@@ -34,7 +34,7 @@ fn hits_and_misses_are_counted() {
     assert_eq!(double(2), 4);
     assert_eq!(double(1), 2);
     assert_eq!(runs(&DOUBLE_RUNS), 2);
-    let stats = DOUBLE.stats();
+    let stats = DOUBLE_MEMO.stats();
     assert_eq!((stats.hits, stats.misses), (2, 2));
     assert_eq!((stats.loads, stats.inserts, stats.entries), (2, 2, 2));
     assert!((stats.hit_ratio() - 0.5).abs() < f64::EPSILON);
@@ -100,8 +100,8 @@ fn result_caches_only_ok() {
     assert!(parse("x").is_err());
     assert!(parse("x").is_err());
     assert_eq!(runs(&PARSE_RUNS), 3, "errors run the body every time");
-    assert_eq!(PARSE.len(), 1);
-    let stats = PARSE.stats();
+    assert_eq!(PARSE_MEMO.len(), 1);
+    let stats = PARSE_MEMO.stats();
     assert_eq!((stats.loads, stats.load_failures), (1, 2));
 }
 
@@ -117,7 +117,7 @@ fn cache_err_caches_errors_too() {
     assert!(parse_caching_errors("x").is_err());
     assert!(parse_caching_errors("x").is_err());
     assert_eq!(runs(&PARSE_ALL_RUNS), 1);
-    assert_eq!(PARSE_CACHING_ERRORS.len(), 1);
+    assert_eq!(PARSE_CACHING_ERRORS_MEMO.len(), 1);
 }
 
 counter!(FIND_RUNS);
@@ -134,7 +134,7 @@ fn option_caches_only_some() {
     assert_eq!(find(3), None);
     assert_eq!(find(3), None);
     assert_eq!(runs(&FIND_RUNS), 3);
-    assert_eq!(FIND.len(), 1);
+    assert_eq!(FIND_MEMO.len(), 1);
 }
 
 counter!(FIND_ALL_RUNS);
@@ -169,7 +169,7 @@ async fn async_functions_are_memoized() {
     assert!(lookup(0).await.is_err());
     assert!(lookup(0).await.is_err());
     assert_eq!(runs(&LOOKUP_RUNS), 3);
-    assert_eq!(LOOKUP.stats().hits, 1);
+    assert_eq!(LOOKUP_MEMO.stats().hits, 1);
 }
 
 counter!(ASYNC_TTL_RUNS);
@@ -212,7 +212,7 @@ fn zero_arguments_form_one_key() {
     assert_eq!(zero_args(), 40);
     assert_eq!(zero_args(), 40);
     assert_eq!(runs(&ZERO_RUNS), 1);
-    assert!(ZERO_ARGS.invalidate(&()));
+    assert!(ZERO_ARGS_MEMO.invalidate(&()).unwrap());
     assert_eq!(zero_args(), 41);
 }
 
@@ -231,8 +231,15 @@ fn four_arguments_of_mixed_shapes_form_a_tuple_key() {
     assert_eq!(four_args(1, "x", "c".into(), (4, true)), "1xc4true");
     assert_eq!(runs(&FOUR_RUNS), 3);
     let key = (1u8, "b".to_string(), "c".to_string(), (4u16, true));
-    assert!(FOUR_ARGS.invalidate(&key));
-    assert!(!FOUR_ARGS.invalidate(&key));
+    assert!(FOUR_ARGS_MEMO.invalidate(&key).unwrap());
+    assert!(!FOUR_ARGS_MEMO.invalidate(&key).unwrap());
+    four_args(1, "b", "c".into(), (4, true));
+    assert!(
+        FOUR_ARGS_MEMO
+            .invalidate((&1, "b", "c", &(4, true)))
+            .unwrap(),
+        "invalidated by references to the arguments"
+    );
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -294,7 +301,7 @@ fn str_and_string_arguments() {
     assert_eq!(shout(&owned), "HEY");
     assert_eq!(runs(&STR_RUNS), 1);
     assert!(
-        SHOUT.invalidate("hey"),
+        SHOUT_MEMO.invalidate("hey").unwrap(),
         "a &str key is invalidated by its borrowed form"
     );
 
@@ -315,7 +322,7 @@ fn tuple_arguments_and_custom_names() {
     assert_eq!(swap((1, 'a')), ('a', 1));
     assert_eq!(swap((1, 'a')), ('a', 1));
     assert_eq!(runs(&PAIR_RUNS), 1);
-    assert_eq!(SWAP.cache().unwrap().name(), "tests::pairs");
+    assert_eq!(SWAP_MEMO.cache().unwrap().name(), "tests::pairs");
     assert!(
         memokit::caches()
             .iter()
@@ -331,7 +338,7 @@ fn triple(x: u64) -> u64 {
 #[test]
 fn default_names_are_module_paths() {
     assert_eq!(triple(14), 42);
-    assert_eq!(TRIPLE.cache().unwrap().name(), "cached_basics::triple");
+    assert_eq!(TRIPLE_MEMO.cache().unwrap().name(), "cached_basics::triple");
 }
 
 counter!(SMALL_RUNS);
@@ -347,12 +354,12 @@ fn capacity_bounds_the_entries() {
         small(x);
     }
     assert!(
-        SMALL.len() <= 2,
+        SMALL_MEMO.len() <= 2,
         "{} entries in a capacity-2 cache",
-        SMALL.len()
+        SMALL_MEMO.len()
     );
     assert_eq!(runs(&SMALL_RUNS), 10);
-    let stats = SMALL.stats();
+    let stats = SMALL_MEMO.stats();
     assert_eq!(
         stats.evicted + stats.entries,
         10,
@@ -380,7 +387,7 @@ fn a_misconfigured_cache_fails_open() {
         2,
         "without a cache the body runs every time"
     );
-    let error = MISCONFIGURED.cache().unwrap_err();
+    let error = MISCONFIGURED_MEMO.cache().unwrap_err();
     assert_eq!(
         error.to_string(),
         "cache `cached_basics::misconfigured`: invalid `capacity`: must be at least 1"

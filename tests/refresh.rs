@@ -20,7 +20,7 @@ fn rate(currency: &str) -> u32 {
 }
 
 fn cached_rate() -> Option<u32> {
-    RATE.cache().unwrap().get("eur").unwrap()
+    RATE_MEMO.cache().unwrap().get("eur").unwrap()
 }
 
 #[test]
@@ -36,7 +36,7 @@ fn a_stale_hit_returns_the_old_value_and_reloads_in_the_background() {
     assert_eq!(rate("eur"), 1, "stale: the old value at once");
     wait_until("the background reload", || cached_rate() == Some(2));
     assert_eq!(rate("eur"), 2, "the reload stored a fresh value");
-    let stats = RATE.stats();
+    let stats = RATE_MEMO.stats();
     assert_eq!((stats.loads, stats.refreshes), (1, 1));
     assert_eq!(RATE_RUNS.load(Ordering::SeqCst), 2);
 }
@@ -75,7 +75,7 @@ fn many_stale_hits_start_one_reload() {
     });
     open.send(()).unwrap();
     wait_until("the reload to land", || {
-        SLOW.cache().unwrap().get(&5).unwrap() == Some(6)
+        SLOW_MEMO.cache().unwrap().get(&5).unwrap() == Some(6)
     });
     assert_eq!(
         SLOW_RUNS.load(Ordering::SeqCst),
@@ -103,15 +103,17 @@ fn a_failed_reload_keeps_the_old_value() {
     assert_eq!(flaky(3), Ok(3));
     clock.advance(Duration::from_secs(61));
     assert_eq!(flaky(3), Ok(3));
-    wait_until("the failed reload", || FLAKY.stats().refresh_failures == 1);
+    wait_until("the failed reload", || {
+        FLAKY_MEMO.stats().refresh_failures == 1
+    });
     // The old value stays, and is still stale: the next hit tries again (and panics, on the
     // worker, which survives it).
     assert_eq!(flaky(3), Ok(3));
     wait_until("the panicked reload", || {
-        FLAKY.stats().refresh_failures == 2
+        FLAKY_MEMO.stats().refresh_failures == 2
     });
     assert_eq!(flaky(3), Ok(3));
-    assert_eq!(FLAKY.stats().refreshes, 0);
+    assert_eq!(FLAKY_MEMO.stats().refreshes, 0);
 }
 
 #[test]
@@ -166,11 +168,10 @@ fn forced(key: u8) -> u32 {
 fn a_forced_reload_runs_the_body_and_stores_its_result() {
     assert_eq!(forced(10), 10);
     assert_eq!(forced(10), 10);
-    let reloaded: u32 =
-        memokit::__private::reload::<memokit::__private::Whole, _, _, _, _>(FORCED, 10, || 99);
-    assert_eq!(reloaded, 99);
-    assert_eq!(forced(10), 99, "the reloaded value is what hits see");
-    assert_eq!(FORCED_RUNS.load(Ordering::SeqCst), 1);
+    let reloaded = FORCED_MEMO.refresh(|| forced(10));
+    assert_eq!(reloaded, 11, "the body ran although a value was cached");
+    assert_eq!(forced(10), 11, "the reloaded value is what hits see");
+    assert_eq!(FORCED_RUNS.load(Ordering::SeqCst), 2);
 
     let cache: Cache<u8, u8> = Cache::builder("refresh-forced").build().unwrap();
     cache.insert(1, 1).unwrap();
@@ -192,7 +193,7 @@ mod with_tokio {
     }
 
     fn cached_quote() -> Option<u32> {
-        QUOTE.cache().unwrap().get("ACME").unwrap()
+        QUOTE_MEMO.cache().unwrap().get("ACME").unwrap()
     }
 
     #[tokio::test]
@@ -208,7 +209,7 @@ mod with_tokio {
         );
         wait_until_async("the spawned reload", || cached_quote() == Some(2)).await;
         assert_eq!(quote("ACME".into()).await, 2);
-        assert_eq!(QUOTE.stats().refreshes, 1);
+        assert_eq!(QUOTE_MEMO.stats().refreshes, 1);
     }
 
     #[test]

@@ -22,7 +22,7 @@ static THREAD_RUNS: AtomicUsize = AtomicUsize::new(0);
 fn cold_for_threads(key: u32) -> u64 {
     THREAD_RUNS.fetch_add(1, Ordering::SeqCst);
     wait_until("every caller to miss", || {
-        COLD_FOR_THREADS.stats().misses >= CALLERS as u64
+        COLD_FOR_THREADS_MEMO.stats().misses >= CALLERS as u64
     });
     u64::from(key) * 2
 }
@@ -48,7 +48,7 @@ fn threads_on_one_cold_key_run_the_body_once() {
     .unwrap();
     assert_eq!(results, vec![42; CALLERS]);
     assert_eq!(THREAD_RUNS.load(Ordering::SeqCst), 1);
-    assert_eq!(COLD_FOR_THREADS.stats().loads, 1);
+    assert_eq!(COLD_FOR_THREADS_MEMO.stats().loads, 1);
 }
 
 static TASK_RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -57,7 +57,7 @@ static TASK_RUNS: AtomicUsize = AtomicUsize::new(0);
 async fn cold_for_tasks(key: u32) -> u64 {
     TASK_RUNS.fetch_add(1, Ordering::SeqCst);
     wait_until_async("every task to miss", || {
-        COLD_FOR_TASKS.stats().misses >= CALLERS as u64
+        COLD_FOR_TASKS_MEMO.stats().misses >= CALLERS as u64
     })
     .await;
     u64::from(key) * 2
@@ -139,7 +139,7 @@ const WAITERS: usize = 32;
 fn panics_first(key: u32) -> u32 {
     if PANIC_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
         wait_until("the waiters to queue", || {
-            PANICS_FIRST.stats().misses > WAITERS as u64
+            PANICS_FIRST_MEMO.stats().misses > WAITERS as u64
         });
         panic!("the first load fails");
     }
@@ -174,7 +174,7 @@ fn a_panicking_body_releases_its_waiters_and_poisons_nothing() {
     );
     assert!(outcomes.iter().flatten().all(|&v| v == 2));
     assert_eq!(PANIC_RUNS.load(Ordering::SeqCst), 2, "one waiter took over");
-    let stats = PANICS_FIRST.stats();
+    let stats = PANICS_FIRST_MEMO.stats();
     assert_eq!((stats.loads, stats.load_failures), (1, 1));
     // Still usable: a hit, and a fresh key loads.
     assert_eq!(panics_first(1), 2);
@@ -187,7 +187,7 @@ static ASYNC_PANIC_RUNS: AtomicUsize = AtomicUsize::new(0);
 async fn panics_first_async(key: u32) -> u32 {
     if ASYNC_PANIC_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
         wait_until_async("the waiters to queue", || {
-            PANICS_FIRST_ASYNC.stats().misses > WAITERS as u64
+            PANICS_FIRST_ASYNC_MEMO.stats().misses > WAITERS as u64
         })
         .await;
         panic!("the first async load fails");
@@ -221,7 +221,9 @@ static ERR_RUNS: AtomicUsize = AtomicUsize::new(0);
 #[cached]
 fn fails_first(key: u32) -> Result<u32, String> {
     if ERR_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
-        wait_until("the waiters to queue", || FAILS_FIRST.stats().misses >= 9);
+        wait_until("the waiters to queue", || {
+            FAILS_FIRST_MEMO.stats().misses >= 9
+        });
         return Err("backend down".to_string());
     }
     Ok(key * 10)
@@ -345,7 +347,7 @@ fn fib(n: u64) -> u64 {
 fn memoized_recursion_over_different_keys_works() {
     let got = within_deadline(|| fib(90)).unwrap();
     assert_eq!(got, 2_880_067_194_370_816_120);
-    assert_eq!(FIB.stats().loads, 91);
+    assert_eq!(FIB_MEMO.stats().loads, 91);
 }
 
 #[cached]
@@ -376,7 +378,7 @@ fn same_key_recursion_panics_naming_the_function() {
         "{message}"
     );
     // The failed flight left nothing behind: the key is free again.
-    assert_eq!(SAME_KEY_AGAIN.cache().unwrap().get(&3).unwrap(), None);
+    assert_eq!(SAME_KEY_AGAIN_MEMO.cache().unwrap().get(&3).unwrap(), None);
 }
 
 #[cached]
@@ -423,7 +425,7 @@ static UNSHARED_RUNS: AtomicUsize = AtomicUsize::new(0);
 #[cached(sync = false)]
 fn unshared(key: u32) -> u32 {
     UNSHARED_RUNS.fetch_add(1, Ordering::SeqCst);
-    wait_until("every caller to miss", || UNSHARED.stats().misses >= 8);
+    wait_until("every caller to miss", || UNSHARED_MEMO.stats().misses >= 8);
     key
 }
 

@@ -75,7 +75,7 @@ async fn a_scrape_agrees_with_stats() {
     };
     let plain = |name: &str, cache: &str| format!("{name}{{cache=\"{cache}\"}}");
 
-    let square = SQUARE.stats();
+    let square = SQUARE_MEMO.stats();
     assert!(square.hits > 0 && square.misses > 0 && square.evicted > 0);
     let session = sessions.stats();
     let expected = [

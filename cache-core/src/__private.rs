@@ -10,8 +10,12 @@
 //!
 //! With `refresh`, [`probe`] answers [`Probe::Stale`] for a hit old enough to reload; the
 //! generated code then hands [`refresh`] a reload closure built from the owned key, so the plain
-//! hit path builds nothing. `sync = false` swaps [`load`] for [`load_unshared`]. [`reload`] is the
-//! forced refresh of one key behind a memoized function's companion.
+//! hit path builds nothing. `sync = false` swaps [`load`] for [`load_unshared`].
+//!
+//! A function's `unless` and per-entry TTL travel as [`Rules`], applied by wrapping its result in
+//! [`Judged`]. A companion's forced refresh and uncached call reach [`probe`] as a
+//! thread-local directive and come out as [`Probe::Refresh`] (a forced single-flight
+//! reload) and [`Probe::Bypass`].
 
 use std::future::Future;
 use std::hash::Hash;
@@ -23,12 +27,18 @@ pub use crate::backend::Backend;
 use crate::backend::Found;
 pub use crate::cache::{Cache, CacheBuilder};
 use crate::cache::{ScopeRef, Unrun};
+use crate::directive::{self, Directive};
 use crate::error::CacheError;
 pub use crate::key::{KeyRef, ToKey};
 use crate::load::{Kind, Mode};
 pub use crate::memo::Memo;
 pub use crate::memory::MemoryBackend;
-pub use crate::outcome::{OkOnly, Outcome, SomeOnly, Whole};
+pub use crate::outcome::{
+    ByRules, FnRules, Judged, NoRules, OkOnly, Outcome, Rules, SomeOnly, Whole, no_ttl, no_unless,
+};
+
+/// The type a function returning `R` caches under policy `P`.
+pub type Value<R, P> = <R as Outcome<P>>::Value;
 
 /// What [`probe`] found.
 pub enum Probe<R> {
@@ -39,11 +49,19 @@ pub enum Probe<R> {
     Stale(R),
     /// Nothing cached: load.
     Miss,
-    /// The cache is unusable right now: run the body, skip the cache.
+    /// The companion asked for a reload: run the body as the key's flight and store its result.
+    Refresh,
+    /// The cache is unusable right now, or the companion asked to skip it: run the body only.
     Bypass,
 }
 
 impl<R> Probe<R> {
+    /// Whether [`load`] will need the owned key; building it is skipped otherwise.
+    #[inline]
+    pub fn wants_key(&self) -> bool {
+        matches!(self, Self::Miss | Self::Refresh)
+    }
+
     fn from_lookup<P, K, V, B, Q>(
         cache: &Cache<K, V, B>,
         scope: &ScopeRef<'_, K, V, B>,
@@ -71,6 +89,19 @@ impl<R> Probe<R> {
     }
 }
 
+/// The probe a companion's directive replaces the lookup with, if one is aimed at this cache.
+fn directed<R, K, V, B>(memo: &Memo<K, V, B>) -> Option<Probe<R>>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    B: Backend<K, V>,
+{
+    directive::take(memo.target()).map(|d| match d {
+        Directive::Uncached => Probe::Bypass,
+        Directive::Refresh => Probe::Refresh,
+    })
+}
+
 /// Looks `key` up for a memoized function.
 #[inline]
 pub fn probe<P, R, K, V, B, Q>(memo: &Memo<K, V, B>, key: &Q) -> Probe<R>
@@ -84,6 +115,9 @@ where
     let Ok(cache) = memo.cache() else {
         return Probe::Bypass;
     };
+    if let Some(directed) = directed(memo) {
+        return directed;
+    }
     let Ok(scope) = cache.scope() else {
         return Probe::Bypass;
     };
@@ -103,6 +137,9 @@ where
     let Ok(cache) = memo.cache() else {
         return Probe::Bypass;
     };
+    if let Some(directed) = directed(memo) {
+        return directed;
+    }
     let Ok(scope) = cache.scope() else {
         return Probe::Bypass;
     };
@@ -124,33 +161,41 @@ fn fail_open<F>(unrun: Unrun<F>) -> F {
 enum Route<'m, R, K, V, B: Backend<K, V>> {
     /// The probe hit: this is the result.
     Done(R),
-    /// The cache is unusable: run the body uncached (fail-open).
+    /// The cache is unusable or was asked to be skipped: run the body uncached (fail-open).
     Uncached,
-    /// Load through this cache's scope.
-    Cached(&'m Cache<K, V, B>, ScopeRef<'m, K, V, B>),
+    /// Load `key` through this cache's scope, in this mode.
+    Cached(&'m Cache<K, V, B>, ScopeRef<'m, K, V, B>, K, Mode),
 }
 
-fn route<R, K, V, B>(memo: &Memo<K, V, B>, probe: Probe<R>) -> Route<'_, R, K, V, B>
+fn route<R, K, V, B>(memo: &Memo<K, V, B>, probe: Probe<R>, key: Option<K>) -> Route<'_, R, K, V, B>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     B: Backend<K, V>,
 {
-    match (probe, memo.cache()) {
-        (Probe::Hit(r) | Probe::Stale(r), _) => Route::Done(r),
-        (Probe::Miss, Ok(cache)) => match cache.scope() {
-            Ok(scope) => Route::Cached(cache, scope),
+    let mode = match probe {
+        Probe::Hit(r) | Probe::Stale(r) => return Route::Done(r),
+        Probe::Miss => Mode::Fresh,
+        Probe::Refresh => Mode::Force,
+        Probe::Bypass => return Route::Uncached,
+    };
+    match (memo.cache(), key) {
+        (Ok(cache), Some(key)) => match cache.scope() {
+            Ok(scope) => Route::Cached(cache, scope, key, mode),
             Err(_) => Route::Uncached,
         },
         _ => Route::Uncached,
     }
 }
 
-/// Runs `body` for a memoized function after a [`probe`] that did not hit.
-pub fn load<P, R, K, V, B>(
+/// Runs `body` for a memoized function after a [`probe`] that did not hit, storing its result as
+/// the policy `P` and the function's `rules` allow. `key` is the owned key, built only when the
+/// probe [wants it](Probe::wants_key).
+pub fn load<'r, P, R, K, V, B, X>(
     memo: &Memo<K, V, B>,
     probe: Probe<R>,
-    key: K,
+    key: Option<K>,
+    rules: &'r X,
     body: impl FnOnce() -> R,
 ) -> R
 where
@@ -158,22 +203,32 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     B: Backend<K, V>,
+    X: Rules<R, V>,
 {
-    match route(memo, probe) {
+    match route(memo, probe, key) {
         Route::Done(r) => r,
         Route::Uncached => body(),
-        Route::Cached(cache, scope) => match cache.load::<P, R, _>(&scope, key, body) {
-            Ok(r) => r,
-            Err(unrun) => fail_open(unrun)(),
-        },
+        Route::Cached(cache, scope, key, mode) => {
+            // Boxed so that the single-flight load is compiled once per key and value types, not
+            // once per memoized function: it is the largest piece of generic code a function
+            // pulls in, and a miss pays for the body anyway. (Async bodies stay unboxed: a boxed
+            // future would have to be `Send` to keep the function's future `Send`.)
+            let judged: Box<dyn FnOnce() -> Judged<'r, R, X> + '_> =
+                Box::new(move || Judged::new(body(), rules));
+            match cache.load_in::<ByRules<P>, _, _>(&scope, key, mode, judged) {
+                Ok(judged) => judged.result,
+                Err(unrun) => fail_open(unrun)().result,
+            }
+        }
     }
 }
 
 /// Async form of [`load`].
-pub async fn load_async<P, R, K, V, B>(
+pub async fn load_async<P, R, K, V, B, X>(
     memo: &Memo<K, V, B>,
     probe: Probe<R>,
-    key: K,
+    key: Option<K>,
+    rules: &X,
     body: impl Future<Output = R>,
 ) -> R
 where
@@ -181,23 +236,29 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     B: Backend<K, V>,
+    X: Rules<R, V>,
 {
-    match route(memo, probe) {
+    match route(memo, probe, key) {
         Route::Done(r) => r,
         Route::Uncached => body.await,
-        Route::Cached(cache, scope) => match cache.load_async::<P, R, _>(&scope, key, body).await {
-            Ok(r) => r,
-            Err(unrun) => fail_open(unrun).await,
-        },
+        Route::Cached(cache, scope, key, mode) => {
+            let judged = async { Judged::new(body.await, rules) };
+            let load = cache.load_async_in::<ByRules<P>, _, _>(&scope, key, mode, judged);
+            match load.await {
+                Ok(judged) => judged.result,
+                Err(unrun) => fail_open(unrun).await.result,
+            }
+        }
     }
 }
 
 /// [`load`] without single flight (`#[cached(sync = false)]`): concurrent misses each run the
 /// body; the last result stored wins.
-pub fn load_unshared<P, R, K, V, B>(
+pub fn load_unshared<P, R, K, V, B, X>(
     memo: &Memo<K, V, B>,
     probe: Probe<R>,
-    key: K,
+    key: Option<K>,
+    rules: &X,
     body: impl FnOnce() -> R,
 ) -> R
 where
@@ -205,19 +266,26 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     B: Backend<K, V>,
+    X: Rules<R, V>,
 {
-    match route(memo, probe) {
+    match route(memo, probe, key) {
         Route::Done(r) => r,
         Route::Uncached => body(),
-        Route::Cached(cache, scope) => cache.lead::<P, R>(&scope, None, key, Kind::Load, body),
+        Route::Cached(cache, scope, key, _) => {
+            let judged = || Judged::new(body(), rules);
+            cache
+                .lead::<ByRules<P>, _>(&scope, None, key, Kind::Load, judged)
+                .result
+        }
     }
 }
 
 /// Async form of [`load_unshared`].
-pub async fn load_unshared_async<P, R, K, V, B>(
+pub async fn load_unshared_async<P, R, K, V, B, X>(
     memo: &Memo<K, V, B>,
     probe: Probe<R>,
-    key: K,
+    key: Option<K>,
+    rules: &X,
     body: impl Future<Output = R>,
 ) -> R
 where
@@ -225,13 +293,15 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     B: Backend<K, V>,
+    X: Rules<R, V>,
 {
-    match route(memo, probe) {
+    match route(memo, probe, key) {
         Route::Done(r) => r,
         Route::Uncached => body.await,
-        Route::Cached(cache, scope) => {
-            let load = cache.lead_async::<P, R>(&scope, None, key, Kind::Load, body);
-            load.await
+        Route::Cached(cache, scope, key, _) => {
+            let judged = async { Judged::new(body.await, rules) };
+            let load = cache.lead_async::<ByRules<P>, _>(&scope, None, key, Kind::Load, judged);
+            load.await.result
         }
     }
 }
@@ -249,7 +319,7 @@ pub fn refresh<P, R, K, V, B>(
     V: Clone + Send + Sync + 'static,
     B: Backend<K, V>,
 {
-    if let Route::Cached(cache, scope) = route::<R, _, _, _>(memo, Probe::Miss) {
+    if let Route::Cached(cache, scope, key, _) = route::<R, _, _, _>(memo, Probe::Miss, Some(key)) {
         cache.refresh_in_background::<P, R>(&scope, key, reload);
     }
 }
@@ -269,58 +339,11 @@ where
     V: Clone + Send + Sync + 'static,
     B: Backend<K, V>,
 {
-    match route::<R, _, _, _>(memo, Probe::Miss) {
-        Route::Cached(cache, scope) => {
+    match route::<R, _, _, _>(memo, Probe::Miss, Some(key)) {
+        Route::Cached(cache, scope, key, _) => {
             let refresh = cache.refresh_async::<P, R, F>(&scope, key, stale, reload);
             refresh.await
         }
         Route::Done(_) | Route::Uncached => stale,
-    }
-}
-
-/// Forces a refresh of one key of a memoized function: runs `body` as the key's single flight
-/// whatever is cached, stores its result if cacheable, and returns it. If a load of the key is
-/// already running, waits for that one instead. Fails open like [`load`].
-pub fn reload<P, R, K, V, B>(memo: &Memo<K, V, B>, key: K, body: impl FnOnce() -> R) -> R
-where
-    R: Outcome<P, Value = V>,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    B: Backend<K, V>,
-{
-    match route(memo, Probe::Miss) {
-        Route::Done(r) => r,
-        Route::Uncached => body(),
-        Route::Cached(cache, scope) => {
-            match cache.load_in::<P, R, _>(&scope, key, Mode::Force, body) {
-                Ok(r) => r,
-                Err(unrun) => fail_open(unrun)(),
-            }
-        }
-    }
-}
-
-/// Async form of [`reload`].
-pub async fn reload_async<P, R, K, V, B>(
-    memo: &Memo<K, V, B>,
-    key: K,
-    body: impl Future<Output = R>,
-) -> R
-where
-    R: Outcome<P, Value = V>,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    B: Backend<K, V>,
-{
-    match route(memo, Probe::Miss) {
-        Route::Done(r) => r,
-        Route::Uncached => body.await,
-        Route::Cached(cache, scope) => {
-            let load = cache.load_async_in::<P, R, _>(&scope, key, Mode::Force, body);
-            match load.await {
-                Ok(r) => r,
-                Err(unrun) => fail_open(unrun).await,
-            }
-        }
     }
 }

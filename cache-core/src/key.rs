@@ -33,6 +33,10 @@ use std::sync::Arc;
 
 pub use equivalent::Equivalent;
 
+use crate::backend::Backend;
+use crate::cache::Cache;
+use crate::error::CacheError;
+
 /// Builds the owned key `K` from a borrowed form; see the [module docs](self).
 pub trait ToKey<K> {
     /// The owned key.
@@ -87,6 +91,47 @@ pub trait Lookup<K>: Hash + Equivalent<K> + ToKey<K> {}
 
 impl<K, Q: ?Sized + Hash + Equivalent<K> + ToKey<K>> Lookup<K> for Q {}
 
+/// The arguments of one call as a companion handle takes them, to name the key it would use:
+/// a reference to the key (`&42`, `"alice"` for a `String` key), or for a key built from several
+/// arguments, a tuple of references to them (`("alice", &3)` for a `(String, u32)` key).
+///
+/// ```
+/// use memokit_core::{Cache, key::KeyArgs};
+///
+/// let pages: Cache<(String, u32), String> = Cache::builder("doc-pages").build()?;
+/// pages.insert(("alice".to_string(), 3), "page 3".to_string())?;
+/// assert!(("alice", &3u32).remove_from(&pages)?);
+/// let key: (String, u32) = ("bob", &1u32).to_key();
+/// assert_eq!(key, ("bob".to_string(), 1));
+/// # Ok::<(), memokit_core::CacheError>(())
+/// ```
+pub trait KeyArgs<K> {
+    /// The owned key.
+    fn to_key(&self) -> K;
+
+    /// Removes the key's entry from `cache`; whether there was one.
+    fn remove_from<V, B>(&self, cache: &Cache<K, V, B>) -> Result<bool, CacheError>
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+        B: Backend<K, V>;
+}
+
+impl<K, Q: ?Sized + Lookup<K>> KeyArgs<K> for &Q {
+    fn to_key(&self) -> K {
+        (**self).to_key()
+    }
+
+    fn remove_from<V, B>(&self, cache: &Cache<K, V, B>) -> Result<bool, CacheError>
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+        B: Backend<K, V>,
+    {
+        cache.remove(*self)
+    }
+}
+
 /// A tuple of references that stands for the tuple of their owned forms; see the
 /// [module docs](self).
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +155,21 @@ macro_rules! key_ref_tuple {
         impl<'a, $($q: ?Sized + ToKey<$k>, $k,)+> ToKey<($($k,)+)> for KeyRef<($(&'a $q,)+)> {
             fn to_key(&self) -> ($($k,)+) {
                 ($(self.0.$i.to_key(),)+)
+            }
+        }
+
+        impl<'a, $($q: ?Sized + Lookup<$k>, $k,)+> KeyArgs<($($k,)+)> for ($(&'a $q,)+) {
+            fn to_key(&self) -> ($($k,)+) {
+                KeyRef(*self).to_key()
+            }
+
+            fn remove_from<V, B>(&self, cache: &Cache<($($k,)+), V, B>) -> Result<bool, CacheError>
+            where
+                ($($k,)+): Hash + Eq + Clone + Send + Sync + 'static,
+                V: Clone + Send + Sync + 'static,
+                B: Backend<($($k,)+), V>,
+            {
+                cache.remove(&KeyRef(*self))
             }
         }
     };

@@ -34,6 +34,7 @@ mod cache;
 pub mod clock;
 mod config;
 pub mod context;
+mod directive;
 mod error;
 mod flight;
 pub mod key;

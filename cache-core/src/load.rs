@@ -18,6 +18,7 @@
 
 use std::future::Future;
 use std::hash::Hash;
+use std::time::Duration;
 
 use crate::backend::{Backend, Found};
 use crate::cache::{Cache, Scope, ScopeRef, Unrun};
@@ -235,7 +236,9 @@ where
         };
         let shared = result.cacheable();
         if let Some(v) = &shared {
-            let written = scope.backend.insert(key, v.clone(), self.config().ttl());
+            let written = scope
+                .backend
+                .insert(key, v.clone(), self.entry_ttl(&result, v));
             // The caller has its value either way; a failed write is counted, not returned.
             let _ = self.store(scope, written);
         }
@@ -267,7 +270,7 @@ where
         };
         let shared = result.cacheable();
         if let Some(v) = &shared {
-            let ttl = self.config().ttl();
+            let ttl = self.entry_ttl(&result, v);
             let written = scope.backend.insert_async(key, v.clone(), ttl).await;
             let _ = self.store(scope, written);
         }
@@ -276,6 +279,11 @@ where
             leader.complete(shared);
         }
         result
+    }
+
+    /// The TTL a loaded value is stored with: the result's own, else the cache-wide one.
+    fn entry_ttl<P, R: Outcome<P, Value = V>>(&self, result: &R, value: &V) -> Option<Duration> {
+        result.ttl(value).or(self.config().ttl())
     }
 
     /// A leader's second look: another leader may have stored the key since this caller missed.

@@ -25,13 +25,13 @@ fn caches_none(x: i32) -> Option<i32> {
 fn main() {
     assert_eq!(every_option(1), 2);
     assert_eq!(every_option(1), 2);
-    assert_eq!(EVERY_OPTION.stats().hits, 1);
-    assert_eq!(EVERY_OPTION.cache().unwrap().name(), "pass::options");
+    assert_eq!(EVERY_OPTION_MEMO.stats().hits, 1);
+    assert_eq!(EVERY_OPTION_MEMO.cache().unwrap().name(), "pass::options");
     assert_eq!(expression_ttl(3), 3);
     assert!(caches_errors(-1).is_err());
     assert_eq!(caches_errors(-1), Err("negative".to_string()));
-    assert_eq!(CACHES_ERRORS.stats().hits, 1);
+    assert_eq!(CACHES_ERRORS_MEMO.stats().hits, 1);
     assert_eq!(caches_none(0), None);
     assert_eq!(caches_none(0), None);
-    assert_eq!(CACHES_NONE.stats().hits, 1);
+    assert_eq!(CACHES_NONE_MEMO.stats().hits, 1);
 }

@@ -24,6 +24,6 @@ fn main() {
     assert!(load(0).is_err());
     assert!(load(0).is_err());
     // Only `Ok` is cached, even through the alias.
-    assert_eq!(LOAD.len(), 1);
+    assert_eq!(LOAD_MEMO.len(), 1);
     assert_eq!(load_io("abc").unwrap(), 3);
 }

@@ -31,12 +31,12 @@ async fn main() {
     let repo = Repo { prefix: "user-".into() };
     assert_eq!(repo.label(1), "user-1");
     assert_eq!(repo.label(1), "user-1");
-    assert_eq!(Repo::LABEL.stats().hits, 1);
+    assert_eq!(Repo::LABEL_MEMO.stats().hits, 1);
     assert_eq!(repo.label_async(2, "!").await, "user-2!");
     assert_eq!(repo.label_async(2, "!").await, "user-2!");
-    assert_eq!(Repo::LABEL_ASYNC.stats().hits, 1);
+    assert_eq!(Repo::LABEL_ASYNC_MEMO.stats().hits, 1);
     let parts = vec!["a".to_string(), "b".to_string()];
     assert_eq!(join(&parts, "-", (1, 2)), "a-b-(1, 2)");
     assert_eq!(r#type(3), 3);
-    assert_eq!(TYPE.len(), 1);
+    assert_eq!(TYPE_MEMO.len(), 1);
 }

@@ -13,14 +13,21 @@ use crate::duration;
 
 /// The options `#[cached]` accepts, in the order the docs list them.
 const OPTIONS: &[&str] = &[
+    "key",
+    "condition",
+    "unless",
     "ttl",
+    "ttl_from",
+    "tti",
     "capacity",
+    "weigher",
     "name",
     "backend",
     "cache_err",
     "cache_none",
     "refresh",
     "sync",
+    "companion",
     "crate",
 ];
 
@@ -29,6 +36,13 @@ const RENAMED: &[(&str, &str)] = &[
     ("time", "`ttl = \"60s\"` (a duration with a unit)"),
     ("ttl_secs", "`ttl = \"60s\"` (a duration with a unit)"),
     ("size", "`capacity = 1_000`"),
+    (
+        "convert",
+        "`key: Type = <expr>`: the key expression with its type, no string",
+    ),
+    ("time_to_idle", "`tti = \"5m\"`"),
+    ("when", "`condition = <bool expression>`"),
+    ("if", "`condition = <bool expression>`"),
     ("max_capacity", "`capacity = 1_000`"),
     (
         "result",
@@ -46,6 +60,20 @@ pub(crate) enum DurationArg {
     Expr(Expr),
 }
 
+/// A custom key: a subset of the arguments by name, or any expression with its type.
+pub(crate) enum KeyArg {
+    /// `key = id` or `key = (tenant, id)`: these arguments, keyed as the default key would.
+    Args(Vec<Ident>),
+    /// `key: String = format!("{a}/{b}")`.
+    Typed { ty: Box<Type>, expr: Box<Expr> },
+}
+
+/// The companion handle's name, or none (in trait impls, which can't hold one).
+pub(crate) enum CompanionArg {
+    Named(Ident),
+    Disabled,
+}
+
 /// Where the cache lives.
 pub(crate) enum BackendArg {
     Memory,
@@ -57,6 +85,13 @@ pub(crate) enum BackendArg {
 /// A parsed, individually valid `#[cached(...)]`.
 #[derive(Default)]
 pub(crate) struct Args {
+    pub(crate) key: Option<(Ident, KeyArg)>,
+    pub(crate) condition: Option<Expr>,
+    pub(crate) unless: Option<(Ident, Expr)>,
+    pub(crate) ttl_from: Option<(Ident, Expr)>,
+    pub(crate) tti: Option<DurationArg>,
+    pub(crate) weigher: Option<(Ident, Expr)>,
+    pub(crate) companion: Option<CompanionArg>,
     pub(crate) ttl: Option<DurationArg>,
     pub(crate) capacity: Option<Expr>,
     pub(crate) name: Option<LitStr>,
@@ -64,7 +99,7 @@ pub(crate) struct Args {
     pub(crate) cache_err: Option<Ident>,
     pub(crate) cache_none: Option<Ident>,
     /// Stale-while-revalidate age.
-    pub(crate) refresh: Option<DurationArg>,
+    pub(crate) refresh: Option<(Ident, DurationArg)>,
     /// `sync = false` turns single flight off.
     pub(crate) sync: Option<LitBool>,
     pub(crate) krate: Option<Path>,
@@ -96,6 +131,59 @@ impl Args {
         parser.parse2(tokens)
     }
 
+    /// A refresh age at or past the TTL would never fire: the entry expires first.
+    fn check_refresh_before_ttl(&self, diag: &mut Diagnostics) {
+        if let (Some((_, DurationArg::Literal(refresh, span))), Some(DurationArg::Literal(ttl, _))) =
+            (&self.refresh, &self.ttl)
+            && refresh >= ttl
+        {
+            diag.push(syn::Error::new(
+                *span,
+                "`refresh` must be shorter than `ttl`, or entries expire before they are refreshed",
+            ));
+        }
+    }
+
+    /// Whether single flight is on (the default; `sync = false` turns it off).
+    pub(crate) fn single_flight(&self) -> bool {
+        self.sync.as_ref().is_none_or(|flag| flag.value)
+    }
+
+    /// Reports options that contradict each other.
+    pub(crate) fn check(&self, diag: &mut Diagnostics) {
+        // A background refresh rebuilds the arguments from the default key and stores its result
+        // by the policy alone, so it can't honour a custom key or the per-result rules.
+        if let Some((refresh, _)) = &self.refresh {
+            let conflicts = [
+                self.key.as_ref().map(|(k, _)| k),
+                self.unless.as_ref().map(|(u, _)| u),
+                self.ttl_from.as_ref().map(|(t, _)| t),
+            ];
+            for other in conflicts.into_iter().flatten() {
+                diag.error(
+                    other,
+                    format!(
+                        "`{other}` and `{refresh}` conflict: a background refresh reloads from the arguments alone and stores by the return type's rule; drop one of them"
+                    ),
+                );
+            }
+        }
+        if let Some((weigher, _)) = &self.weigher
+            && self.capacity.is_none()
+        {
+            diag.error(
+                weigher,
+                "`weigher` bounds the total weight by `capacity`: add `capacity = <max total weight>`",
+            );
+        }
+        if let (Some(_), Some(none)) = (&self.cache_err, &self.cache_none) {
+            diag.error(
+                none,
+                "`cache_err` and `cache_none` conflict: a function returns a `Result` or an `Option`, keep the flag for its return type",
+            );
+        }
+    }
+
     fn parse_option(
         &mut self,
         name: &Ident,
@@ -121,6 +209,20 @@ impl Args {
                 *slot = Some(name.clone());
                 return Ok(());
             }
+            "key" if input.peek(Token![:]) => {
+                input.parse::<Token![:]>()?;
+                let ty: Type = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let expr: Expr = input.parse()?;
+                self.key = Some((
+                    name.clone(),
+                    KeyArg::Typed {
+                        ty: Box::new(ty),
+                        expr: Box::new(expr),
+                    },
+                ));
+                return Ok(());
+            }
             _ => {}
         }
         if !input.peek(Token![=]) {
@@ -134,8 +236,15 @@ impl Args {
         }
         input.parse::<Token![=]>()?;
         match key {
+            "key" => self.key = Some((name.clone(), parse_key(input, diag)?)),
+            "condition" => self.condition = Some(parse_condition(input, diag)?),
+            "unless" => self.unless = Some((name.clone(), parse_closure(input, key, diag)?)),
+            "ttl_from" => self.ttl_from = Some((name.clone(), parse_closure(input, key, diag)?)),
+            "tti" => self.tti = Some(parse_duration(input, key, diag)?),
+            "weigher" => self.weigher = Some((name.clone(), input.parse()?)),
+            "companion" => self.companion = Some(parse_companion(input, diag)?),
             "ttl" => self.ttl = Some(parse_duration(input, key, diag)?),
-            "refresh" => self.refresh = Some(parse_duration(input, key, diag)?),
+            "refresh" => self.refresh = Some((name.clone(), parse_duration(input, key, diag)?)),
             "sync" => match input.parse::<Expr>()? {
                 Expr::Lit(ExprLit {
                     lit: Lit::Bool(flag),
@@ -162,26 +271,6 @@ impl Args {
             }
         }
         Ok(())
-    }
-}
-
-impl Args {
-    /// A refresh age at or past the TTL would never fire: the entry expires first.
-    fn check_refresh_before_ttl(&self, diag: &mut Diagnostics) {
-        if let (Some(DurationArg::Literal(refresh, span)), Some(DurationArg::Literal(ttl, _))) =
-            (&self.refresh, &self.ttl)
-            && refresh >= ttl
-        {
-            diag.push(syn::Error::new(
-                *span,
-                "`refresh` must be shorter than `ttl`, or entries expire before they are refreshed",
-            ));
-        }
-    }
-
-    /// Whether single flight is on (the default; `sync = false` turns it off).
-    pub(crate) fn single_flight(&self) -> bool {
-        self.sync.as_ref().is_none_or(|flag| flag.value)
     }
 }
 
@@ -272,6 +361,17 @@ pub(crate) fn parse_capacity(input: ParseStream, diag: &mut Diagnostics) -> syn:
 }
 
 pub(crate) fn parse_backend(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<BackendArg> {
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        diag.error(
+            &lit,
+            format!(
+                "`backend` takes a name or a type, not a string: write `backend = {}`",
+                lit.value()
+            ),
+        );
+        return Ok(BackendArg::Memory);
+    }
     let ty: Type = input.parse()?;
     if let Type::Path(path) = &ty
         && path.qself.is_none()
@@ -294,4 +394,89 @@ pub(crate) fn parse_backend(input: ParseStream, diag: &mut Diagnostics) -> syn::
         }
     }
     Ok(BackendArg::Custom(Box::new(ty)))
+}
+
+/// `key = arg` or `key = (a, b)` names arguments; any other expression needs its type.
+fn parse_key(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<KeyArg> {
+    fn arg_name(expr: &Expr) -> Option<Ident> {
+        match expr {
+            Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
+                path.path.get_ident().cloned()
+            }
+            _ => None,
+        }
+    }
+    let expr: Expr = input.parse()?;
+    let names = match &expr {
+        Expr::Tuple(tuple) => tuple.elems.iter().map(arg_name).collect(),
+        Expr::Paren(paren) => arg_name(&paren.expr).map(|name| vec![name]),
+        other => arg_name(other).map(|name| vec![name]),
+    };
+    match names {
+        Some(names) if !names.is_empty() => Ok(KeyArg::Args(names)),
+        _ => {
+            diag.error(
+                &expr,
+                "a `key` expression needs its type, as the cache is a static: write `key: String = <expr>` (or `key = (a, b)` to key by some of the arguments)",
+            );
+            Ok(KeyArg::Args(Vec::new()))
+        }
+    }
+}
+
+fn parse_condition(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Expr> {
+    let expr: Expr = input.parse()?;
+    if let Expr::Lit(ExprLit {
+        lit: Lit::Bool(b), ..
+    }) = &expr
+    {
+        let message = if b.value {
+            "`condition = true` always caches: remove the option"
+        } else {
+            "`condition = false` never caches: remove `#[cached]` instead"
+        };
+        diag.error(b, message);
+    }
+    Ok(expr)
+}
+
+/// `unless` and `ttl_from` take a closure of one argument (or a path to a function).
+fn parse_closure(input: ParseStream, key: &str, diag: &mut Diagnostics) -> syn::Result<Expr> {
+    let expr: Expr = input.parse()?;
+    let what = if key == "unless" {
+        "`unless = |result| ...` (true: don't store this result)"
+    } else {
+        "`ttl_from = |value| ...` (a `Duration`, or `Option<Duration>` where `None` keeps the cache-wide TTL)"
+    };
+    match &expr {
+        Expr::Closure(closure) if closure.inputs.len() != 1 => diag.error(
+            &closure.inputs,
+            format!("`{key}` takes one argument: write {what}"),
+        ),
+        Expr::Closure(_) | Expr::Path(_) => {}
+        other => diag.error(other, format!("`{key}` takes a closure: write {what}")),
+    }
+    Ok(expr)
+}
+
+fn parse_companion(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<CompanionArg> {
+    if input.peek(syn::LitBool) {
+        let flag: syn::LitBool = input.parse()?;
+        if flag.value {
+            diag.error(
+                &flag,
+                "a companion is generated by default: write `companion = NAME` to rename it, or `companion = false` (in trait impls)",
+            );
+        }
+        return Ok(CompanionArg::Disabled);
+    }
+    if input.peek(Ident::peek_any) {
+        return Ok(CompanionArg::Named(Ident::parse_any(input)?));
+    }
+    let expr: Expr = input.parse()?;
+    diag.error(
+        &expr,
+        "`companion` takes a name (`companion = USERS`) or `false`",
+    );
+    Ok(CompanionArg::Disabled)
 }

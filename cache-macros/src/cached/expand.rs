@@ -1,19 +1,31 @@
-//! Expanding a validated `#[cached]` function: a companion constant holding the function's
-//! [`Memo`](memokit::Memo) static, and a body that probes it and loads on a miss. The runtime does
-//! the work; the expansion only wires names and types together.
+//! Expanding a validated `#[cached]` function: a static [`Memo`](memokit::Memo) inside the body,
+//! a probe and a load around the body, and a companion constant beside the function.
+//!
+//! The static lives inside the body so the body never has to name an item beside it: the same
+//! expansion then works for free functions, inherent methods, receiver-less associated functions
+//! and trait methods, which an attribute cannot tell apart. The companion constant holds a second
+//! static with the same id; the runtime links the two to one cache (see `memokit::Memo`). The
+//! runtime does the work; the expansion only wires names and types together.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, PatType, Signature, Type};
 
-use super::args::{Args, BackendArg, DurationArg};
-use super::signature::{Analysis, Policy};
+use super::args::{Args, BackendArg, CompanionArg, DurationArg};
+use super::signature::{Analysis, Key, Policy};
+
+/// The companion's name under the documented scheme: `fetch_user` -> `FETCH_USER_MEMO`.
+pub(crate) fn companion_name(fn_name: &str) -> String {
+    format!("{}_MEMO", fn_name.to_uppercase())
+}
 
 pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStream {
-    let single_flight = args.single_flight();
     let krate = args
         .krate
+        .as_ref()
         .map_or_else(|| quote!(::memokit), |path| quote!(#path));
     let private = quote!(#krate::__private);
     let ItemFn {
@@ -21,67 +33,67 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         vis,
         sig,
         block,
-    } = func;
+    } = &func;
     let ident = &sig.ident;
     let fn_name = ident.to_string();
     let fn_name = fn_name.trim_start_matches("r#");
-    let companion = format_ident!("{}", fn_name.to_uppercase(), span = ident.span());
     let ret = &analysis.ret;
 
-    let owned: Vec<_> = analysis.keys.iter().map(|k| &k.owned).collect();
-    let borrowed: Vec<_> = analysis.keys.iter().map(|k| &k.borrowed).collect();
-    let (key_ty, lookup) = match (owned.as_slice(), borrowed.as_slice()) {
-        ([], []) => (quote!(()), quote!(&())),
-        ([owned], [borrowed]) => (quote!(#owned), quote!(#borrowed)),
-        _ => (
-            quote!((#(#owned,)*)),
-            quote!(&#private::KeyRef((#(#borrowed,)*))),
-        ),
+    let (key_ty, lookup) = match &analysis.key {
+        Key::Parts(parts) => {
+            let owned: Vec<_> = parts.iter().map(|k| &k.owned).collect();
+            let borrowed: Vec<_> = parts.iter().map(|k| &k.borrowed).collect();
+            match (owned.as_slice(), borrowed.as_slice()) {
+                ([], []) => (quote!(()), quote!(&())),
+                ([owned], [borrowed]) => (quote!(#owned), quote!(#borrowed)),
+                _ => (
+                    quote!((#(#owned,)*)),
+                    quote!(&#private::KeyRef((#(#borrowed,)*))),
+                ),
+            }
+        }
+        Key::Typed { ty, .. } => (ty.to_token_stream(), quote!(__memokit_key)),
     };
     let policy = match analysis.policy {
         Policy::Whole => quote!(#private::Whole),
         Policy::OkOnly => quote!(#private::OkOnly),
         Policy::SomeOnly => quote!(#private::SomeOnly),
     };
-    let value_ty = quote_spanned!(ret.span()=> <#ret as #private::Outcome<#policy>>::Value);
+    let value_ty = quote_spanned!(ret.span()=> #private::Value<#ret, #policy>);
+    // The memory backend is `Memo`'s default parameter; naming it would only lengthen the output.
     let backend_ty = match &args.backend {
-        None | Some(BackendArg::Memory) => quote!(#private::MemoryBackend<#key_ty, #value_ty>),
-        Some(BackendArg::Redis(span)) => quote_spanned!(*span=> #private::RedisBackend),
-        Some(BackendArg::Custom(ty)) => quote!(#ty),
+        None | Some(BackendArg::Memory) => None,
+        Some(BackendArg::Redis(span)) => Some(quote_spanned!(*span=> #private::RedisBackend)),
+        Some(BackendArg::Custom(ty)) => Some(quote!(#ty)),
     };
-    let name = match &args.name {
-        Some(name) => quote!(#name),
-        None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
-    };
-    let duration_setter = |setter: &str, arg: &DurationArg| {
-        let setter = format_ident!("{setter}");
-        match arg {
-            DurationArg::Literal(d, span) => {
-                let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-                quote_spanned!(*span=> .#setter(#private::Duration::from_nanos(#nanos)))
-            }
-            DurationArg::Expr(expr) => quote_spanned!(expr.span()=> .#setter(#expr)),
-        }
-    };
-    let ttl = args.ttl.as_ref().map(|ttl| duration_setter("ttl", ttl));
-    let refresh = args.refresh.as_ref().map(|r| duration_setter("refresh", r));
-    let capacity = args
-        .capacity
-        .as_ref()
-        .map(|c| quote_spanned!(c.span()=> .capacity(#c)));
-    let memo_ty = quote!(#private::Memo<#key_ty, #value_ty, #backend_ty>);
-    let memo = if analysis.method {
-        quote!(Self::#companion)
-    } else {
-        quote!(#companion)
-    };
-    let doc = format!(
-        "The cache of [`{}{fn_name}`]: stats, invalidation and clearing. Generated by `#[cached]`.",
-        if analysis.method { "Self::" } else { "" }
-    );
+    let backend_ty = backend_ty.map(|b| quote!(, #b));
+    let memo_ty = quote!(#private::Memo<#key_ty, #value_ty #backend_ty>);
+    let memo = memo_static(&func, &args, &private, fn_name, &memo_ty);
 
+    let rules = if args.unless.is_none() && args.ttl_from.is_none() {
+        quote!(&#private::NoRules)
+    } else {
+        let unless = args
+            .unless
+            .as_ref()
+            .map_or_else(|| quote!(#private::no_unless), |(_, u)| quote!(#u));
+        let ttl_from = args
+            .ttl_from
+            .as_ref()
+            .map_or_else(|| quote!(#private::no_ttl), |(_, t)| quote!(#t));
+        quote!(&#private::FnRules::new::<#ret, #value_ty>(#unless, #ttl_from))
+    };
     let is_async = sig.asyncness.is_some();
-    let load = match (single_flight, is_async) {
+    let (probe, body, wait) = if is_async {
+        (
+            quote!(probe_async),
+            quote!(async move #block),
+            quote!(.await),
+        )
+    } else {
+        (quote!(probe), quote!(move || -> #ret #block), quote!())
+    };
+    let load = match (args.single_flight(), is_async) {
         (true, false) => quote!(load),
         (true, true) => quote!(load_async),
         (false, false) => quote!(load_unshared),
@@ -90,17 +102,14 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
     // With `refresh`, a stale hit hands the runtime a reload: the body again, with the arguments
     // rebound from the owned key it moves into the background.
     let stale = args.refresh.is_some().then(|| {
-        let rebind = rebind_arguments(&sig);
-        let reload = if is_async {
-            quote!(move |__memokit_key: #key_ty| async move { #rebind #block })
-        } else {
-            quote!(move |__memokit_key: #key_ty| -> #ret { #rebind #block })
-        };
+        let rebind = rebind_arguments(sig);
         let refresh = if is_async {
-            quote!(#private::refresh_async::<#policy, #ret, _, _, _, _>(__memokit_memo, __memokit_hit, __memokit_key, #reload).await)
+            let reload = quote!(move |__memokit_key: #key_ty| async move { #rebind #block });
+            quote!(#private::refresh_async::<#policy, #ret, _, _, _, _>(&__MEMOKIT_MEMO, __memokit_hit, __memokit_key, #reload).await)
         } else {
+            let reload = quote!(move |__memokit_key: #key_ty| -> #ret { #rebind #block });
             quote!({
-                #private::refresh::<#policy, #ret, _, _, _>(__memokit_memo, __memokit_key, #reload);
+                #private::refresh::<#policy, #ret, _, _, _>(&__MEMOKIT_MEMO, __memokit_key, #reload);
                 __memokit_hit
             })
         };
@@ -111,46 +120,131 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
             }
         }
     });
-
-    let body = if is_async {
-        quote! {
-            let __memokit_memo = #memo;
-            match #private::probe_async::<#policy, #ret, _, _, _, _>(__memokit_memo, #lookup).await {
-                #private::Probe::Hit(__memokit_hit) => __memokit_hit,
-                #stale
-                __memokit_probe => {
-                    let __memokit_key = #private::ToKey::<#key_ty>::to_key(#lookup);
-                    #private::#load::<#policy, #ret, _, _, _>(__memokit_memo, __memokit_probe, __memokit_key, async move #block).await
+    let probe =
+        quote!(#private::#probe::<#policy, #ret, _, _, _, _>(&__MEMOKIT_MEMO, #lookup)#wait);
+    let load = quote!(#private::#load::<#policy, #ret, _, _, _, _>(&__MEMOKIT_MEMO, __memokit_probe, __memokit_key, #rules, #body)#wait);
+    let condition = args.condition.as_ref();
+    let lookup_and_load = match &analysis.key {
+        Key::Parts(_) => {
+            let probe = match condition {
+                Some(cond) => quote!(if #cond { #probe } else { #private::Probe::Bypass }),
+                None => probe,
+            };
+            quote! {
+                match #probe {
+                    #private::Probe::Hit(__memokit_hit) => __memokit_hit,
+                    #stale
+                    __memokit_probe => {
+                        let __memokit_key = __memokit_probe
+                            .wants_key()
+                            .then(|| #private::ToKey::<#key_ty>::to_key(#lookup));
+                        #load
+                    }
                 }
             }
         }
-    } else {
-        quote! {
-            let __memokit_memo = #memo;
-            match #private::probe::<#policy, #ret, _, _, _, _>(__memokit_memo, #lookup) {
-                #private::Probe::Hit(__memokit_hit) => __memokit_hit,
-                #stale
-                __memokit_probe => {
-                    let __memokit_key = #private::ToKey::<#key_ty>::to_key(#lookup);
-                    #private::#load::<#policy, #ret, _, _, _>(__memokit_memo, __memokit_probe, __memokit_key, move || -> #ret #block)
+        Key::Typed { expr, .. } => {
+            // A typed `let`, so a mismatch reads "expected `K`" on the user's expression.
+            let expr = quote!({ let __memokit_key: #key_ty = #expr; __memokit_key });
+            let key = match condition {
+                Some(cond) => {
+                    quote!(if #cond { ::core::option::Option::Some(#expr) } else { ::core::option::Option::None })
+                }
+                None => quote!(::core::option::Option::Some(#expr)),
+            };
+            quote! {
+                let __memokit_key: ::core::option::Option<#key_ty> = #key;
+                let __memokit_probe = match &__memokit_key {
+                    ::core::option::Option::Some(__memokit_key) => #probe,
+                    ::core::option::Option::None => #private::Probe::Bypass,
+                };
+                match __memokit_probe {
+                    #private::Probe::Hit(__memokit_hit) => __memokit_hit,
+                    __memokit_probe => #load,
                 }
             }
         }
     };
 
+    let companion = match &args.companion {
+        Some(CompanionArg::Disabled) => None,
+        named => {
+            let companion = match named {
+                Some(CompanionArg::Named(name)) => name.clone(),
+                _ => format_ident!("{}", companion_name(fn_name), span = ident.span()),
+            };
+            let doc = format!(
+                "The companion handle of `{fn_name}` (generated by `#[cached]`): invalidate one call's entry, clear, read stats, prime, refresh, or call it uncached; see `memokit::Memo`."
+            );
+            Some(quote! {
+                #[doc = #doc]
+                #vis const #companion: &'static #memo_ty = {
+                    #memo
+                    &__MEMOKIT_MEMO
+                };
+            })
+        }
+    };
+
     quote! {
-        #[doc = #doc]
-        #vis const #companion: &'static #memo_ty = {
-            static __MEMOKIT_MEMO: #memo_ty = #private::Memo::new(|| {
-                #private::Cache::<#key_ty, #value_ty, #backend_ty>::builder(#name) #ttl #refresh #capacity .build()
-            });
-            &__MEMOKIT_MEMO
-        };
+        #companion
 
         #(#attrs)*
         #vis #sig {
-            #body
+            #memo
+            #lookup_and_load
         }
+    }
+}
+
+/// The `static __MEMOKIT_MEMO` both the body and the companion declare. Its id ties them to one
+/// cache: the module path, the name, the source position of the name, and a hash of the whole
+/// item (so that two functions that a `macro_rules!` expands at one position stay apart).
+fn memo_static(
+    func: &ItemFn,
+    args: &Args,
+    private: &TokenStream,
+    fn_name: &str,
+    memo_ty: &TokenStream,
+) -> TokenStream {
+    let ident = &func.sig.ident;
+    let mut hasher = DefaultHasher::new();
+    func.to_token_stream().to_string().hash(&mut hasher);
+    let hash = format!("#{:016x}", hasher.finish());
+    let line = quote_spanned!(ident.span()=> ::core::line!());
+    let column = quote_spanned!(ident.span()=> ::core::column!());
+    let path = format!("::{fn_name}");
+    let at = format!("::{fn_name}@");
+    let id = quote!(::core::concat!(::core::module_path!(), #at, #line, ":", #column, #hash));
+    let name = match &args.name {
+        Some(name) => quote!(#name),
+        None => quote!(::core::concat!(::core::module_path!(), #path)),
+    };
+    let duration = |setter: &str, arg: &DurationArg| {
+        let setter = format_ident!("{setter}");
+        match arg {
+            DurationArg::Literal(d, span) => {
+                let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+                quote_spanned!(*span=> .#setter(#private::Duration::from_nanos(#nanos)))
+            }
+            DurationArg::Expr(expr) => quote_spanned!(expr.span()=> .#setter(#expr)),
+        }
+    };
+    let ttl = args.ttl.as_ref().map(|ttl| duration("ttl", ttl));
+    let refresh = args.refresh.as_ref().map(|(_, r)| duration("refresh", r));
+    let tti = args.tti.as_ref().map(|tti| duration("tti", tti));
+    let capacity = args
+        .capacity
+        .as_ref()
+        .map(|c| quote_spanned!(c.span()=> .capacity(#c)));
+    let weigher = args
+        .weigher
+        .as_ref()
+        .map(|(_, w)| quote_spanned!(w.span()=> .weigher(#w)));
+    quote! {
+        static __MEMOKIT_MEMO: #memo_ty = #private::Memo::new(#id, || {
+            #private::Cache::builder(#name) #ttl #tti #refresh #capacity #weigher .build()
+        });
     }
 }
 

@@ -1,5 +1,32 @@
 //! `#[cached]`: parse the attribute ([`args`]), validate the function ([`signature`]), expand
 //! ([`expand`]).
+//!
+//! # Design decisions
+//!
+//! **Where the cache lives.** An attribute cannot tell a free function from a receiver-less
+//! associated function, nor an inherent impl from a trait impl. So the body never names an item
+//! beside it: it declares its own `static` inside the function, which is valid in every one of
+//! those places. The companion constant declares a second `static` with the same id, and the
+//! runtime links the two to one cache on first use (`memokit::Memo`). The `cached` crate (4.x)
+//! meets the same wall: its static sits beside the function unless `in_impl = true` moves it into
+//! the body, and then a method gets no companion at all, since a sibling item cannot reach a
+//! function-local static. Linking by id is what lets every memoized method keep its handle.
+//!
+//! **The companion's name.** `cached` names its static after the function in upper case
+//! (`fn fetch_user` -> `FETCH_USER`), which collides with the constants people write beside
+//! functions (`fn timeout` and `const TIMEOUT`). memokit appends `_MEMO` (`FETCH_USER_MEMO`): one
+//! rule, easy to guess, and a name nobody writes by hand. Rust has no name an attribute can mint
+//! that a user could not also write, so `companion = NAME` renames it and `companion = false`
+//! drops it (trait impls, which cannot hold extra items, need that).
+//!
+//! **Keys.** The default key borrows the arguments for the lookup so a hit allocates nothing;
+//! `key = (a, b)` keeps that for a subset of the arguments. Any other expression needs its type
+//! (`key: String = ...`) because a `static`'s type must be written out; that is also what makes a
+//! generic function memoizable (one cache for every instantiation, with a concrete key).
+//!
+//! **Per-call control.** `unless` and the per-entry TTL travel into the runtime as a `Rules`
+//! value; a companion's "refresh" and "uncached" reach the function's lookup as a thread-local
+//! directive, because the handle has no typed path to the body.
 
 mod args;
 mod expand;
@@ -31,9 +58,36 @@ pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
             Args::default()
         }
     };
+    args.check(&mut diag);
     let analysis = Analysis::of(&func, &args, &mut diag);
     match diag.finish(()) {
         Ok(()) => expand::expand(func, args, analysis),
         Err(error) => with_item(error, item),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    /// The expansion of a simple function stays small: two statics (body and companion) and a
+    /// probe and a load into the runtime. `cargo test -p memokit-macros -- --nocapture` prints it.
+    #[test]
+    fn a_simple_function_expands_to_a_static_and_two_calls() {
+        let out = super::cached(
+            quote!(ttl = "10m"),
+            quote!(
+                fn square(x: u64) -> u64 {
+                    x * x
+                }
+            ),
+        )
+        .to_string();
+        println!("{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+        assert_eq!(out.matches("static __MEMOKIT_MEMO").count(), 2);
+        assert_eq!(out.matches(":: probe ::").count(), 1);
+        assert_eq!(out.matches(":: load ::").count(), 1);
+        assert!(out.contains("const SQUARE_MEMO"));
     }
 }

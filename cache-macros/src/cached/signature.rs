@@ -4,9 +4,11 @@
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::visit::Visit;
-use syn::{FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Signature, Type, TypeReference};
+use syn::{
+    Expr, FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Signature, Type, TypeReference,
+};
 
-use super::args::Args;
+use super::args::{Args, KeyArg as KeyOption};
 use crate::diag::Diagnostics;
 
 /// One argument's part of the key.
@@ -15,6 +17,15 @@ pub(crate) struct KeyArg {
     pub(crate) owned: Type,
     /// An expression of type `&Q` looking the part up without cloning it.
     pub(crate) borrowed: TokenStream,
+}
+
+/// How the key is made.
+pub(crate) enum Key {
+    /// From arguments (all of them by default, or those `key = (a, b)` names), looked up by their
+    /// borrowed forms so a hit allocates nothing.
+    Parts(Vec<KeyArg>),
+    /// From `key: Type = <expr>`, evaluated on every call.
+    Typed { ty: Box<Type>, expr: Box<Expr> },
 }
 
 /// Which results are cached, as the runtime's policy type names it.
@@ -27,23 +38,19 @@ pub(crate) enum Policy {
 
 /// What the expansion needs to know about the function.
 pub(crate) struct Analysis {
-    pub(crate) keys: Vec<KeyArg>,
+    pub(crate) key: Key,
     pub(crate) ret: Type,
     pub(crate) policy: Policy,
-    /// Whether it is a method, so the companion constant is reached as `Self::NAME`.
-    pub(crate) method: bool,
 }
 
 impl Analysis {
     pub(crate) fn of(func: &ItemFn, args: &Args, diag: &mut Diagnostics) -> Self {
         let sig = &func.sig;
-        check_signature(sig, diag);
-        let mut method = false;
-        let mut keys = Vec::new();
+        let generics = check_signature(sig, args, diag);
+        let mut named = Vec::new();
         for input in &sig.inputs {
             match input {
                 FnArg::Receiver(receiver) => {
-                    method = true;
                     if args.refresh.is_some() {
                         diag.error(
                             receiver,
@@ -58,23 +65,77 @@ impl Analysis {
                     }
                 }
                 FnArg::Typed(arg) => {
-                    let Pat::Ident(pat) = &*arg.pat else {
-                        diag.error(&arg.pat, "`#[cached]` builds the key from argument names: bind this argument to a plain name");
-                        continue;
-                    };
-                    if pat.by_ref.is_some() || pat.subpat.is_some() {
-                        diag.error(&arg.pat, "`#[cached]` builds the key from argument names: bind this argument to a plain name");
+                    if let Type::Reference(TypeReference {
+                        mutability: Some(_),
+                        ..
+                    }) = &*arg.ty
+                    {
+                        diag.error(
+                            &arg.ty,
+                            "a `&mut` argument can't be part of a cache key: a hit would skip the body's changes to it; take `&T` or `T`",
+                        );
                         continue;
                     }
-                    if let Some(key) = key_arg(&pat.ident, &arg.ty, diag) {
-                        keys.push(key);
+                    match &*arg.pat {
+                        Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                            named.push((&pat.ident, &*arg.ty));
+                        }
+                        pat if args.key.is_none() => diag.error(
+                            pat,
+                            "`#[cached]` builds the key from argument names: bind this argument to a plain name, or give a `key`",
+                        ),
+                        _ => {}
                     }
                 }
             }
         }
+        let key = match &args.key {
+            // A generic function without a `key` was told to add one; its arguments' mentions of
+            // the generics would only repeat that.
+            None => Key::Parts(
+                named
+                    .iter()
+                    .filter_map(|(ident, ty)| key_arg(ident, ty, &[], diag))
+                    .collect(),
+            ),
+            Some((_, KeyOption::Args(names))) => {
+                let mut parts = Vec::new();
+                for name in names {
+                    if name == "self" {
+                        diag.error(
+                            name,
+                            "the receiver can't be a key part (the key outlives it); key by what identifies it: `key: u64 = self.id`",
+                        );
+                    } else if let Some((ident, ty)) = named.iter().find(|(ident, _)| *ident == name)
+                    {
+                        parts.extend(key_arg(ident, ty, &generics, diag));
+                    } else {
+                        let known: Vec<String> =
+                            named.iter().map(|(ident, _)| ident.to_string()).collect();
+                        diag.error(
+                            name,
+                            format!(
+                                "`key` names `{name}`, which is not an argument; the arguments are: {}",
+                                known.join(", ")
+                            ),
+                        );
+                    }
+                }
+                Key::Parts(parts)
+            }
+            Some((_, KeyOption::Typed { ty, expr })) => {
+                check_owned(ty, "the key type", diag);
+                check_generic(ty, &generics, "the key type", diag);
+                Key::Typed {
+                    ty: ty.clone(),
+                    expr: expr.clone(),
+                }
+            }
+        };
         let ret = match &sig.output {
             ReturnType::Type(_, ty) => {
                 check_owned(ty, "the return type", diag);
+                check_generic(ty, &generics, "the return type", diag);
                 (**ty).clone()
             }
             ReturnType::Default => {
@@ -85,17 +146,22 @@ impl Analysis {
                 syn::parse_quote!(())
             }
         };
-        let policy = policy(&ret, args, diag);
-        Self {
-            keys,
-            ret,
-            policy,
-            method,
+        if matches!(&ret, Type::Tuple(unit) if unit.elems.is_empty()) {
+            for (option, _) in [&args.unless, &args.ttl_from].into_iter().flatten() {
+                diag.error(
+                    option,
+                    format!("`{option}` looks at the result, but this function returns `()`"),
+                );
+            }
         }
+        let policy = policy(&ret, args, diag);
+        Self { key, ret, policy }
     }
 }
 
-fn check_signature(sig: &Signature, diag: &mut Diagnostics) {
+/// Reports what can't be memoized about the signature; returns the names of the type and const
+/// parameters, which no part of the static cache may mention.
+fn check_signature(sig: &Signature, args: &Args, diag: &mut Diagnostics) -> Vec<Ident> {
     if let Some(constness) = &sig.constness {
         diag.error(
             constness,
@@ -105,34 +171,77 @@ fn check_signature(sig: &Signature, diag: &mut Diagnostics) {
     if let Some(variadic) = &sig.variadic {
         diag.error(variadic, "`#[cached]` can't memoize a variadic function");
     }
+    let mut generics = Vec::new();
     for param in &sig.generics.params {
-        if !matches!(param, GenericParam::Lifetime(_)) {
+        let ident = match param {
+            GenericParam::Lifetime(_) => continue,
+            GenericParam::Type(ty) => &ty.ident,
+            GenericParam::Const(c) => &c.ident,
+        };
+        if args.key.is_none() {
             diag.error(
                 param,
-                "`#[cached]` can't memoize a generic function: its cache is one static, which can't depend on a type parameter; write a concrete function",
+                format!(
+                    "a generic function needs a `key`: its cache is one static shared by every `{ident}`, so name a key of a concrete type, like `key: String = x.to_string()`"
+                ),
             );
         }
+        generics.push(ident.clone());
+    }
+    generics
+}
+
+/// Reports a mention of a generic parameter in a type the static cache stores.
+fn check_generic(ty: &Type, generics: &[Ident], what: &str, diag: &mut Diagnostics) {
+    struct Finder<'a> {
+        generics: &'a [Ident],
+        what: &'a str,
+        diag: &'a mut Diagnostics,
+    }
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_path(&mut self, path: &'ast syn::Path) {
+            if let Some(first) = path.segments.first()
+                && self.generics.contains(&first.ident)
+            {
+                self.diag.error(
+                    &first.ident,
+                    format!(
+                        "{} depends on the generic `{}`, but the cache is one static for every instantiation: use a concrete type",
+                        self.what, first.ident
+                    ),
+                );
+            }
+            syn::visit::visit_path(self, path);
+        }
+    }
+    if !generics.is_empty() {
+        Finder {
+            generics,
+            what,
+            diag,
+        }
+        .visit_type(ty);
     }
 }
 
-fn key_arg(ident: &Ident, ty: &Type, diag: &mut Diagnostics) -> Option<KeyArg> {
-    let Type::Reference(TypeReference {
-        mutability, elem, ..
-    }) = ty
-    else {
+fn key_arg(ident: &Ident, ty: &Type, generics: &[Ident], diag: &mut Diagnostics) -> Option<KeyArg> {
+    if let Type::ImplTrait(impl_trait) = ty {
+        diag.error(
+            impl_trait,
+            format!(
+                "an `impl Trait` argument can't be part of the key (the cache needs one concrete key type): give a `key` that leaves `{ident}` out, or derive one from it, like `key: String = {ident}.to_string()`"
+            ),
+        );
+        return None;
+    }
+    check_generic(ty, generics, "a key argument", diag);
+    let Type::Reference(TypeReference { elem, .. }) = ty else {
         check_owned(ty, "a key argument", diag);
         return Some(KeyArg {
             owned: ty.clone(),
             borrowed: quote!(&#ident),
         });
     };
-    if mutability.is_some() {
-        diag.error(
-            ty,
-            "a `&mut` argument can't be part of a cache key: a hit would skip the body's changes to it; take `&T` or `T`",
-        );
-        return None;
-    }
     check_owned(elem, "a key argument", diag);
     let owned = owned_form(elem);
     Some(KeyArg {
@@ -226,12 +335,16 @@ fn last_segment(ty: &Type) -> Option<String> {
 fn policy(ret: &Type, args: &Args, diag: &mut Diagnostics) -> Policy {
     let last = last_segment(ret);
     let is = |name: &str| last.as_deref() == Some(name);
+    // With both flags, `Args::check` already reported the conflict.
+    let both = args.cache_err.is_some() && args.cache_none.is_some();
     if let Some(flag) = &args.cache_err
+        && !both
         && !is("Result")
     {
         diag.error(flag, "`cache_err` applies to functions returning `Result`");
     }
     if let Some(flag) = &args.cache_none
+        && !both
         && !is("Option")
     {
         diag.error(flag, "`cache_none` applies to functions returning `Option`");

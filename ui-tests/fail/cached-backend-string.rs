@@ -1,0 +1,8 @@
+use memokit::cached;
+
+#[cached(backend = "redis")]
+fn f(x: u32) -> u32 {
+    x
+}
+
+fn main() {}

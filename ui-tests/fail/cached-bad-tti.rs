@@ -1,0 +1,8 @@
+use memokit::cached;
+
+#[cached(tti = "5 minutes")]
+fn f(x: u32) -> u32 {
+    x
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use memokit::cached;
+
+#[cached(ttl = "0s")]
+fn f(x: u32) -> u32 {
+    x
+}
+
+fn main() {}
