@@ -38,7 +38,7 @@ fn main() {
         let v = timed(&format!("slow_square({n})"), || slow_square(n));
         assert_eq!(v, n * n);
     }
-    let stats = SLOW_SQUARE.stats();
+    let stats = SLOW_SQUARE_MEMO.stats();
     println!(
         "  stats: {} hits, {} misses, {} entries, hit ratio {:.0}%\n",
         stats.hits,
@@ -64,7 +64,7 @@ fn main() {
             );
         }
     });
-    let stats = FETCH_GREETING.stats();
+    let stats = FETCH_GREETING_MEMO.stats();
     println!(
         "  stats: {} hits, {} misses, {} entries (errors are returned, never cached)",
         stats.hits, stats.misses, stats.entries
