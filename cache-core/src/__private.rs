@@ -29,6 +29,8 @@ use crate::load::{Kind, Mode};
 pub use crate::memo::Memo;
 pub use crate::memory::MemoryBackend;
 pub use crate::outcome::{OkOnly, Outcome, SomeOnly, Whole};
+#[cfg(feature = "redis")]
+pub use crate::redis::{RedisBackend, RedisOptions};
 
 /// What [`probe`] found.
 pub enum Probe<R> {
