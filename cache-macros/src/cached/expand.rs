@@ -69,6 +69,9 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         .capacity
         .as_ref()
         .map(|c| quote_spanned!(c.span()=> .capacity(#c)));
+    let url = args.url.as_ref().map(|url| {
+        quote_spanned!(url.span()=> .backend_options(#private::RedisOptions::new().url(#url)))
+    });
     let memo_ty = quote!(#private::Memo<#key_ty, #value_ty, #backend_ty>);
     let memo = if analysis.method {
         quote!(Self::#companion)
@@ -142,7 +145,7 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         #[doc = #doc]
         #vis const #companion: &'static #memo_ty = {
             static __MEMOKIT_MEMO: #memo_ty = #private::Memo::new(|| {
-                #private::Cache::<#key_ty, #value_ty, #backend_ty>::builder(#name) #ttl #refresh #capacity .build()
+                #private::Cache::<#key_ty, #value_ty, #backend_ty>::builder(#name) #ttl #refresh #capacity #url .build()
             });
             &__MEMOKIT_MEMO
         };
