@@ -171,3 +171,78 @@ fn two_processes_share_one_cache() {
     // What the child wrote is here for the parent.
     assert_eq!(shared.get(&8).unwrap(), Some(64));
 }
+
+/// The kind of a cache error, for asserting on outages.
+fn error_kind<T: std::fmt::Debug>(result: Result<T, CacheError>) -> BackendErrorKind {
+    match result {
+        Err(CacheError::Backend { source, .. }) => source.kind(),
+        other => panic!("expected a backend error, got {other:?}"),
+    }
+}
+
+/// A "server" that accepts connections (the kernel's backlog does) and never answers: a
+/// blackholed Redis, on loopback.
+fn silent_server() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+fn silent_cache(name: &str, url: &str) -> Cache<u8, u8, RedisBackend> {
+    Cache::builder(name)
+        .backend_options(
+            RedisOptions::new()
+                .url(url)
+                .timeout(Duration::from_millis(100))
+                .retry_interval(Duration::from_secs(3600)),
+        )
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_silent_server_costs_one_timeout_then_is_skipped() {
+    let (_listener, url) = silent_server();
+    let cache = silent_cache("silent-sync", &url);
+    assert_eq!(error_kind(cache.get(&1)), BackendErrorKind::Timeout);
+    // The breaker is open now: calls fail at once instead of waiting out another timeout.
+    assert_eq!(
+        error_kind(cache.insert(1, 1)),
+        BackendErrorKind::Unavailable
+    );
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_async_calls() {
+    let (_listener, url) = silent_server();
+    let cache = silent_cache("silent-async", &url);
+    assert_eq!(
+        error_kind(cache.get_async(&1).await),
+        BackendErrorKind::Timeout
+    );
+    assert_eq!(
+        error_kind(cache.get_async(&1).await),
+        BackendErrorKind::Unavailable
+    );
+}
+
+static SILENT_URL: OnceLock<String> = OnceLock::new();
+
+fn silent_url() -> String {
+    SILENT_URL.get().cloned().unwrap_or_default()
+}
+
+#[cached(backend = redis, url = silent_url())]
+fn quadruple(x: u64) -> u64 {
+    x * 4
+}
+
+#[test]
+fn memoized_functions_fail_open_on_a_silent_server() {
+    let (_listener, url) = silent_server();
+    SILENT_URL.set(url).unwrap();
+    for _ in 0..3 {
+        assert_eq!(quadruple(2), 8);
+    }
+    assert!(QUADRUPLE.stats().errors >= 1);
+}

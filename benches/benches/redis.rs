@@ -39,12 +39,19 @@ fn value() -> String {
     format!("{KEY:0>100}")
 }
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// The 64 callers run on two workers (the machine's cores); single calls run on a current-thread
+/// runtime, so their latency is the round trip rather than a hop between threads.
+fn runtimes() -> (Runtime, Runtime) {
+    let workers = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("a tokio runtime")
+        .expect("a tokio runtime");
+    let local = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    (workers, local)
 }
 
 fn redis_benches(c: &mut Criterion) {
@@ -52,7 +59,7 @@ fn redis_benches(c: &mut Criterion) {
         return;
     };
     URL.set(server.url()).expect("the bench runs once");
-    let rt = runtime();
+    let (workers, rt) = runtimes();
     let cache: Cache<u64, String, RedisBackend> = Cache::builder("bench::profile")
         .backend_options(RedisOptions::new().url(server.url()))
         .build()
@@ -66,14 +73,18 @@ fn redis_benches(c: &mut Criterion) {
 
     let client = redis::Client::open(server.url()).expect("a client");
     let mut plain_sync = client.get_connection().expect("a connection");
-    let plain_async = rt
-        .block_on(redis::aio::ConnectionManager::new(client.clone()))
-        .expect("a connection manager");
-    // Warm both sides' connections and memokit's per-runtime connection.
-    rt.block_on(async {
-        assert_eq!(profile(KEY).await, value());
-        assert_eq!(cache.get_async(&KEY).await.ok().flatten(), Some(value()));
-    });
+    let manager = |rt: &Runtime| {
+        rt.block_on(redis::aio::ConnectionManager::new(client.clone()))
+            .expect("a connection manager")
+    };
+    let (plain_async, plain_workers) = (manager(&rt), manager(&workers));
+    // Warm memokit's connection on each runtime.
+    for rt in [&rt, &workers] {
+        rt.block_on(async {
+            assert_eq!(profile(KEY).await, value());
+            assert_eq!(cache.get_async(&KEY).await.ok().flatten(), Some(value()));
+        });
+    }
 
     let mut hit = c.benchmark_group("redis_hit");
     hit.bench_function("plain_redis_get_sync", |b| {
@@ -107,8 +118,8 @@ fn redis_benches(c: &mut Criterion) {
     load.throughput(Throughput::Elements((CALLERS * CALLS_PER_CALLER) as u64));
     load.bench_function("plain_redis_get_async", |b| {
         b.iter_custom(|iters| {
-            concurrent(&rt, iters, |_| {
-                let mut conn = plain_async.clone();
+            concurrent(&workers, iters, |_| {
+                let mut conn = plain_workers.clone();
                 let key = key.clone();
                 async move {
                     let bytes: Vec<u8> = conn.get(&key).await.expect("GET");
@@ -119,7 +130,7 @@ fn redis_benches(c: &mut Criterion) {
     });
     load.bench_function("memokit_get_async", |b| {
         b.iter_custom(|iters| {
-            concurrent(&rt, iters, |_| {
+            concurrent(&workers, iters, |_| {
                 let cache = cache.clone();
                 async move {
                     black_box(cache.get_async(&KEY).await.expect("a hit"));
@@ -129,7 +140,7 @@ fn redis_benches(c: &mut Criterion) {
     });
     load.bench_function("memoized_fn_async", |b| {
         b.iter_custom(|iters| {
-            concurrent(&rt, iters, |_| async {
+            concurrent(&workers, iters, |_| async {
                 black_box(profile(KEY).await);
             })
         })

@@ -200,11 +200,16 @@ impl Connector {
         };
         let result = match tokio::time::timeout(self.timeout, work).await {
             Ok(done) => done.map_err(backend_error),
-            Err(_) => Err(BackendError::new(
-                KIND,
-                BackendErrorKind::Timeout,
-                format_args!("no answer within {:?}", self.timeout),
-            )),
+            Err(_) => {
+                // A silent network (no reset, no refusal) never errors the socket, so the driver
+                // would keep waiting on it: reconnect on the next attempt instead.
+                self.forget_async_conn(runtime.id());
+                Err(BackendError::new(
+                    KIND,
+                    BackendErrorKind::Timeout,
+                    format_args!("no answer within {:?}", self.timeout),
+                ))
+            }
         };
         self.breaker.record(&result);
         result
@@ -229,14 +234,20 @@ impl Connector {
         cell.get_or_try_init(|| self.connect_async()).await.cloned()
     }
 
+    fn forget_async_conn(&self, id: tokio::runtime::Id) {
+        self.runtimes.lock().retain(|(rt, _)| *rt != id);
+    }
+
     async fn connect_async(&self) -> RedisResult<AsyncConn> {
         match &self.client {
             Client::Single(client) => {
                 // One attempt per reconnect: the breaker, not the driver, paces retries, so a
                 // refused connection fails the call at once instead of backing off inside it.
+                // No response timeout in the driver: `run_async` already bounds every operation,
+                // and a second timer per request would cost the hit path for nothing.
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(self.timeout))
-                    .set_response_timeout(Some(self.timeout))
+                    .set_response_timeout(None)
                     .set_number_of_retries(0);
                 ConnectionManager::new_lazy_with_config(client.clone(), config)
                     .map(AsyncConn::Single)
