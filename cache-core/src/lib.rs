@@ -42,9 +42,9 @@ mod load;
 mod memo;
 pub mod memory;
 mod outcome;
-mod refresh;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod refresh;
 mod registry;
 mod stats;
 pub mod telemetry;

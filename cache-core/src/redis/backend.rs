@@ -156,11 +156,6 @@ where
                 "Redis bounds memory with its own `maxmemory` policy; remove the weigher",
             ),
             (
-                config.eviction_listener().is_some(),
-                "eviction_listener",
-                "Redis does not tell clients which keys it evicted or expired",
-            ),
-            (
                 config.tti().is_some() && config.ttl().is_some(),
                 "tti",
                 "Redis keeps one expiry per key: give either `ttl` or `tti`, not both",

@@ -44,9 +44,9 @@
 //!   across processes. A value that does not decode is an error the cache counts and a miss, so the
 //!   next load overwrites it; it is never a panic.
 //! * **Expiry** is Redis's own, set with `PX` (milliseconds). A cache-wide `tti` is supported
-//!   without a `ttl`: reads use `GETEX ... PX` to push expiry back. `capacity`, `weigher` and an
-//!   eviction listener are rejected: Redis bounds memory with its `maxmemory` policy and does not
-//!   tell clients what it evicted.
+//!   without a `ttl`: reads use `GETEX ... PX` to push expiry back. `capacity` and `weigher` are
+//!   rejected: Redis bounds memory with its own `maxmemory` policy. An eviction listener is never
+//!   called, since Redis does not tell clients what it evicted or expired.
 //! * **Clearing** deletes only the view's own prefix, with `SCAN ... MATCH` and `UNLINK` (on every
 //!   primary of a cluster). Nothing ever calls `KEYS` or `FLUSHDB`.
 //! * **Stats** make no network call: `entries` and `weight` are 0, meaning unknown, because
