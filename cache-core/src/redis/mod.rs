@@ -25,7 +25,11 @@
 //!   backend keeps one per runtime: a cache in a `static` used from several `#[tokio::test]`s keeps
 //!   working when the runtime of an earlier test is gone. Sync operations take a blocking
 //!   connection from a small pool, so a sync caller never needs a runtime and an async caller never
-//!   blocks one. Nothing connects when the cache is built: the first operation does.
+//!   blocks one (a *sync* memoized function called from async code does block its thread for the
+//!   round trip, as any blocking I/O would: memoize the async function instead). Async operations
+//!   need a Tokio runtime with time enabled (`#[tokio::main]` has it); outside one they return an
+//!   error, which a memoized function treats like any outage. Nothing connects when the cache is
+//!   built: the first operation does.
 //! * **Faults.** Every operation has a deadline ([`RedisOptions::timeout`], 250 ms by default).
 //!   After a connection failure or a timeout the backend stops trying for
 //!   [`RedisOptions::retry_interval`] and answers [`Unavailable`](crate::BackendErrorKind) at once;
