@@ -39,6 +39,8 @@ pub use crate::outcome::{
 
 /// The type a function returning `R` caches under policy `P`.
 pub type Value<R, P> = <R as Outcome<P>>::Value;
+#[cfg(feature = "redis")]
+pub use crate::redis::{RedisBackend, RedisOptions};
 
 /// What [`probe`] found.
 pub enum Probe<R> {

@@ -13,7 +13,7 @@ use parking_lot::RwLock;
 use crate::backend::{Backend, Found, RemovalCause};
 use crate::config::{Config, EvictionListener, Weigher};
 use crate::context::{self, Namespace};
-use crate::error::{BackendError, CacheError, LoadError};
+use crate::error::{BackendError, BackendErrorKind, CacheError, LoadError};
 use crate::flight::Flights;
 use crate::key::Lookup;
 use crate::memory::MemoryBackend;
@@ -237,12 +237,14 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
                 "a weigher needs a `capacity` to bound the total weight",
             ));
         }
+        let observed = telemetry::observed(&config, B::KIND);
         let backend =
-            B::open(&telemetry::observed(&config, B::KIND), &self.options).map_err(|source| {
-                CacheError::Backend {
+            B::open(&observed, &self.options).map_err(|source| match source.setting() {
+                Some(setting) => CacheError::config(name, setting, source.message()),
+                None => CacheError::Backend {
                     cache: name.clone(),
                     source,
-                }
+                },
             })?;
         let inner = Arc::new(Inner {
             global: Scope::new(backend),
@@ -353,7 +355,7 @@ where
         scope: &Scope<K, V, B>,
         found: Result<Option<Found<V>>, BackendError>,
     ) -> Result<Option<Found<V>>, CacheError> {
-        match found {
+        match self.undecodable_is_miss(scope, found) {
             Ok(found) => {
                 scope.counters.lookup(found.is_some());
                 telemetry::get(self.source(), found.is_some(), || {
@@ -362,6 +364,23 @@ where
                 Ok(found)
             }
             Err(e) => Err(self.backend_error(scope, e)),
+        }
+    }
+
+    /// A stored value that cannot be decoded (corrupt, or written by an older type or codec) is
+    /// counted as an error and then treated as a miss, so the next load overwrites it instead of
+    /// every call bypassing the cache.
+    pub(crate) fn undecodable_is_miss(
+        &self,
+        scope: &Scope<K, V, B>,
+        found: Result<Option<Found<V>>, BackendError>,
+    ) -> Result<Option<Found<V>>, BackendError> {
+        match found {
+            Err(e) if e.kind() == BackendErrorKind::Codec => {
+                self.backend_error(scope, e);
+                Ok(None)
+            }
+            other => other,
         }
     }
 

@@ -68,6 +68,7 @@ pub struct BackendError {
     backend: &'static str,
     kind: BackendErrorKind,
     message: Arc<str>,
+    setting: Option<&'static str>,
 }
 
 impl BackendError {
@@ -77,6 +78,27 @@ impl BackendError {
             backend,
             kind,
             message: message.to_string().into(),
+            setting: None,
+        }
+    }
+
+    /// A [`Config`](BackendErrorKind::Config) error about one option, named as the user spells it
+    /// (`"url"`); building a cache turns it into a [`CacheError::Config`] naming the cache.
+    ///
+    /// ```
+    /// use memokit_core::{BackendError, BackendErrorKind};
+    /// let err = BackendError::config("redis", "url", "expected redis:// or rediss://");
+    /// assert_eq!(err.kind(), BackendErrorKind::Config);
+    /// assert_eq!(err.setting(), Some("url"));
+    /// ```
+    pub fn config(
+        backend: &'static str,
+        setting: &'static str,
+        message: impl fmt::Display,
+    ) -> Self {
+        Self {
+            setting: Some(setting),
+            ..Self::new(backend, BackendErrorKind::Config, message)
         }
     }
 
@@ -93,6 +115,11 @@ impl BackendError {
     /// The human-readable detail.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The option at fault, for errors made by [`BackendError::config`].
+    pub fn setting(&self) -> Option<&'static str> {
+        self.setting
     }
 }
 

@@ -16,6 +16,7 @@
 //! | [`clock`] | the coarse clock and the manual clock for tests |
 //! | [`context`] | the per-thread namespace the caches consult |
 //! | [`telemetry`] | events for every operation, handlers, `tracing` and `metrics` bridges |
+//! | `redis` | the Redis backend (feature `redis`) |
 //!
 //! ```
 //! use memokit_core::Cache;
@@ -42,6 +43,8 @@ mod load;
 mod memo;
 pub mod memory;
 mod outcome;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod refresh;
 mod registry;
 mod stats;
@@ -57,5 +60,7 @@ pub use context::Namespace;
 pub use error::{BackendError, BackendErrorKind, CacheError, LoadError};
 pub use memo::Memo;
 pub use memory::MemoryBackend;
+#[cfg(feature = "redis")]
+pub use redis::{RedisBackend, RedisOptions};
 pub use registry::{CacheInfo, caches, clear_all};
 pub use stats::Stats;

@@ -292,7 +292,7 @@ where
         scope: &Scope<K, V, B>,
         found: Result<Option<Found<V>>, crate::error::BackendError>,
     ) -> Result<Option<V>, CacheError> {
-        match found {
+        match self.undecodable_is_miss(scope, found) {
             Ok(found) => Ok(found.map(|f| f.value)),
             Err(e) => Err(self.backend_error(scope, e)),
         }

@@ -23,6 +23,7 @@ const OPTIONS: &[&str] = &[
     "weigher",
     "name",
     "backend",
+    "url",
     "cache_err",
     "cache_none",
     "refresh",
@@ -96,6 +97,8 @@ pub(crate) struct Args {
     pub(crate) capacity: Option<Expr>,
     pub(crate) name: Option<LitStr>,
     pub(crate) backend: Option<BackendArg>,
+    /// The Redis URL: a string literal or any expression of a type `Into<String>`.
+    pub(crate) url: Option<Expr>,
     pub(crate) cache_err: Option<Ident>,
     pub(crate) cache_none: Option<Ident>,
     /// Stale-while-revalidate age.
@@ -126,6 +129,14 @@ impl Args {
                 input.parse::<Token![,]>()?;
             }
             args.check_refresh_before_ttl(diag);
+            if let Some(url) = &args.url
+                && !matches!(args.backend, Some(BackendArg::Redis(_)))
+            {
+                diag.error(
+                    url,
+                    "`url` is the address of a Redis server: add `backend = redis`",
+                );
+            }
             Ok(args)
         };
         parser.parse2(tokens)
@@ -264,6 +275,7 @@ impl Args {
                 self.name = Some(lit);
             }
             "backend" => self.backend = Some(parse_backend(input, diag)?),
+            "url" => self.url = Some(input.parse()?),
             "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
             _ => {
                 diag.error(name, unknown_option(key));

@@ -241,9 +241,12 @@ fn memo_static(
         .weigher
         .as_ref()
         .map(|(_, w)| quote_spanned!(w.span()=> .weigher(#w)));
+    let url = args.url.as_ref().map(|url| {
+        quote_spanned!(url.span()=> .backend_options(#private::RedisOptions::new().url(#url)))
+    });
     quote! {
         static __MEMOKIT_MEMO: #memo_ty = #private::Memo::new(#id, || {
-            #private::Cache::builder(#name) #ttl #tti #refresh #capacity #weigher .build()
+            #private::Cache::builder(#name) #ttl #tti #refresh #capacity #weigher #url .build()
         });
     }
 }

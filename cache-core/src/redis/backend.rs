@@ -1,0 +1,280 @@
+//! [`RedisBackend`] and its [`Backend`] implementation.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::{Cmd, FromRedisValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::backend::{Backend, BackendStats, Found};
+use crate::clock;
+use crate::config::Config;
+use crate::context::Namespace;
+use crate::error::BackendError;
+use crate::key::Lookup;
+
+use super::clear::{Walk, walk_async, walk_sync};
+use super::codec::{Codec, seal, unseal};
+use super::connection::Connector;
+use super::keys::KeySpace;
+use super::options::RedisOptions;
+
+/// The backend's kind name, in stats, events and errors.
+pub(crate) const KIND: &str = "redis";
+
+/// A cache stored in Redis or Redis Cluster; see the [module docs](super) for the design.
+///
+/// One type serves every key and value type that serde can encode. Build it through a
+/// [`Cache`](crate::Cache) with [`RedisOptions`], or write `#[cached(backend = redis)]`.
+/// Redis-specific operations (hashes, pipelines, raw commands) are its inherent methods, reached
+/// with [`Cache::backend`](crate::Cache::backend).
+///
+/// ```no_run
+/// use memokit_core::{Cache, RedisBackend, RedisOptions};
+///
+/// let sessions: Cache<String, Vec<u8>, RedisBackend> = Cache::builder("sessions")
+///     .backend_options(RedisOptions::new().url("redis://127.0.0.1:6379/1"))
+///     .build()?;
+/// sessions.insert("abc".into(), vec![1, 2, 3])?;
+/// let backend = sessions.backend()?;
+/// backend.hash_set("profile:7", "name", &"ada")?;
+/// assert_eq!(backend.hash_get::<_, String>("profile:7", "name")?.as_deref(), Some("ada"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct RedisBackend {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) space: KeySpace,
+}
+
+/// What every view of one cache shares.
+pub(crate) struct Shared {
+    pub(crate) connector: Connector,
+    pub(crate) codec: Arc<dyn Codec>,
+    prefix: Arc<str>,
+    cache: Arc<str>,
+    /// Time to idle: reads push expiry back by this much.
+    tti: Option<Duration>,
+}
+
+/// `PX` takes whole milliseconds; a shorter positive TTL rounds up rather than to "expire now".
+fn px(ttl: Duration) -> u64 {
+    let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+    if Duration::from_millis(millis) < ttl {
+        millis.saturating_add(1)
+    } else {
+        millis
+    }
+    .max(1)
+}
+
+impl RedisBackend {
+    /// Runs `cmd` on a pooled blocking connection.
+    pub(crate) fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, BackendError> {
+        self.shared
+            .connector
+            .run_sync(|conn| cmd.query(conn.as_dyn()))
+    }
+
+    /// Runs `cmd` on this runtime's multiplexed connection.
+    pub(crate) async fn run_async<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, BackendError> {
+        self.shared
+            .connector
+            .run_async(|mut conn| async move { cmd.query_async(&mut conn).await })
+            .await
+    }
+
+    pub(crate) fn codec(&self) -> &dyn Codec {
+        &*self.shared.codec
+    }
+
+    fn read(&self, key: &[u8]) -> Cmd {
+        match self.shared.tti {
+            Some(tti) => {
+                let mut cmd = redis::cmd("GETEX");
+                cmd.arg(key).arg("PX").arg(px(tti));
+                cmd
+            }
+            None => {
+                let mut cmd = redis::cmd("GET");
+                cmd.arg(key);
+                cmd
+            }
+        }
+    }
+
+    fn write<K: Serialize, V: Serialize>(
+        &self,
+        key: &K,
+        value: &V,
+        ttl: Option<Duration>,
+    ) -> Result<Cmd, BackendError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.space.key(key)?)
+            .arg(seal(self.codec(), value, clock::now())?);
+        if let Some(ttl) = ttl.or(self.shared.tti) {
+            cmd.arg("PX").arg(px(ttl));
+        }
+        Ok(cmd)
+    }
+
+    fn found<V: DeserializeOwned>(
+        &self,
+        bytes: Option<Vec<u8>>,
+    ) -> Result<Option<Found<V>>, BackendError> {
+        bytes.map(|b| unseal(self.codec(), &b)).transpose()
+    }
+}
+
+fn unlink(key: &[u8]) -> Cmd {
+    let mut cmd = redis::cmd("UNLINK");
+    cmd.arg(key);
+    cmd
+}
+
+impl<K, V> Backend<K, V> for RedisBackend
+where
+    K: Serialize + Send + Sync + 'static,
+    V: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    type Options = RedisOptions;
+
+    const KIND: &'static str = KIND;
+
+    fn open(config: &Config<K, V>, options: &RedisOptions) -> Result<Self, BackendError> {
+        let unsupported = [
+            (
+                config.capacity().is_some(),
+                "capacity",
+                "Redis bounds memory with its own `maxmemory` policy; remove `capacity` or use the memory backend",
+            ),
+            (
+                config.weigher().is_some(),
+                "weigher",
+                "Redis bounds memory with its own `maxmemory` policy; remove the weigher",
+            ),
+            (
+                config.tti().is_some() && config.ttl().is_some(),
+                "tti",
+                "Redis keeps one expiry per key: give either `ttl` or `tti`, not both",
+            ),
+        ];
+        if let Some((_, setting, why)) = unsupported.iter().find(|(bad, ..)| *bad) {
+            return Err(BackendError::config(
+                KIND,
+                setting,
+                format_args!("not supported by the redis backend: {why}"),
+            ));
+        }
+        let topology = options.topology()?;
+        let shared = Shared {
+            connector: Connector::new(topology, options)?,
+            codec: options.codec.clone(),
+            prefix: options.prefix.clone(),
+            cache: config.name.clone(),
+            tti: config.tti(),
+        };
+        let space = KeySpace::new(&shared.prefix, &shared.cache, Namespace::GLOBAL);
+        Ok(Self {
+            shared: Arc::new(shared),
+            space,
+        })
+    }
+
+    fn scoped(&self, namespace: Namespace) -> Result<Self, BackendError> {
+        Ok(Self {
+            shared: self.shared.clone(),
+            space: KeySpace::new(&self.shared.prefix, &self.shared.cache, namespace),
+        })
+    }
+
+    fn get<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<Found<V>>, BackendError> {
+        let key = self.space.key(&key.to_key())?;
+        self.found(self.run(&self.read(&key))?)
+    }
+
+    fn insert(&self, key: K, value: V, ttl: Option<Duration>) -> Result<(), BackendError> {
+        self.run(&self.write(&key, &value, ttl)?)
+    }
+
+    fn remove<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, BackendError> {
+        let key = self.space.key(&key.to_key())?;
+        Ok(self.run::<u64>(&unlink(&key))? > 0)
+    }
+
+    fn clear(&self) -> Result<(), BackendError> {
+        walk_sync(&self.shared.connector, &self.space, Walk::Unlink).map(drop)
+    }
+
+    /// No network call: `entries` and `weight` are 0, meaning unknown (see the
+    /// [module docs](super)); [`RedisBackend::count`] scans when you need the number.
+    fn stats(&self) -> BackendStats {
+        BackendStats::default()
+    }
+
+    fn get_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> impl Future<Output = Result<Option<Found<V>>, BackendError>> + Send
+    where
+        V: Send,
+    {
+        let key = self.space.key(&key.to_key());
+        async move {
+            let cmd = self.read(&key?);
+            self.found(self.run_async(&cmd).await?)
+        }
+    }
+
+    fn insert_async(
+        &self,
+        key: K,
+        value: V,
+        ttl: Option<Duration>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send
+    where
+        K: Send,
+        V: Send,
+    {
+        let cmd = self.write(&key, &value, ttl);
+        async move { self.run_async(&cmd?).await }
+    }
+
+    fn remove_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send {
+        let key = self.space.key(&key.to_key());
+        async move { Ok(self.run_async::<u64>(&unlink(&key?)).await? > 0) }
+    }
+
+    async fn clear_async(&self) -> Result<(), BackendError> {
+        walk_async(&self.shared.connector, &self.space, Walk::Unlink)
+            .await
+            .map(drop)
+    }
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("prefix", &String::from_utf8_lossy(self.space.base()))
+            .field("codec", &self.shared.codec.name())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_become_whole_milliseconds_rounded_up() {
+        assert_eq!(px(Duration::from_millis(1500)), 1500);
+        assert_eq!(px(Duration::from_micros(1500)), 2);
+        assert_eq!(px(Duration::from_nanos(1)), 1);
+        assert_eq!(px(Duration::MAX), u64::MAX);
+    }
+}

@@ -1,0 +1,274 @@
+//! Connections: a small pool of blocking connections for sync callers, one multiplexed connection
+//! per Tokio runtime for async callers, a deadline on every operation, and the [`Breaker`].
+//!
+//! The `redis` crate's `ConnectionManager` (like its async cluster connection) spawns a driver task
+//! on the runtime that creates it and dies with that runtime. A cache usually lives in a `static`
+//! that outlives runtimes (each `#[tokio::test]` has its own), so connections are kept per runtime
+//! id, a few at most; the oldest is dropped when a new runtime shows up.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use redis::aio::{
+    ConnectionLike as AsyncConnectionLike, ConnectionManager, ConnectionManagerConfig,
+};
+use redis::cluster::{ClusterClient, ClusterConnection};
+use redis::{Cmd, ConnectionLike, Pipeline, RedisError, RedisFuture, RedisResult, Value};
+use tokio::runtime::Handle;
+use tokio::sync::OnceCell;
+
+use crate::error::{BackendError, BackendErrorKind};
+
+use super::backend::KIND;
+use super::breaker::Breaker;
+use super::options::{RedisOptions, Topology};
+
+/// Runtimes whose async connection is kept at once.
+const MAX_RUNTIMES: usize = 4;
+
+// One per cache, built once: the size difference of the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Client {
+    Single(redis::Client),
+    Cluster(ClusterClient),
+}
+
+/// A blocking connection.
+pub(crate) enum SyncConn {
+    Single(redis::Connection),
+    Cluster(Box<ClusterConnection>),
+}
+
+impl SyncConn {
+    pub(crate) fn as_dyn(&mut self) -> &mut dyn ConnectionLike {
+        match self {
+            Self::Single(c) => c,
+            Self::Cluster(c) => &mut **c,
+        }
+    }
+}
+
+/// A multiplexed connection, cheap to clone.
+#[derive(Clone)]
+pub(crate) enum AsyncConn {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl AsyncConnectionLike for AsyncConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+type RuntimeConns = Vec<(tokio::runtime::Id, Arc<OnceCell<AsyncConn>>)>;
+
+/// Everything needed to reach Redis; shared by all views of one cache.
+pub(crate) struct Connector {
+    client: Client,
+    timeout: Duration,
+    breaker: Breaker,
+    idle: Mutex<Vec<SyncConn>>,
+    pool_size: usize,
+    runtimes: Mutex<RuntimeConns>,
+}
+
+impl Connector {
+    /// Prepares the clients; nothing connects until the first operation.
+    pub(crate) fn new(topology: Topology, options: &RedisOptions) -> Result<Self, BackendError> {
+        let config_error = |e: RedisError| BackendError::config(KIND, "url", e);
+        let client = if topology.cluster {
+            let client = ClusterClient::builder(topology.nodes)
+                .connection_timeout(options.timeout)
+                .response_timeout(options.timeout)
+                .build()
+                .map_err(config_error)?;
+            Client::Cluster(client)
+        } else {
+            let node = topology.nodes.into_iter().next();
+            let node = node.ok_or_else(|| BackendError::config(KIND, "url", "names no server"))?;
+            Client::Single(redis::Client::open(node).map_err(config_error)?)
+        };
+        Ok(Self {
+            client,
+            timeout: options.timeout,
+            breaker: Breaker::new(options.retry_interval),
+            idle: Mutex::new(Vec::new()),
+            pool_size: options.pool_size,
+            runtimes: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Whether this is a Redis Cluster.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.client, Client::Cluster(_))
+    }
+
+    /// Runs `op` on a pooled blocking connection.
+    pub(crate) fn run_sync<T>(
+        &self,
+        op: impl FnOnce(&mut SyncConn) -> RedisResult<T>,
+    ) -> Result<T, BackendError> {
+        self.breaker.admit()?;
+        let result = self.on_pooled(op);
+        self.breaker.record(&result);
+        result
+    }
+
+    fn on_pooled<T>(
+        &self,
+        op: impl FnOnce(&mut SyncConn) -> RedisResult<T>,
+    ) -> Result<T, BackendError> {
+        let pooled = self.idle.lock().pop();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => self.connect_sync().map_err(backend_error)?,
+        };
+        let result = op(&mut conn);
+        // After an I/O error (a read timeout included) a reply may still be in flight on this
+        // socket, and the next command would read it: never reuse such a connection.
+        let broken = result
+            .as_ref()
+            .is_err_and(|e| e.is_io_error() || e.is_unrecoverable_error());
+        if !broken && conn.as_dyn().is_open() {
+            let mut idle = self.idle.lock();
+            if idle.len() < self.pool_size {
+                idle.push(conn);
+            }
+        }
+        result.map_err(backend_error)
+    }
+
+    fn connect_sync(&self) -> RedisResult<SyncConn> {
+        match &self.client {
+            Client::Single(client) => {
+                let deadline = Instant::now() + self.timeout;
+                let conn = client.get_connection_with_timeout(self.timeout)?;
+                // The first command gets what is left of this operation's deadline.
+                let left = deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1));
+                conn.set_read_timeout(Some(left))?;
+                conn.set_write_timeout(Some(left))?;
+                Ok(SyncConn::Single(conn))
+            }
+            Client::Cluster(client) => Ok(SyncConn::Cluster(Box::new(client.get_connection()?))),
+        }
+    }
+
+    /// Runs `op` on this runtime's multiplexed connection, within the timeout.
+    pub(crate) async fn run_async<T, F, Fut>(&self, op: F) -> Result<T, BackendError>
+    where
+        F: FnOnce(AsyncConn) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let Ok(runtime) = Handle::try_current() else {
+            return Err(BackendError::new(
+                KIND,
+                BackendErrorKind::Other,
+                "async Redis operations need a Tokio runtime (with time enabled)",
+            ));
+        };
+        self.breaker.admit()?;
+        let work = async {
+            let conn = self.async_conn(&runtime).await?;
+            op(conn).await
+        };
+        let result = match tokio::time::timeout(self.timeout, work).await {
+            Ok(done) => done.map_err(backend_error),
+            Err(_) => {
+                // A silent network (no reset, no refusal) never errors the socket, so the driver
+                // would keep waiting on it: reconnect on the next attempt instead.
+                self.forget_async_conn(runtime.id());
+                Err(BackendError::new(
+                    KIND,
+                    BackendErrorKind::Timeout,
+                    format_args!("no answer within {:?}", self.timeout),
+                ))
+            }
+        };
+        self.breaker.record(&result);
+        result
+    }
+
+    async fn async_conn(&self, runtime: &Handle) -> RedisResult<AsyncConn> {
+        let id = runtime.id();
+        let cell = {
+            let mut runtimes = self.runtimes.lock();
+            match runtimes.iter().find(|(rt, _)| *rt == id) {
+                Some((_, cell)) => cell.clone(),
+                None => {
+                    if runtimes.len() == MAX_RUNTIMES {
+                        runtimes.remove(0);
+                    }
+                    let cell = Arc::new(OnceCell::new());
+                    runtimes.push((id, cell.clone()));
+                    cell
+                }
+            }
+        };
+        cell.get_or_try_init(|| self.connect_async()).await.cloned()
+    }
+
+    fn forget_async_conn(&self, id: tokio::runtime::Id) {
+        self.runtimes.lock().retain(|(rt, _)| *rt != id);
+    }
+
+    async fn connect_async(&self) -> RedisResult<AsyncConn> {
+        match &self.client {
+            Client::Single(client) => {
+                // One attempt per reconnect: the breaker, not the driver, paces retries, so a
+                // refused connection fails the call at once instead of backing off inside it.
+                // No response timeout in the driver: `run_async` already bounds every operation,
+                // and a second timer per request would cost the hit path for nothing.
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.timeout))
+                    .set_response_timeout(None)
+                    .set_number_of_retries(0);
+                ConnectionManager::new_lazy_with_config(client.clone(), config)
+                    .map(AsyncConn::Single)
+            }
+            Client::Cluster(client) => client.get_async_connection().await.map(AsyncConn::Cluster),
+        }
+    }
+}
+
+/// Classifies a driver error: unreachable, slow, or an answer Redis gave.
+pub(crate) fn backend_error(e: RedisError) -> BackendError {
+    let kind = if e.is_timeout() {
+        BackendErrorKind::Timeout
+    } else if e.is_io_error()
+        || e.is_connection_refusal()
+        || e.is_connection_dropped()
+        || e.is_unrecoverable_error()
+    {
+        BackendErrorKind::Unavailable
+    } else {
+        BackendErrorKind::Protocol
+    };
+    BackendError::new(KIND, kind, e)
+}

@@ -1,0 +1,85 @@
+//! The Redis backend (feature `redis`): caches shared by many processes and machines, on Redis or
+//! Redis Cluster.
+//!
+//! ```no_run
+//! use memokit_core::{Cache, RedisBackend, RedisOptions};
+//!
+//! let users: Cache<u64, String, RedisBackend> = Cache::builder("users")
+//!     .backend_options(RedisOptions::new().url("redis://127.0.0.1:6379/0"))
+//!     .build()?;
+//! users.insert(1, "ada".to_string())?;
+//! assert_eq!(users.get(&1)?.as_deref(), Some("ada"));
+//! # Ok::<(), memokit_core::CacheError>(())
+//! ```
+//!
+//! With the macros, `#[cached(backend = redis, url = "redis://cache.internal:6379")]`; without a
+//! `url` the backend reads `MEMOKIT_REDIS_URL`, then falls back to `redis://127.0.0.1:6379`
+//! ([`RedisOptions`] has the details, including TLS, AUTH, database index and Redis Cluster).
+//!
+//! # Design
+//!
+//! * **Connections.** Async operations use the `redis` crate's multiplexed connection: one socket
+//!   shared by every task, wrapped in its `ConnectionManager`, which reconnects after the server
+//!   drops it (on Redis Cluster, the cluster client, which reconnects and follows slot moves by
+//!   itself). That connection lives on a Tokio runtime (a driver task reads its socket), so the
+//!   backend keeps one per runtime: a cache in a `static` used from several `#[tokio::test]`s keeps
+//!   working when the runtime of an earlier test is gone. Sync operations take a blocking
+//!   connection from a small pool, so a sync caller never needs a runtime and an async caller never
+//!   blocks one (a *sync* memoized function called from async code does block its thread for the
+//!   round trip, as any blocking I/O would: memoize the async function instead). Async operations
+//!   need a Tokio runtime with time enabled (`#[tokio::main]` has it); outside one they return an
+//!   error, which a memoized function treats like any outage. Nothing connects when the cache is
+//!   built: the first operation does.
+//! * **Faults.** Every operation has a deadline ([`RedisOptions::timeout`], 250 ms by default).
+//!   After a connection failure or a timeout the backend stops trying for
+//!   [`RedisOptions::retry_interval`] and answers [`Unavailable`](crate::BackendErrorKind) at once;
+//!   then one caller probes, and success reopens it. So a dead or unreachable Redis costs a
+//!   memoized function at most one timeout per call, usually none, and the cache comes back by
+//!   itself when Redis does. Memoized functions fail open (their body runs); cache modules and
+//!   [`Cache`](crate::Cache) methods return the error.
+//! * **Keys** are `<prefix>:<cache name>:<namespace>:<key bytes>` ([`RedisBackend::redis_key`]):
+//!   the key bytes are the key's [postcard](https://docs.rs/postcard) encoding, which depends only
+//!   on the key's value and serde shape, so every process and every build agrees (a randomly seeded
+//!   hash would not). The namespace is `global`, or `sb<id>-<pid>` inside a test sandbox: sandbox
+//!   ids count up per process, and the process id keeps two test processes sharing one server
+//!   apart.
+//! * **Values** go through a [`Codec`] ([`Postcard`] by default) inside a 12-byte envelope that
+//!   records the envelope version, the codec and the write time, so stale-while-revalidate works
+//!   across processes. A value that does not decode is an error the cache counts and a miss, so the
+//!   next load overwrites it; it is never a panic.
+//! * **Expiry** is Redis's own, set with `PX` (milliseconds). A cache-wide `tti` is supported
+//!   without a `ttl`: reads use `GETEX ... PX` to push expiry back. `capacity` and `weigher` are
+//!   rejected: Redis bounds memory with its own `maxmemory` policy. An eviction listener is never
+//!   called, since Redis does not tell clients what it evicted or expired.
+//! * **Clearing** deletes only the view's own prefix, with `SCAN ... MATCH` and `UNLINK` (on every
+//!   primary of a cluster). Nothing ever calls `KEYS` or `FLUSHDB`.
+//! * **Stats** make no network call: `entries` and `weight` are 0, meaning unknown, because
+//!   counting a prefix needs a full `SCAN`. [`RedisBackend::count`] does that scan when you ask.
+//! * **Single flight is per process.** Concurrent misses on one key in one process run the loader
+//!   once; N processes missing the same key at the same moment run it up to N times, and the last
+//!   write wins. Redis is not locked around a load: a lost lock would stall callers, and the values
+//!   being cached are by definition recomputable.
+//!
+//! Backend-specific operations for cache modules (hashes, pipelines and raw commands) are methods
+//! of [`RedisBackend`], reached with [`Cache::backend`](crate::Cache::backend).
+
+mod backend;
+mod breaker;
+mod clear;
+mod codec;
+mod connection;
+mod keys;
+mod ops;
+mod options;
+#[cfg(test)]
+mod tests;
+
+pub use self::backend::RedisBackend;
+pub use self::codec::{Codec, CodecError, Postcard};
+pub use self::options::RedisOptions;
+/// The `redis` crate this backend is built on, for raw commands and pipelines
+/// ([`RedisBackend::query`], [`RedisBackend::query_pipeline`]).
+pub use ::redis as driver;
+pub use ::redis::{Cmd, FromRedisValue, Pipeline, Value, cmd, pipe};
+/// The type-erased serde traits a [`Codec`] works with.
+pub use erased_serde;

@@ -1,0 +1,314 @@
+//! [`RedisOptions`]: where the server is and how to talk to it, and turning a URL into a topology.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::{ConnectionInfo, IntoConnectionInfo};
+
+use crate::error::BackendError;
+
+use super::backend::KIND;
+use super::codec::{Codec, Postcard};
+
+/// Options of the Redis backend, given to
+/// [`CacheBuilder::backend_options`](crate::CacheBuilder::backend_options) (or returned by a cache
+/// module's `config` function). Every field has a default, so set only what differs.
+///
+/// # The URL
+///
+/// `redis://[[user]:password@]host[:port][/db]`, or `rediss://...` for TLS (which needs the
+/// `redis-tls` feature); `redis+unix:///path/to/socket` for a Unix socket. AUTH credentials and the
+/// database index come from the URL. Several URLs separated by commas are the seed nodes of a
+/// Redis Cluster; [`RedisOptions::cluster`] makes a single seed a cluster too.
+///
+/// Where it comes from, first match wins: [`RedisOptions::url`] (the `url` option of
+/// `#[cached]`), then the `MEMOKIT_REDIS_URL` environment variable when the cache is built, then
+/// `redis://127.0.0.1:6379`. A URL that does not parse is a
+/// [`CacheError::Config`](crate::CacheError::Config) naming the cache and `url`, with any password
+/// masked.
+///
+/// ```
+/// use std::time::Duration;
+/// use memokit_core::{Cache, CacheError, RedisBackend, RedisOptions};
+///
+/// let options = RedisOptions::new()
+///     .url("redis://:secret@10.0.0.7:6380/2")
+///     .timeout(Duration::from_millis(100))
+///     .prefix("shop");
+/// assert_eq!(options.timeout_value(), Duration::from_millis(100));
+///
+/// let bad = Cache::<u64, u64, RedisBackend>::builder("prices")
+///     .backend_options(RedisOptions::new().url("http://:secret@nowhere"))
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(bad, CacheError::Config { setting: "url", .. }));
+/// assert!(!bad.to_string().contains("secret"));
+/// ```
+#[derive(Clone)]
+pub struct RedisOptions {
+    pub(crate) url: Option<String>,
+    pub(crate) cluster: bool,
+    pub(crate) timeout: Duration,
+    pub(crate) retry_interval: Duration,
+    pub(crate) prefix: Arc<str>,
+    pub(crate) codec: Arc<dyn Codec>,
+    pub(crate) pool_size: usize,
+}
+
+impl RedisOptions {
+    /// The environment variable read when no URL is set in code.
+    pub const URL_ENV: &'static str = "MEMOKIT_REDIS_URL";
+    /// The URL used when neither code nor the environment gives one.
+    pub const DEFAULT_URL: &'static str = "redis://127.0.0.1:6379";
+    /// How long one operation may take by default: long enough for a loaded server across a data
+    /// centre, short enough that a memoized function barely notices a dead one.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+    /// How long Redis is skipped after a failure, by default.
+    pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(1);
+    /// The first segment of every key, by default.
+    pub const DEFAULT_PREFIX: &'static str = "memokit";
+    /// Idle blocking connections kept for sync callers, by default.
+    pub const DEFAULT_POOL_SIZE: usize = 8;
+
+    /// The defaults: the URL from the environment, a 250 ms timeout, prefix `memokit`, postcard.
+    pub fn new() -> Self {
+        Self {
+            url: None,
+            cluster: false,
+            timeout: Self::DEFAULT_TIMEOUT,
+            retry_interval: Self::DEFAULT_RETRY_INTERVAL,
+            prefix: Self::DEFAULT_PREFIX.into(),
+            codec: Arc::new(Postcard),
+            pool_size: Self::DEFAULT_POOL_SIZE,
+        }
+    }
+
+    /// The server's URL (see [the type docs](Self) for the forms).
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// Treats the URL as a Redis Cluster seed even when it names a single node.
+    pub fn cluster(mut self, cluster: bool) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// The deadline of every operation, connecting included (default 250 ms).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long to skip Redis after a connection failure or timeout before one caller tries it
+    /// again (default 1 s). Zero retries on every call.
+    pub fn retry_interval(mut self, interval: Duration) -> Self {
+        self.retry_interval = interval;
+        self
+    }
+
+    /// The first segment of every key (default `memokit`), e.g. to separate applications or
+    /// deployments sharing one server.
+    pub fn prefix(mut self, prefix: impl Into<Arc<str>>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The value format (default [`Postcard`]).
+    pub fn codec(mut self, codec: impl Codec) -> Self {
+        self.codec = Arc::new(codec);
+        self
+    }
+
+    /// Idle blocking connections kept for sync callers (default 8); more concurrent sync callers
+    /// open more connections and close the surplus after use.
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size;
+        self
+    }
+
+    /// The operation timeout.
+    pub fn timeout_value(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Checks the options and finds the server, without connecting.
+    pub(crate) fn topology(&self) -> Result<Topology, BackendError> {
+        if self.timeout.is_zero() {
+            return Err(BackendError::config(
+                KIND,
+                "timeout",
+                "must be longer than zero",
+            ));
+        }
+        if self.prefix.is_empty() {
+            return Err(BackendError::config(
+                KIND,
+                "prefix",
+                "must not be empty: it keeps memokit's keys apart from others",
+            ));
+        }
+        if self.pool_size == 0 {
+            return Err(BackendError::config(
+                KIND,
+                "pool_size",
+                "must be at least 1",
+            ));
+        }
+        let url = match &self.url {
+            Some(url) => url.clone(),
+            None => std::env::var(Self::URL_ENV).unwrap_or_else(|_| Self::DEFAULT_URL.into()),
+        };
+        Topology::parse(&url, self.cluster)
+    }
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("url", &self.url.as_deref().map(redact))
+            .field("cluster", &self.cluster)
+            .field("timeout", &self.timeout)
+            .field("retry_interval", &self.retry_interval)
+            .field("prefix", &self.prefix)
+            .field("codec", &self.codec.name())
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+/// The servers a backend talks to: one node, or the seed nodes of a cluster.
+pub(crate) struct Topology {
+    pub(crate) nodes: Vec<ConnectionInfo>,
+    pub(crate) cluster: bool,
+}
+
+impl Topology {
+    fn parse(urls: &str, cluster: bool) -> Result<Self, BackendError> {
+        let mut nodes = Vec::new();
+        for url in urls.split(',').map(str::trim) {
+            let info = url.into_connection_info().map_err(|e| {
+                let hint = if url.starts_with("rediss") && cfg!(not(feature = "redis-tls")) {
+                    "; `rediss://` needs memokit's `redis-tls` feature"
+                } else {
+                    ""
+                };
+                BackendError::config(
+                    KIND,
+                    "url",
+                    format_args!(
+                        "`{}`: {e}{hint}; expected redis://[[user]:password@]host[:port][/db], rediss://... for TLS, or comma-separated cluster seeds",
+                        redact(url)
+                    ),
+                )
+            })?;
+            nodes.push(info);
+        }
+        Ok(Self {
+            cluster: cluster || nodes.len() > 1,
+            nodes,
+        })
+    }
+}
+
+/// `url` with the password (if any) masked, for errors and debug output.
+fn redact(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let authority_end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    let Some(at) = url[start..authority_end].rfind('@').map(|i| start + i) else {
+        return url.to_string();
+    };
+    match url[start..at].find(':') {
+        Some(colon) => format!("{}:***{}", &url[..start + colon], &url[at..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::BackendErrorKind;
+
+    fn parse(url: &str) -> Result<Topology, BackendError> {
+        RedisOptions::new().url(url).topology()
+    }
+
+    fn rejected(options: RedisOptions) -> BackendError {
+        match options.topology() {
+            Err(e) => e,
+            Ok(_) => panic!("{options:?} was accepted"),
+        }
+    }
+
+    #[test]
+    fn urls_carry_auth_and_database() {
+        let topology = parse("redis://bob:pw@127.0.0.1:6390/3").unwrap();
+        assert!(!topology.cluster);
+        let info = &topology.nodes[0];
+        assert_eq!(info.redis_settings().db(), 3);
+        assert_eq!(info.redis_settings().username(), Some("bob"));
+        assert_eq!(info.redis_settings().password(), Some("pw"));
+    }
+
+    #[test]
+    fn comma_separated_urls_or_the_flag_mean_cluster() {
+        let two = parse("redis://a:7000, redis://b:7001").unwrap();
+        assert!(two.cluster);
+        assert_eq!(two.nodes.len(), 2);
+        let one_seed = RedisOptions::new().url("redis://a:7000").cluster(true);
+        assert!(one_seed.topology().unwrap().cluster);
+    }
+
+    #[test]
+    fn bad_urls_name_the_setting_and_hide_the_password() {
+        for url in [
+            "http://u:hunter2@host",
+            "redis://u:hunter2@host:notaport",
+            "",
+        ] {
+            let err = rejected(RedisOptions::new().url(url));
+            assert_eq!(err.kind(), BackendErrorKind::Config);
+            assert_eq!(err.setting(), Some("url"));
+            assert!(!err.message().contains("hunter2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn tls_urls_need_the_tls_feature() {
+        let tls = RedisOptions::new().url("rediss://:pw@cache.internal:6380/1");
+        if cfg!(feature = "redis-tls") {
+            assert!(tls.topology().is_ok());
+        } else {
+            let err = rejected(tls);
+            assert!(err.message().contains("`redis-tls` feature"), "{err}");
+        }
+    }
+
+    #[test]
+    fn other_settings_are_checked() {
+        let err = rejected(RedisOptions::new().timeout(Duration::ZERO));
+        assert_eq!(err.setting(), Some("timeout"));
+        let err = rejected(RedisOptions::new().prefix(""));
+        assert_eq!(err.setting(), Some("prefix"));
+        let err = rejected(RedisOptions::new().pool_size(0));
+        assert_eq!(err.setting(), Some("pool_size"));
+    }
+
+    #[test]
+    fn redaction_masks_only_the_password() {
+        assert_eq!(redact("redis://u:pw@h:1/2"), "redis://u:***@h:1/2");
+        assert_eq!(redact("redis://:pw@h"), "redis://:***@h");
+        assert_eq!(redact("redis://h:1/2"), "redis://h:1/2");
+        assert_eq!(redact("redis://u@h"), "redis://u@h");
+    }
+}

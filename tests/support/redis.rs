@@ -1,0 +1,204 @@
+//! A private `redis-server` for one test: started from `PATH` on a free loopback port with no
+//! persistence, waited for until it answers `PING`, and killed when the guard drops. It never
+//! talks to a server it did not start.
+//!
+//! Without `redis-server` on `PATH`, [`RedisServer::start`] prints one skip line and returns
+//! `None`, except under `CI=true`, where a missing server fails the test.
+//!
+//! Include it with `#[path = "support/redis.rs"] mod redis_server;`.
+
+#![allow(dead_code)] // each test binary uses its own part of the helper
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+/// A running `redis-server` owned by the test; see the [module docs](self).
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    cluster: bool,
+}
+
+impl RedisServer {
+    /// A plain server, or `None` (with a skip line) when `redis-server` is not installed.
+    pub fn start() -> Option<Self> {
+        Self::launch(false)
+    }
+
+    /// A one-node Redis Cluster owning all 16384 slots.
+    pub fn start_cluster() -> Option<Self> {
+        let server = Self::launch(true)?;
+        server.command("CLUSTER ADDSLOTSRANGE 0 16383");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !server.command("CLUSTER INFO").contains("cluster_state:ok") {
+            assert!(
+                Instant::now() < deadline,
+                "the test cluster never became ready"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some(server)
+    }
+
+    fn launch(cluster: bool) -> Option<Self> {
+        if !installed() {
+            return None;
+        }
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("memokit-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the server's scratch directory");
+        let mut server = Self {
+            child: None,
+            port,
+            dir,
+            cluster,
+        };
+        server.restart();
+        Some(server)
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The loopback port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server (as a crash would: no shutdown, and it had no persistence to flush).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port, empty, and waits until it answers.
+    pub fn restart(&mut self) {
+        self.kill();
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(&self.dir);
+        if self.cluster {
+            let _ = std::fs::remove_file(self.dir.join("nodes.conf"));
+            command.args([
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-announce-ip",
+                "127.0.0.1",
+            ]);
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is on PATH but could not be started");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self
+            .try_command("PING")
+            .is_some_and(|r| r.starts_with("+PONG"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on port {} did not answer within 10s",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends one inline command and returns the raw reply (enough for PING, INFO, CLUSTER ...).
+    pub fn command(&self, command: &str) -> String {
+        self.try_command(command)
+            .unwrap_or_else(|| panic!("redis-server on port {} is not answering", self.port))
+    }
+
+    fn try_command(&self, command: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        stream.write_all(format!("{command}\r\n").as_bytes()).ok()?;
+        let mut reply = Vec::new();
+        let mut buf = [0; 4096];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    reply.extend_from_slice(&buf[..n]);
+                    if complete(&reply) {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        Some(String::from_utf8_lossy(&reply).into_owned())
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether a RESP reply (a simple line, or one bulk string) has fully arrived.
+fn complete(reply: &[u8]) -> bool {
+    let Some(line_end) = reply.windows(2).position(|w| w == b"\r\n") else {
+        return false;
+    };
+    if reply[0] != b'$' {
+        return true;
+    }
+    let Some(len) = std::str::from_utf8(&reply[1..line_end])
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return true;
+    };
+    reply.len() >= line_end + 2 + len + 2
+}
+
+fn installed() -> bool {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "CI=true but redis-server is not on PATH: install it (apt-get install redis-server)"
+            );
+        }
+        static SKIP: Once = Once::new();
+        SKIP.call_once(|| {
+            eprintln!(
+                "SKIPPED Redis tests: redis-server is not on PATH (install it, e.g. `apt-get install redis-server`; under CI=true they fail instead)"
+            );
+        });
+    }
+    found
+}
+
+/// A port nothing listens on right now: bind port 0, note the port, release it.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    listener.local_addr().expect("a bound address").port()
+}
