@@ -1,5 +1,8 @@
 //! Shared workloads for memokit's benchmarks: deterministic key streams that every cache under
-//! test replays identically, so peers measured in the same run see the same input.
+//! test replays identically, so peers measured in the same run see the same input, and the
+//! [`traces`] the hit-ratio tool replays.
+
+pub mod traces;
 
 /// A small, fast, deterministic generator (xorshift64*); benchmarks need repeatable streams, not
 /// cryptographic quality.
