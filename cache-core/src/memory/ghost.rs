@@ -46,6 +46,10 @@ impl Ghost {
         }
     }
 
+    pub(super) fn len(&self) -> usize {
+        self.members.len()
+    }
+
     pub(super) fn contains(&self, hash: u64) -> bool {
         let fp = fingerprint(hash);
         self.members.find(spread(fp), |&m| m == fp).is_some()
@@ -64,12 +68,16 @@ impl Ghost {
         self.members.insert_unique(spread(fp), fp, |&m| spread(m));
     }
 
-    /// Forgets `hash` (its key is resident again).
-    pub(super) fn remove(&mut self, hash: u64) {
+    /// Forgets `hash` (its key is resident again); whether it was remembered.
+    pub(super) fn remove(&mut self, hash: u64) -> bool {
         let fp = fingerprint(hash);
         // The ring keeps a stale copy until it reaches the front; `pop_oldest` tolerates that.
-        if let Ok(entry) = self.members.find_entry(spread(fp), |&m| m == fp) {
-            entry.remove();
+        match self.members.find_entry(spread(fp), |&m| m == fp) {
+            Ok(entry) => {
+                entry.remove();
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -101,8 +109,8 @@ mod tests {
         ghost.add(h(3));
         assert!(!ghost.contains(h(1)));
         assert!(ghost.contains(h(2)) && ghost.contains(h(3)));
-        ghost.remove(h(2));
-        assert!(!ghost.contains(h(2)));
+        assert!(ghost.remove(h(2)));
+        assert!(!ghost.contains(h(2)) && !ghost.remove(h(2)));
         ghost.set_capacity(0);
         assert!(!ghost.contains(h(3)));
     }

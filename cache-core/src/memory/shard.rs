@@ -28,8 +28,13 @@ const NIL: u32 = u32::MAX;
 /// S3-FIFO's frequency saturates here: a main-queue entry survives at most this many passes
 /// without a read.
 const MAX_FREQ: u8 = 3;
-/// Share of a shard's capacity given to the small (probation) queue, in percent.
-const SMALL_PERCENT: u64 = 10;
+/// The small (probation) queue's share of a shard's capacity, in percent: where it starts, and
+/// the bounds its adaptation keeps it in (see the [module docs](super)).
+const SMALL_START_PERCENT: u64 = 5;
+const SMALL_MIN_PERCENT: u64 = 1;
+const SMALL_MAX_PERCENT: u64 = 30;
+/// Reads an entry needs while on probation to be promoted to the main queue rather than evicted.
+const PROMOTE_AFTER: u8 = 2;
 /// Slots examined for expiry per write; enough to keep up with any write rate, small enough
 /// that a write's cost stays flat.
 const SWEEP_STEPS: usize = 2;
@@ -126,13 +131,22 @@ pub(super) struct Shard<K, V> {
     track_idle: bool,
     small: List,
     main: List,
-    ghost: Ghost,
+    /// Keys recently evicted from the small queue; their return means it is too small.
+    small_ghost: Ghost,
+    /// Keys recently evicted from the main queue; their return means it is too small.
+    main_ghost: Ghost,
     capacity: u64,
+    /// The small queue's current target weight, adapted between its bounds.
     small_capacity: u64,
     /// Live entries that have an expiry time; sweeping is skipped while there are none.
     timed: usize,
     cursor: usize,
     pub(super) removals: Removals,
+}
+
+/// `p` percent of `n`, rounded down.
+fn percent(n: u64, p: u64) -> u64 {
+    (u128::from(n) * u128::from(p) / 100) as u64
 }
 
 impl<K: Hash + Eq, V> Shard<K, V> {
@@ -146,9 +160,10 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             track_idle,
             small: List::EMPTY,
             main: List::EMPTY,
-            ghost: Ghost::new(),
+            small_ghost: Ghost::new(),
+            main_ghost: Ghost::new(),
             capacity,
-            small_capacity: capacity / 100 * SMALL_PERCENT + capacity % 100 * SMALL_PERCENT / 100,
+            small_capacity: percent(capacity, SMALL_START_PERCENT),
             timed: 0,
             cursor: 0,
             removals: Removals::default(),
@@ -306,14 +321,14 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             }
             let freq = slot.freq.load(Relaxed);
             if from_small {
-                if freq > 0 {
+                if freq >= PROMOTE_AFTER {
                     // Read while on probation: it has earned a place in the main queue.
                     slot.freq.store(0, Relaxed);
                     self.unlink(index);
                     self.push_back(index, Queue::Main);
                 } else {
                     let hash = env.hasher.hash_one(&slot.key);
-                    self.ghost.add(hash);
+                    self.small_ghost.add(hash);
                     self.remove_at(index, RemovalCause::Size, env);
                     return true;
                 }
@@ -322,9 +337,31 @@ impl<K: Hash + Eq, V> Shard<K, V> {
                 self.unlink(index);
                 self.push_back(index, Queue::Main);
             } else {
+                let hash = env.hasher.hash_one(&slot.key);
+                self.main_ghost.add(hash);
                 self.remove_at(index, RemovalCause::Size, env);
                 return true;
             }
+        }
+    }
+
+    /// Where a new key goes, adapting the small queue's target on the way (ARC's rule: a key
+    /// coming back from one ghost means that queue was too small; step by the ratio of the
+    /// ghosts' sizes so the rarer signal weighs more).
+    fn admit(&mut self, hash: u64, weight: u64) -> Queue {
+        let (small, main) = (self.small_ghost.len(), self.main_ghost.len());
+        if self.small_ghost.remove(hash) {
+            let step = (main / small.max(1)).max(1) as u64 * weight;
+            self.small_capacity = (self.small_capacity.saturating_add(step))
+                .min(percent(self.capacity, SMALL_MAX_PERCENT));
+            Queue::Main
+        } else if self.main_ghost.remove(hash) {
+            let step = (small / main.max(1)).max(1) as u64 * weight;
+            self.small_capacity = (self.small_capacity.saturating_sub(step))
+                .max(percent(self.capacity, SMALL_MIN_PERCENT));
+            Queue::Main
+        } else {
+            Queue::Small
         }
     }
 
@@ -386,12 +423,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             env.notify(&key, &value, RemovalCause::Size);
             return;
         }
-        let queue = if self.ghost.contains(hash) {
-            self.ghost.remove(hash);
-            Queue::Main
-        } else {
-            Queue::Small
-        };
+        let queue = self.admit(hash, weight);
         self.make_room(weight, env);
         let slot = Slot {
             key,
@@ -428,8 +460,9 @@ impl<K: Hash + Eq, V> Shard<K, V> {
                 .map_or(0, |s| hasher.hash_one(&s.key))
         });
         self.push_back(index, queue);
-        // The ghost remembers about as many keys as the shard holds.
-        self.ghost.set_capacity(self.table.len());
+        // Each ghost remembers about as many keys as the shard holds.
+        self.small_ghost.set_capacity(self.table.len());
+        self.main_ghost.set_capacity(self.table.len());
     }
 
     /// Overwrites the value of a resident slot in place, keeping its place in the queues.
@@ -553,7 +586,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.table.clear();
         self.free.clear();
         self.idle.clear();
-        self.ghost.clear();
+        self.small_ghost.clear();
+        self.main_ghost.clear();
         self.small = List::EMPTY;
         self.main = List::EMPTY;
         self.timed = 0;
