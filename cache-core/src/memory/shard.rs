@@ -542,8 +542,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     }
 
     /// The live value under `key` replaced by `f(current)`, or `f(None)` inserted with `expires`
-    /// if there is none. The entry keeps its write time and expiry: this is an update, not a
-    /// new write.
+    /// if there is none. The entry keeps its write time and expiry (this is an update, not a
+    /// new write) but counts as read for time-to-idle.
     pub(super) fn update<Q, E>(
         &mut self,
         hash: u64,
@@ -571,6 +571,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
                 let queue = slot.queue;
                 let list = self.list(queue);
                 list.weight = list.weight - u64::from(old_weight) + u64::from(weight);
+                self.mark_read(index, env.now);
                 self.make_room(0, env);
                 return Ok(value);
             }
