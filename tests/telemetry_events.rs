@@ -115,6 +115,8 @@ fn gets_inserts_removes_and_clears() {
             names::INSERT.to_owned(),
             ev(names::GET, "hit"),
             ev(names::REMOVE, "false"),
+            // `clear` reports each entry it drops to the listener (`RemovalCause::Explicit`).
+            ev(names::EVICT, "explicit"),
             names::CLEAR.to_owned(),
         ]
     );

@@ -1,5 +1,9 @@
 //! Shared workloads for memokit's benchmarks: deterministic key streams that every cache under
-//! test replays identically, so peers measured in the same run see the same input.
+//! test replays identically, so peers measured in the same run see the same input, and the
+//! [`traces`] the hit-ratio tool replays.
+
+pub mod peers;
+pub mod traces;
 
 /// A small, fast, deterministic generator (xorshift64*); benchmarks need repeatable streams, not
 /// cryptographic quality.
@@ -54,4 +58,29 @@ pub fn zipf_keys(n: u64, s: f64, count: usize, seed: u64) -> Vec<u64> {
             cdf.partition_point(|&c| c < u).min(n as usize - 1) as u64
         })
         .collect()
+}
+
+/// Runs `iters` operations on each key stream at once, one thread per stream, and returns the
+/// wall time. `op(i, key)` performs operation `i` of its thread on `key` and says whether it
+/// found a value (counted so the work cannot be optimized away). Stream lengths must be powers
+/// of two.
+pub fn on_threads(
+    iters: u64,
+    keys: &[Vec<u64>],
+    op: &(dyn Fn(usize, u64) -> bool + Sync),
+) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for keys in keys {
+            s.spawn(move || {
+                let mask = keys.len() - 1;
+                let mut found = 0u64;
+                for i in 0..iters as usize {
+                    found += u64::from(op(i, keys[i & mask]));
+                }
+                std::hint::black_box(found);
+            });
+        }
+    });
+    start.elapsed()
 }

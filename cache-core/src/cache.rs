@@ -309,11 +309,20 @@ where
         self.scope().map(View)
     }
 
+    #[inline]
     pub(crate) fn scope(&self) -> Result<ScopeRef<'_, K, V, B>, CacheError> {
         let ns = context::namespace();
         if ns.is_global() {
             return Ok(ScopeRef::Global(&self.inner.global));
         }
+        self.sandbox_scope(ns)
+    }
+
+    /// The scope of a sandbox namespace, made on first use; kept out of line so the global
+    /// namespace's hit path stays small.
+    #[cold]
+    #[inline(never)]
+    fn sandbox_scope(&self, ns: Namespace) -> Result<ScopeRef<'_, K, V, B>, CacheError> {
         if let Some(scope) = self.inner.sandboxes.read().get(&ns) {
             return Ok(ScopeRef::Sandbox(scope.clone()));
         }

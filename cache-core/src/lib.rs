@@ -11,7 +11,7 @@
 //! |---|---|
 //! | [`cache`](Cache) | the typed handle, its builder, loads and single flight (misses on one key run one loader; failures and cancellation hand over to a waiter; same-key recursion is an error), stale-while-revalidate |
 //! | [`backend`] | the storage contract ([`Backend`]) and why it is shaped so |
-//! | [`memory`](MemoryBackend) | the default in-memory backend |
+//! | [`memory`] | the default in-memory backend, and why its policy is S3-FIFO |
 //! | [`key`] | borrowed lookups ([`key::KeyRef`], [`key::ToKey`]) |
 //! | [`clock`] | the coarse clock and the manual clock for tests |
 //! | [`context`] | the per-thread namespace the caches consult |
@@ -59,7 +59,7 @@ pub use config::{Config, EvictionListener, Weigher};
 pub use context::Namespace;
 pub use error::{BackendError, BackendErrorKind, CacheError, LoadError};
 pub use memo::Memo;
-pub use memory::MemoryBackend;
+pub use memory::{Counter, MemoryBackend};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisOptions};
 pub use registry::{CacheInfo, caches, clear_all};

@@ -1,0 +1,600 @@
+//! One shard of the in-memory backend: a hash index over a slab of slots, threaded on the two
+//! S3-FIFO queues.
+//!
+//! Slots live in a `Vec` (the slab) and the hash table holds only their `u32` indices, so a
+//! resize moves 4-byte indices rather than whole entries, and the table costs about 5 bytes per
+//! bucket whatever `K` and `V` are (quick_cache indexes a slab the same way). Each slot is linked
+//! into its queue by `prev`/`next` indices, so any slot unlinks in O(1) for an explicit removal,
+//! a replacement or an expiry. The key's hash is not stored: it is recomputed on the rare paths
+//! that need it (rehash, removal), which keeps a `u64 -> u64` slot at 48 bytes.
+//!
+//! Readers hold the shard's read lock and touch only atomics (the access frequency and, with a
+//! time-to-idle, the last-read time); everything else changes under the write lock.
+
+use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::Ordering::Relaxed;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use super::ghost::Ghost;
+use super::shim::{AtomicU8, AtomicU64};
+use crate::backend::RemovalCause;
+use crate::config::{EvictionListener, Weigher};
+use crate::key::Equivalent;
+
+/// An expiry time that never comes.
+pub(super) const NEVER: u64 = u64::MAX;
+const NIL: u32 = u32::MAX;
+/// S3-FIFO's frequency saturates here: a main-queue entry survives at most this many passes
+/// without a read.
+const MAX_FREQ: u8 = 3;
+/// The small (probation) queue's share of a shard's capacity, in percent: where it starts, and
+/// the bounds its adaptation keeps it in (see the [module docs](super)).
+const SMALL_START_PERCENT: u64 = 5;
+const SMALL_MIN_PERCENT: u64 = 1;
+const SMALL_MAX_PERCENT: u64 = 30;
+/// Reads an entry needs while on probation to be promoted to the main queue rather than evicted.
+const PROMOTE_AFTER: u8 = 2;
+/// Slots examined for expiry per write; enough to keep up with any write rate, small enough
+/// that a write's cost stays flat.
+const SWEEP_STEPS: usize = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Queue {
+    Small,
+    Main,
+}
+
+/// A cached entry and its bookkeeping.
+pub(super) struct Slot<K, V> {
+    pub(super) key: K,
+    pub(super) value: V,
+    /// Write time, in nanoseconds on memokit's clock.
+    pub(super) written: u64,
+    /// Absolute expiry in nanoseconds, or [`NEVER`].
+    pub(super) expires: u64,
+    prev: u32,
+    next: u32,
+    /// The entry's weight, saturated at `u32::MAX`.
+    weight: u32,
+    /// Reads since the entry last moved in its queue, saturating at [`MAX_FREQ`]. Written by
+    /// readers under the read lock, so it is atomic; lost increments only blur a heuristic.
+    freq: AtomicU8,
+    queue: Queue,
+}
+
+impl<K, V> Slot<K, V> {
+    /// Records a read. A plain load and store, not a read-modify-write: two readers racing may
+    /// count once, which the policy tolerates, and the hit path stays free of locked
+    /// instructions.
+    #[inline]
+    pub(super) fn touch(&self) {
+        let freq = self.freq.load(Relaxed);
+        if freq < MAX_FREQ {
+            self.freq.store(freq + 1, Relaxed);
+        }
+    }
+}
+
+/// A FIFO queue threaded through the slab.
+struct List {
+    head: u32,
+    tail: u32,
+    weight: u64,
+}
+
+impl List {
+    const EMPTY: Self = Self {
+        head: NIL,
+        tail: NIL,
+        weight: 0,
+    };
+}
+
+/// What a shard needs from its backend for one write: how to hash and weigh, whom to tell, and
+/// the time.
+pub(super) struct Env<'a, K, V> {
+    pub(super) hasher: &'a DefaultHashBuilder,
+    pub(super) weigher: Option<&'a Weigher<K, V>>,
+    pub(super) listener: Option<&'a EvictionListener<K, V>>,
+    /// Time to idle in nanoseconds, or [`NEVER`].
+    pub(super) tti: u64,
+    pub(super) now: u64,
+}
+
+impl<K, V> Env<'_, K, V> {
+    pub(super) fn weigh(&self, key: &K, value: &V) -> u64 {
+        self.weigher.map_or(1, |w| w(key, value))
+    }
+
+    fn notify(&self, key: &K, value: &V, cause: RemovalCause) {
+        if let Some(listener) = self.listener {
+            listener(key, value, cause);
+        }
+    }
+}
+
+/// Counters kept under the shard's lock.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Removals {
+    pub(super) evicted: u64,
+    pub(super) expired: u64,
+    pub(super) replaced: u64,
+}
+
+pub(super) struct Shard<K, V> {
+    table: HashTable<u32>,
+    slab: Vec<Option<Slot<K, V>>>,
+    free: Vec<u32>,
+    /// Last read of each slab slot, in nanoseconds; kept only when the cache has a time to idle.
+    idle: Vec<AtomicU64>,
+    track_idle: bool,
+    small: List,
+    main: List,
+    /// Keys recently evicted from the small queue; their return means it is too small.
+    small_ghost: Ghost,
+    /// Keys recently evicted from the main queue; their return means it is too small.
+    main_ghost: Ghost,
+    capacity: u64,
+    /// The small queue's current target weight, adapted between its bounds.
+    small_capacity: u64,
+    /// Live entries that have an expiry time; sweeping is skipped while there are none.
+    timed: usize,
+    cursor: usize,
+    pub(super) removals: Removals,
+}
+
+/// `p` percent of `n`, rounded down.
+fn percent(n: u64, p: u64) -> u64 {
+    (u128::from(n) * u128::from(p) / 100) as u64
+}
+
+impl<K: Hash + Eq, V> Shard<K, V> {
+    /// A shard holding at most `capacity` weight (`u64::MAX` for unbounded).
+    pub(super) fn new(capacity: u64, track_idle: bool) -> Self {
+        Self {
+            table: HashTable::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            idle: Vec::new(),
+            track_idle,
+            small: List::EMPTY,
+            main: List::EMPTY,
+            small_ghost: Ghost::new(),
+            main_ghost: Ghost::new(),
+            capacity,
+            small_capacity: percent(capacity, SMALL_START_PERCENT),
+            timed: 0,
+            cursor: 0,
+            removals: Removals::default(),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub(super) fn weight(&self) -> u64 {
+        self.small.weight + self.main.weight
+    }
+
+    /// The slot holding `key`, expired or not.
+    #[inline]
+    pub(super) fn find<Q: ?Sized + Equivalent<K>>(
+        &self,
+        hash: u64,
+        key: &Q,
+    ) -> Option<(u32, &Slot<K, V>)> {
+        let slab = &self.slab;
+        let index = *self.table.find(hash, |&i| {
+            slab[i as usize]
+                .as_ref()
+                .is_some_and(|s| key.equivalent(&s.key))
+        })?;
+        Some((index, slab[index as usize].as_ref()?))
+    }
+
+    /// Whether the slot at `index` has expired at `now`.
+    #[inline]
+    pub(super) fn expired(&self, index: u32, slot: &Slot<K, V>, now: u64, tti: u64) -> bool {
+        now >= slot.expires
+            || (tti != NEVER
+                && self
+                    .idle
+                    .get(index as usize)
+                    .is_some_and(|t| now >= t.load(Relaxed).saturating_add(tti)))
+    }
+
+    /// Records a read at `now` for time-to-idle.
+    #[inline]
+    pub(super) fn mark_read(&self, index: u32, now: u64) {
+        if let Some(t) = self.idle.get(index as usize) {
+            t.store(now, Relaxed);
+        }
+    }
+
+    fn slot(&self, index: u32) -> Option<&Slot<K, V>> {
+        self.slab.get(index as usize)?.as_ref()
+    }
+
+    fn slot_mut(&mut self, index: u32) -> Option<&mut Slot<K, V>> {
+        self.slab.get_mut(index as usize)?.as_mut()
+    }
+
+    fn list(&mut self, queue: Queue) -> &mut List {
+        match queue {
+            Queue::Small => &mut self.small,
+            Queue::Main => &mut self.main,
+        }
+    }
+
+    fn set_link(&mut self, index: u32, prev: Option<u32>, next: Option<u32>) {
+        if let Some(slot) = self.slot_mut(index) {
+            if let Some(p) = prev {
+                slot.prev = p;
+            }
+            if let Some(n) = next {
+                slot.next = n;
+            }
+        }
+    }
+
+    fn push_back(&mut self, index: u32, queue: Queue) {
+        let Some(slot) = self.slot_mut(index) else {
+            return;
+        };
+        slot.queue = queue;
+        let weight = u64::from(slot.weight);
+        let list = self.list(queue);
+        let tail = list.tail;
+        list.tail = index;
+        if tail == NIL {
+            list.head = index;
+        }
+        list.weight += weight;
+        self.set_link(index, Some(tail), Some(NIL));
+        if tail != NIL {
+            self.set_link(tail, None, Some(index));
+        }
+    }
+
+    fn unlink(&mut self, index: u32) {
+        let Some(slot) = self.slot(index) else {
+            return;
+        };
+        let (prev, next, queue, weight) = (slot.prev, slot.next, slot.queue, slot.weight);
+        let list = self.list(queue);
+        list.weight -= u64::from(weight);
+        if prev == NIL {
+            list.head = next;
+        }
+        if next == NIL {
+            list.tail = prev;
+        }
+        if prev != NIL {
+            self.set_link(prev, None, Some(next));
+        }
+        if next != NIL {
+            self.set_link(next, Some(prev), None);
+        }
+    }
+
+    /// Takes the slot at `index` out of the queues, the index and the slab, and reports it.
+    fn remove_at(&mut self, index: u32, cause: RemovalCause, env: &Env<'_, K, V>) {
+        self.unlink(index);
+        let Some(slot) = self.slab.get_mut(index as usize).and_then(Option::take) else {
+            return;
+        };
+        let hash = env.hasher.hash_one(&slot.key);
+        if let Ok(entry) = self.table.find_entry(hash, |&i| i == index) {
+            entry.remove();
+        }
+        self.free.push(index);
+        if slot.expires != NEVER {
+            self.timed -= 1;
+        }
+        match cause {
+            RemovalCause::Size => self.removals.evicted += 1,
+            RemovalCause::Expired => self.removals.expired += 1,
+            RemovalCause::Replaced => self.removals.replaced += 1,
+            _ => {}
+        }
+        env.notify(&slot.key, &slot.value, cause);
+    }
+
+    /// Evicts one entry by the S3-FIFO rules; whether anything was evicted.
+    fn evict_one(&mut self, env: &Env<'_, K, V>) -> bool {
+        loop {
+            let from_small = self.small.head != NIL
+                && (self.small.weight >= self.small_capacity || self.main.head == NIL);
+            let index = if from_small {
+                self.small.head
+            } else {
+                self.main.head
+            };
+            let Some(slot) = self.slot(index) else {
+                return false;
+            };
+            if self.expired(index, slot, env.now, env.tti) {
+                self.remove_at(index, RemovalCause::Expired, env);
+                return true;
+            }
+            let freq = slot.freq.load(Relaxed);
+            if from_small {
+                if freq >= PROMOTE_AFTER {
+                    // Read while on probation: it has earned a place in the main queue.
+                    slot.freq.store(0, Relaxed);
+                    self.unlink(index);
+                    self.push_back(index, Queue::Main);
+                } else {
+                    let hash = env.hasher.hash_one(&slot.key);
+                    self.small_ghost.add(hash);
+                    self.remove_at(index, RemovalCause::Size, env);
+                    return true;
+                }
+            } else if freq > 0 {
+                slot.freq.store(freq - 1, Relaxed);
+                self.unlink(index);
+                self.push_back(index, Queue::Main);
+            } else {
+                let hash = env.hasher.hash_one(&slot.key);
+                self.main_ghost.add(hash);
+                self.remove_at(index, RemovalCause::Size, env);
+                return true;
+            }
+        }
+    }
+
+    /// Where a new key goes, adapting the small queue's target on the way (ARC's rule: a key
+    /// coming back from one ghost means that queue was too small; step by the ratio of the
+    /// ghosts' sizes so the rarer signal weighs more).
+    fn admit(&mut self, hash: u64, weight: u64) -> Queue {
+        let (small, main) = (self.small_ghost.len(), self.main_ghost.len());
+        if self.small_ghost.remove(hash) {
+            let step = (main / small.max(1)).max(1) as u64 * weight;
+            self.small_capacity = (self.small_capacity.saturating_add(step))
+                .min(percent(self.capacity, SMALL_MAX_PERCENT));
+            Queue::Main
+        } else if self.main_ghost.remove(hash) {
+            let step = (small / main.max(1)).max(1) as u64 * weight;
+            self.small_capacity = (self.small_capacity.saturating_sub(step))
+                .max(percent(self.capacity, SMALL_MIN_PERCENT));
+            Queue::Main
+        } else {
+            Queue::Small
+        }
+    }
+
+    /// Drops a few expired entries, continuing where the last write stopped.
+    fn sweep(&mut self, env: &Env<'_, K, V>) {
+        if self.timed == 0 && env.tti == NEVER {
+            return;
+        }
+        for _ in 0..SWEEP_STEPS {
+            if self.cursor >= self.slab.len() {
+                self.cursor = 0;
+                if self.slab.is_empty() {
+                    return;
+                }
+            }
+            let index = self.cursor as u32;
+            self.cursor += 1;
+            if let Some(slot) = self.slot(index)
+                && self.expired(index, slot, env.now, env.tti)
+            {
+                self.remove_at(index, RemovalCause::Expired, env);
+            }
+        }
+    }
+
+    /// Evicts until `incoming` more weight fits.
+    fn make_room(&mut self, incoming: u64, env: &Env<'_, K, V>) {
+        while self.weight().saturating_add(incoming) > self.capacity && self.evict_one(env) {}
+    }
+
+    /// Stores `value` under `key` (whose hash is `hash`), replacing any previous value.
+    pub(super) fn insert(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        expires: u64,
+        env: &Env<'_, K, V>,
+    ) {
+        self.sweep(env);
+        let weight = env.weigh(&key, &value);
+        if let Some((index, slot)) = self.find(hash, &key) {
+            let cause = if self.expired(index, slot, env.now, env.tti) {
+                RemovalCause::Expired
+            } else {
+                RemovalCause::Replaced
+            };
+            if weight > self.capacity {
+                self.remove_at(index, cause, env);
+            } else {
+                self.replace_at(index, value, weight, expires, cause, env);
+                self.make_room(0, env);
+                return;
+            }
+        }
+        if weight > self.capacity {
+            // It could never fit; storing it would only evict everything else.
+            self.removals.evicted += 1;
+            env.notify(&key, &value, RemovalCause::Size);
+            return;
+        }
+        let queue = self.admit(hash, weight);
+        self.make_room(weight, env);
+        let slot = Slot {
+            key,
+            value,
+            written: env.now,
+            expires,
+            prev: NIL,
+            next: NIL,
+            weight: u32::try_from(weight).unwrap_or(u32::MAX),
+            freq: AtomicU8::new(0),
+            queue,
+        };
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(slot);
+                i
+            }
+            None => {
+                self.slab.push(Some(slot));
+                if self.track_idle {
+                    self.idle.push(AtomicU64::new(0));
+                }
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.mark_read(index, env.now);
+        if expires != NEVER {
+            self.timed += 1;
+        }
+        let (slab, hasher) = (&self.slab, env.hasher);
+        self.table.insert_unique(hash, index, |&i| {
+            slab[i as usize]
+                .as_ref()
+                .map_or(0, |s| hasher.hash_one(&s.key))
+        });
+        self.push_back(index, queue);
+        // Each ghost remembers about as many keys as the shard holds.
+        self.small_ghost.set_capacity(self.table.len());
+        self.main_ghost.set_capacity(self.table.len());
+    }
+
+    /// Overwrites the value of a resident slot in place, keeping its place in the queues.
+    fn replace_at(
+        &mut self,
+        index: u32,
+        value: V,
+        weight: u64,
+        expires: u64,
+        cause: RemovalCause,
+        env: &Env<'_, K, V>,
+    ) {
+        let now = env.now;
+        let Some(slot) = self.slot_mut(index) else {
+            return;
+        };
+        let old = std::mem::replace(&mut slot.value, value);
+        let was_timed = slot.expires != NEVER;
+        slot.written = now;
+        slot.expires = expires;
+        let old_weight =
+            std::mem::replace(&mut slot.weight, u32::try_from(weight).unwrap_or(u32::MAX));
+        let (queue, new_weight) = (slot.queue, slot.weight);
+        let list = self.list(queue);
+        list.weight = list.weight - u64::from(old_weight) + u64::from(new_weight);
+        self.timed = self.timed - usize::from(was_timed) + usize::from(expires != NEVER);
+        self.mark_read(index, now);
+        match cause {
+            RemovalCause::Expired => self.removals.expired += 1,
+            _ => self.removals.replaced += 1,
+        }
+        if let Some(slot) = self.slot(index) {
+            env.notify(&slot.key, &old, cause);
+        }
+    }
+
+    /// Removes `key`; whether a live value was there (an expired one is dropped as expired).
+    pub(super) fn remove<Q: ?Sized + Equivalent<K>>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        env: &Env<'_, K, V>,
+    ) -> bool {
+        let Some((index, slot)) = self.find(hash, key) else {
+            return false;
+        };
+        let expired = self.expired(index, slot, env.now, env.tti);
+        let cause = if expired {
+            RemovalCause::Expired
+        } else {
+            RemovalCause::Explicit
+        };
+        self.remove_at(index, cause, env);
+        !expired
+    }
+
+    /// Removes every live entry for which `pred` holds, and every expired one; how many live
+    /// entries `pred` removed.
+    pub(super) fn remove_where(
+        &mut self,
+        mut pred: impl FnMut(&K, &V) -> bool,
+        env: &Env<'_, K, V>,
+    ) -> u64 {
+        let mut removed = 0;
+        for index in 0..self.slab.len() as u32 {
+            let Some(slot) = self.slot(index) else {
+                continue;
+            };
+            if self.expired(index, slot, env.now, env.tti) {
+                self.remove_at(index, RemovalCause::Expired, env);
+            } else if pred(&slot.key, &slot.value) {
+                self.remove_at(index, RemovalCause::Explicit, env);
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// The live value under `key` replaced by `f(current)`, or `f(None)` inserted with `expires`
+    /// if there is none. The entry keeps its write time and expiry (this is an update, not a
+    /// new write) but counts as read for time-to-idle.
+    pub(super) fn update<Q, E>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        expires: u64,
+        env: &Env<'_, K, V>,
+        f: impl FnOnce(Option<&V>) -> Result<V, E>,
+    ) -> Result<V, E>
+    where
+        Q: ?Sized + Equivalent<K> + crate::key::ToKey<K>,
+        V: Clone,
+    {
+        if let Some((index, slot)) = self.find(hash, key) {
+            if self.expired(index, slot, env.now, env.tti) {
+                self.remove_at(index, RemovalCause::Expired, env);
+            } else {
+                let value = f(Some(&slot.value))?;
+                let weight = env.weigh(&slot.key, &value);
+                let weight = u32::try_from(weight).unwrap_or(u32::MAX);
+                let Some(slot) = self.slot_mut(index) else {
+                    return Ok(value);
+                };
+                slot.value = value.clone();
+                let old_weight = std::mem::replace(&mut slot.weight, weight);
+                let queue = slot.queue;
+                let list = self.list(queue);
+                list.weight = list.weight - u64::from(old_weight) + u64::from(weight);
+                self.mark_read(index, env.now);
+                self.make_room(0, env);
+                return Ok(value);
+            }
+        }
+        let value = f(None)?;
+        self.insert(hash, key.to_key(), value.clone(), expires, env);
+        Ok(value)
+    }
+
+    /// Removes every entry, reporting each as an explicit removal.
+    pub(super) fn clear(&mut self, env: &Env<'_, K, V>) {
+        let slab = std::mem::take(&mut self.slab);
+        self.table.clear();
+        self.free.clear();
+        self.idle.clear();
+        self.small_ghost.clear();
+        self.main_ghost.clear();
+        self.small = List::EMPTY;
+        self.main = List::EMPTY;
+        self.timed = 0;
+        self.cursor = 0;
+        for slot in slab.into_iter().flatten() {
+            env.notify(&slot.key, &slot.value, RemovalCause::Explicit);
+        }
+    }
+}

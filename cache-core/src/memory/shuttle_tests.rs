@@ -1,0 +1,61 @@
+//! Model-checked interleavings of readers and writers on one shard, with `shuttle`'s lock and
+//! atomics swapped in by [`shim`](super::shim). Run with
+//! `RUSTFLAGS="--cfg shuttle" cargo test -p memokit-core --lib shuttle`.
+//!
+//! Readers change only atomics under the read lock (the access frequency and the idle time);
+//! these tests check that no interleaving of that with writers' evictions, replacements and
+//! removals returns a value under the wrong key or breaks the capacity and the accounting.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::MemoryBackend;
+use crate::backend::Backend;
+use crate::config::Config;
+
+fn backend(capacity: u64) -> Arc<MemoryBackend<u64, u64>> {
+    let mut config = Config::new("shuttle".into());
+    config.capacity = Some(capacity);
+    config.tti = Some(Duration::from_secs(60));
+    Arc::new(MemoryBackend::open(&config, &()).expect("opens"))
+}
+
+fn readers_and_writers() {
+    let cache = backend(3);
+    let threads: Vec<_> = (0..3u64)
+        .map(|t| {
+            let cache = cache.clone();
+            shuttle::thread::spawn(move || {
+                for i in 0..6u64 {
+                    let key = (t + i) % 5;
+                    match (t + i) % 3 {
+                        0 => cache.insert(key, key * 10 + t, None).expect("infallible"),
+                        1 => {
+                            if let Some(found) = cache.get(&key).expect("infallible") {
+                                assert_eq!(found.value / 10, key, "value under a foreign key");
+                            }
+                        }
+                        _ => {
+                            cache.remove(&key).expect("infallible");
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("no thread panics");
+    }
+    let stats = cache.stats();
+    assert!(stats.entries <= 3 && stats.weight == stats.entries);
+}
+
+#[test]
+fn shuttle_readers_and_writers() {
+    shuttle::check_random(readers_and_writers, 2_000);
+}
+
+#[test]
+fn shuttle_readers_and_writers_pct() {
+    shuttle::check_pct(readers_and_writers, 2_000, 3);
+}

@@ -1,0 +1,178 @@
+//! Behaviour of the in-memory backend that the model test does not pin down: the listener's
+//! causes, weights, the shard layout and counters at the edges of their range.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{MemoryBackend, shard_count};
+use crate::backend::{Backend, RemovalCause};
+use crate::clock::ManualClock;
+use crate::{Cache, CacheBuilder};
+
+type Heard = Arc<Mutex<Vec<(u64, u64, RemovalCause)>>>;
+
+fn listening(builder: CacheBuilder<u64, u64>) -> (Cache<u64, u64>, Heard) {
+    let heard: Heard = Arc::default();
+    let sink = heard.clone();
+    let cache = builder
+        .eviction_listener(move |&k, &v, cause| sink.lock().unwrap().push((k, v, cause)))
+        .build()
+        .unwrap();
+    (cache, heard)
+}
+
+#[test]
+fn the_listener_hears_every_cause() {
+    let clock = ManualClock::new();
+    let _guard = clock.install();
+    let (cache, heard) = listening(Cache::builder("causes").capacity(2));
+    cache.insert(1, 10).unwrap();
+    cache.insert(1, 11).unwrap();
+    cache.insert(2, 20).unwrap();
+    cache.insert(3, 30).unwrap(); // over capacity: one of 1 and 2 goes
+    assert!(cache.remove(&3).unwrap());
+    cache
+        .insert_with_ttl(4, 40, Duration::from_secs(1))
+        .unwrap();
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(cache.get(&4).unwrap(), None);
+    assert!(!cache.remove(&4).unwrap(), "an expired entry is not there");
+    cache.insert(5, 50).unwrap();
+    cache.clear().unwrap();
+    let heard = heard.lock().unwrap();
+    let causes: Vec<RemovalCause> = heard.iter().map(|h| h.2).collect();
+    use RemovalCause::*;
+    assert_eq!(causes[..3], [Replaced, Size, Explicit]);
+    assert_eq!(
+        heard[0],
+        (1, 10, Replaced),
+        "the listener gets the old value"
+    );
+    assert_eq!(heard[3], (4, 40, Expired));
+    assert_eq!(
+        causes[4..],
+        [Explicit, Explicit],
+        "clear reports what it drops"
+    );
+    let stats = cache.stats();
+    assert_eq!((stats.replaced, stats.evicted, stats.expired), (1, 1, 1));
+}
+
+#[test]
+fn writes_sweep_expired_entries_without_reads() {
+    let clock = ManualClock::new();
+    let _guard = clock.install();
+    // One shard (see `shard_count`), so the writes below all sweep the same slab.
+    let (cache, heard) = listening(
+        Cache::builder("sweep")
+            .ttl(Duration::from_secs(5))
+            .capacity(1_000),
+    );
+    for k in 0..100 {
+        cache.insert(k, k).unwrap();
+    }
+    clock.advance(Duration::from_secs(5));
+    // Unrelated writes alone clear the expired entries, a few per write.
+    for k in 100..200 {
+        cache.insert(k, k).unwrap();
+    }
+    let stats = cache.stats();
+    assert_eq!(stats.expired, 100);
+    assert_eq!(stats.entries, 100);
+    assert!(
+        heard
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|h| h.2 == RemovalCause::Expired)
+    );
+}
+
+#[test]
+fn time_to_idle_is_renewed_by_reads() {
+    let clock = ManualClock::new();
+    let _guard = clock.install();
+    let cache: Cache<u64, u64> = Cache::builder("tti")
+        .tti(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    cache.insert(1, 1).unwrap();
+    cache.insert(2, 2).unwrap();
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(6));
+        assert_eq!(cache.get(&1).unwrap(), Some(1));
+    }
+    assert_eq!(cache.get(&2).unwrap(), None, "idle for 18s");
+}
+
+#[test]
+fn a_weigher_bounds_total_weight() {
+    let cache: Cache<u64, Vec<u8>> = Cache::builder("weights")
+        .capacity(100)
+        .weigher(|_, v: &Vec<u8>| v.len() as u64)
+        .build()
+        .unwrap();
+    for k in 0..50 {
+        cache.insert(k, vec![0; 7]).unwrap();
+    }
+    let stats = cache.stats();
+    assert!(stats.weight <= 100 && stats.weight == stats.entries * 7);
+    cache.insert(99, vec![0; 101]).unwrap();
+    assert_eq!(
+        cache.get(&99).unwrap(),
+        None,
+        "heavier than the whole cache"
+    );
+    // Growing a value in place still respects the bound.
+    cache.insert(1000, vec![0; 90]).unwrap();
+    assert!(cache.stats().weight <= 100);
+}
+
+#[test]
+fn shards_keep_a_useful_share_of_the_capacity() {
+    let config = |cap| {
+        Cache::<u64, u64>::builder("shards")
+            .capacity(cap)
+            .build()
+            .unwrap()
+            .config()
+            .clone()
+    };
+    assert_eq!(shard_count(&config(250)), 1);
+    assert_eq!(shard_count(&config(1_500)), 2);
+    let many = shard_count(&config(1 << 30));
+    assert!(many.is_power_of_two() && many <= super::MAX_SHARDS);
+}
+
+#[test]
+fn counters_check_their_range() {
+    let cache: Cache<String, i64> = Cache::builder("counters").build().unwrap();
+    let backend = cache.backend().unwrap();
+    assert_eq!(
+        backend.decr("a", i64::MIN).unwrap_err().kind(),
+        crate::BackendErrorKind::Other
+    );
+    assert_eq!(backend.get("a").unwrap().map(|f| f.value), Some(i64::MAX));
+    assert_eq!(backend.incr("b", i64::MIN).unwrap(), i64::MIN);
+    let err = backend.decr("b", 1).unwrap_err();
+    assert!(
+        err.to_string().contains("would leave the range of i64"),
+        "{err}"
+    );
+    assert_eq!(
+        backend.incr("b", 0).unwrap(),
+        i64::MIN,
+        "unchanged by the failed decr"
+    );
+}
+
+#[test]
+fn scoped_views_are_disjoint() {
+    let cache: Cache<u64, u64> = Cache::builder("scoped").build().unwrap();
+    let global = cache.backend().unwrap();
+    let other = MemoryBackend::scoped(&*global, crate::Namespace(7)).unwrap();
+    global.insert(1, 1, None).unwrap();
+    assert!(other.get(&1).unwrap().is_none());
+    other.clear().unwrap();
+    assert!(global.get(&1).unwrap().is_some());
+}
