@@ -8,6 +8,7 @@
 mod cached;
 mod diag;
 mod duration;
+mod options;
 
 use proc_macro::TokenStream;
 

@@ -1,17 +1,24 @@
 //! Parsing `#[cached(...)]` into [`Args`]: hand-written, one option at a time, rejecting unknown and
 //! duplicate options with spanned errors that say what to write instead.
 
-use std::time::Duration;
-
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use syn::ext::IdentExt;
-use syn::parse::{ParseStream, Parser};
+use syn::parse::ParseStream;
 use syn::{Expr, ExprLit, Ident, Lit, LitBool, LitStr, Path, Token, Type};
 
 use crate::diag::Diagnostics;
-use crate::duration;
+use crate::options::{
+    BackendArg, DurationArg, Known, parse_backend, parse_capacity, parse_duration, parse_list,
+    parse_name,
+};
 
-/// The options `#[cached]` accepts, in the order the docs list them.
+/// The options `#[cached]` accepts, in the order the docs list them, and names people reach for
+/// from other crates.
+const KNOWN: Known = Known {
+    options: OPTIONS,
+    renamed: RENAMED,
+};
+
 const OPTIONS: &[&str] = &[
     "key",
     "condition",
@@ -55,12 +62,6 @@ const RENAMED: &[(&str, &str)] = &[
     ),
 ];
 
-/// A duration option: a literal checked at compile time, or an expression of type `Duration`.
-pub(crate) enum DurationArg {
-    Literal(Duration, Span),
-    Expr(Expr),
-}
-
 /// A custom key: a subset of the arguments by name, or any expression with its type.
 pub(crate) enum KeyArg {
     /// `key = id` or `key = (tenant, id)`: these arguments, keyed as the default key would.
@@ -73,14 +74,6 @@ pub(crate) enum KeyArg {
 pub(crate) enum CompanionArg {
     Named(Ident),
     Disabled,
-}
-
-/// Where the cache lives.
-pub(crate) enum BackendArg {
-    Memory,
-    Redis(Span),
-    /// A user type implementing `memokit::Backend<K, V>`.
-    Custom(Box<Type>),
 }
 
 /// A parsed, individually valid `#[cached(...)]`.
@@ -112,34 +105,20 @@ impl Args {
     /// Parses the attribute's tokens. Syntax errors stop the parse; every other mistake is
     /// recorded in `diag` and parsing goes on, so all of them are reported together.
     pub(crate) fn parse(tokens: TokenStream, diag: &mut Diagnostics) -> syn::Result<Self> {
-        let parser = |input: ParseStream| {
-            let mut args = Args::default();
-            let mut seen: Vec<String> = Vec::new();
-            while !input.is_empty() {
-                let name = Ident::parse_any(input)?;
-                let key = name.to_string();
-                if seen.contains(&key) {
-                    diag.error(&name, format!("duplicate option `{key}`: give it once"));
-                }
-                seen.push(key.clone());
-                args.parse_option(&name, &key, input, diag)?;
-                if input.is_empty() {
-                    break;
-                }
-                input.parse::<Token![,]>()?;
-            }
-            args.check_refresh_before_ttl(diag);
-            if let Some(url) = &args.url
-                && !matches!(args.backend, Some(BackendArg::Redis(_)))
-            {
-                diag.error(
-                    url,
-                    "`url` is the address of a Redis server: add `backend = redis`",
-                );
-            }
-            Ok(args)
-        };
-        parser.parse2(tokens)
+        let mut args = Args::default();
+        parse_list(tokens, diag, |name, key, input, diag| {
+            args.parse_option(name, key, input, diag)
+        })?;
+        args.check_refresh_before_ttl(diag);
+        if let Some(url) = &args.url
+            && !matches!(args.backend, Some(BackendArg::Redis(_)))
+        {
+            diag.error(
+                url,
+                "`url` is the address of a Redis server: add `backend = redis`",
+            );
+        }
+        Ok(args)
     }
 
     /// A refresh age at or past the TTL would never fire: the entry expires first.
@@ -236,16 +215,9 @@ impl Args {
             }
             _ => {}
         }
-        if !input.peek(Token![=]) {
-            let message = if OPTIONS.contains(&key) {
-                format!("`{key}` needs a value: write `{key} = ...`")
-            } else {
-                unknown_option(key)
-            };
-            diag.error(name, message);
+        if !KNOWN.expect_value(name, input, diag)? {
             return Ok(());
         }
-        input.parse::<Token![=]>()?;
         match key {
             "key" => self.key = Some((name.clone(), parse_key(input, diag)?)),
             "condition" => self.condition = Some(parse_condition(input, diag)?),
@@ -267,145 +239,14 @@ impl Args {
                 ),
             },
             "capacity" => self.capacity = Some(parse_capacity(input, diag)?),
-            "name" => {
-                let lit: LitStr = input.parse()?;
-                if lit.value().trim().is_empty() {
-                    diag.error(&lit, "`name` must not be empty");
-                }
-                self.name = Some(lit);
-            }
+            "name" => self.name = Some(parse_name(input, diag)?),
             "backend" => self.backend = Some(parse_backend(input, diag)?),
             "url" => self.url = Some(input.parse()?),
             "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
-            _ => {
-                diag.error(name, unknown_option(key));
-                input.parse::<Expr>()?;
-            }
+            _ => KNOWN.skip_unknown(name, input, diag)?,
         }
         Ok(())
     }
-}
-
-fn unknown_option(key: &str) -> String {
-    if let Some((_, instead)) = RENAMED.iter().find(|(old, _)| *old == key) {
-        return format!("unknown option `{key}`; in memokit write {instead}");
-    }
-    let expected = OPTIONS.join(", ");
-    match OPTIONS.iter().find(|known| edit_distance(key, known) <= 2) {
-        Some(close) => {
-            format!("unknown option `{key}`; did you mean `{close}`? (options: {expected})")
-        }
-        None => format!("unknown option `{key}`; expected one of: {expected}"),
-    }
-}
-
-/// Levenshtein distance, for "did you mean" suggestions.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-pub(crate) fn parse_duration(
-    input: ParseStream,
-    key: &str,
-    diag: &mut Diagnostics,
-) -> syn::Result<DurationArg> {
-    let expr: Expr = input.parse()?;
-    match &expr {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(lit), ..
-        }) => match duration::parse(&lit.value()) {
-            Ok(d) => Ok(DurationArg::Literal(d, lit.span())),
-            Err(message) => {
-                diag.error(lit, format!("`{key}`: {message}"));
-                Ok(DurationArg::Literal(Duration::from_secs(1), lit.span()))
-            }
-        },
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(lit), ..
-        }) => {
-            diag.error(
-                lit,
-                format!(
-                    "`{key}` needs a unit: write `{key} = \"{}s\"` or a `Duration` expression",
-                    lit.base10_digits()
-                ),
-            );
-            Ok(DurationArg::Expr(expr))
-        }
-        Expr::Lit(lit) => {
-            diag.error(
-                lit,
-                format!("`{key}` takes a string like \"90s\" or a `Duration` expression"),
-            );
-            Ok(DurationArg::Expr(expr))
-        }
-        _ => Ok(DurationArg::Expr(expr)),
-    }
-}
-
-pub(crate) fn parse_capacity(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Expr> {
-    let expr: Expr = input.parse()?;
-    if let Expr::Lit(ExprLit { lit, .. }) = &expr {
-        match lit {
-            Lit::Int(int) => match int.base10_parse::<u64>() {
-                Ok(0) => diag.error(int, "`capacity` must be at least 1"),
-                Ok(_) => {}
-                Err(e) => diag.error(int, format!("`capacity`: {e}")),
-            },
-            other => diag.error(
-                other,
-                "`capacity` is a number of entries: write `capacity = 10_000`",
-            ),
-        }
-    }
-    Ok(expr)
-}
-
-pub(crate) fn parse_backend(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<BackendArg> {
-    if input.peek(LitStr) {
-        let lit: LitStr = input.parse()?;
-        diag.error(
-            &lit,
-            format!(
-                "`backend` takes a name or a type, not a string: write `backend = {}`",
-                lit.value()
-            ),
-        );
-        return Ok(BackendArg::Memory);
-    }
-    let ty: Type = input.parse()?;
-    if let Type::Path(path) = &ty
-        && path.qself.is_none()
-        && let Some(ident) = path.path.get_ident()
-    {
-        let name = ident.to_string();
-        match name.as_str() {
-            "memory" => return Ok(BackendArg::Memory),
-            "redis" => return Ok(BackendArg::Redis(ident.span())),
-            _ if name.starts_with(|c: char| c.is_ascii_lowercase()) => {
-                diag.error(
-                    ident,
-                    format!(
-                        "unknown backend `{name}`; expected `memory`, `redis`, or the path of a type implementing `memokit::Backend`"
-                    ),
-                );
-                return Ok(BackendArg::Memory);
-            }
-            _ => {}
-        }
-    }
-    Ok(BackendArg::Custom(Box::new(ty)))
 }
 
 /// `key = arg` or `key = (a, b)` names arguments; any other expression needs its type.

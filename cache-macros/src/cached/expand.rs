@@ -14,8 +14,9 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, PatType, Signature, Type};
 
-use super::args::{Args, BackendArg, CompanionArg, DurationArg};
+use super::args::{Args, CompanionArg};
 use super::signature::{Analysis, Key, Policy};
+use crate::options::{BackendArg, DurationArg};
 
 /// The companion's name under the documented scheme: `fetch_user` -> `FETCH_USER_MEMO`.
 pub(crate) fn companion_name(fn_name: &str) -> String {
@@ -61,11 +62,7 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
     };
     let value_ty = quote_spanned!(ret.span()=> #private::Value<#ret, #policy>);
     // The memory backend is `Memo`'s default parameter; naming it would only lengthen the output.
-    let backend_ty = match &args.backend {
-        None | Some(BackendArg::Memory) => None,
-        Some(BackendArg::Redis(span)) => Some(quote_spanned!(*span=> #private::RedisBackend)),
-        Some(BackendArg::Custom(ty)) => Some(quote!(#ty)),
-    };
+    let backend_ty = BackendArg::explicit_type(args.backend.as_ref(), &private);
     let backend_ty = backend_ty.map(|b| quote!(, #b));
     let memo_ty = quote!(#private::Memo<#key_ty, #value_ty #backend_ty>);
     let memo = memo_static(&func, &args, &private, fn_name, &memo_ty);
@@ -222,13 +219,8 @@ fn memo_static(
     };
     let duration = |setter: &str, arg: &DurationArg| {
         let setter = format_ident!("{setter}");
-        match arg {
-            DurationArg::Literal(d, span) => {
-                let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-                quote_spanned!(*span=> .#setter(#private::Duration::from_nanos(#nanos)))
-            }
-            DurationArg::Expr(expr) => quote_spanned!(expr.span()=> .#setter(#expr)),
-        }
+        let duration = arg.to_duration(private);
+        quote!(.#setter(#duration))
     };
     let ttl = args.ttl.as_ref().map(|ttl| duration("ttl", ttl));
     let refresh = args.refresh.as_ref().map(|(_, r)| duration("refresh", r));

@@ -1,0 +1,262 @@
+//! What `#[cached(...)]` and `#[derive(Cache)]`'s `#[cache(...)]` have in common: the
+//! `option = value, flag` list, the values several options share (durations, capacities, names,
+//! backends) and the "unknown option" message. One parser per value means one spelling and one
+//! error message for `ttl = "5m"` wherever it is written.
+
+use std::time::Duration;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token, Type};
+
+use crate::diag::Diagnostics;
+use crate::duration;
+
+/// A duration option: a literal checked at compile time, or an expression of type `Duration`.
+pub(crate) enum DurationArg {
+    Literal(Duration, Span),
+    Expr(Expr),
+}
+
+impl DurationArg {
+    /// An expression of type `Duration`, spanned on the option's value.
+    pub(crate) fn to_duration(&self, private: &TokenStream) -> TokenStream {
+        match self {
+            Self::Literal(d, span) => {
+                let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+                quote_spanned!(*span=> #private::Duration::from_nanos(#nanos))
+            }
+            Self::Expr(expr) => quote_spanned!(expr.span()=> #expr),
+        }
+    }
+}
+
+/// Where the cache lives.
+pub(crate) enum BackendArg {
+    Memory,
+    Redis(Span),
+    /// A user type implementing `memokit::Backend<K, V>`.
+    Custom(Box<Type>),
+}
+
+impl BackendArg {
+    /// The backend type when one is chosen; `None` for the in-memory backend, the default type
+    /// parameter of `Memo` and `Cache`, so the expansion need not name it.
+    pub(crate) fn explicit_type(arg: Option<&Self>, private: &TokenStream) -> Option<TokenStream> {
+        match arg {
+            None | Some(Self::Memory) => None,
+            Some(Self::Redis(span)) => Some(quote_spanned!(*span=> #private::RedisBackend)),
+            Some(Self::Custom(ty)) => Some(quote!(#ty)),
+        }
+    }
+}
+
+/// Parses `name = value, flag, ...`: `option` is called with each option's name (as written and
+/// as a string) while `input` is positioned after the name, and must consume its value. A name
+/// given twice is reported; syntax errors stop the parse.
+pub(crate) fn parse_list(
+    tokens: TokenStream,
+    diag: &mut Diagnostics,
+    mut option: impl FnMut(&Ident, &str, ParseStream, &mut Diagnostics) -> syn::Result<()>,
+) -> syn::Result<()> {
+    let parser = |input: ParseStream| {
+        let mut seen: Vec<String> = Vec::new();
+        while !input.is_empty() {
+            let name = Ident::parse_any(input)?;
+            let key = name.to_string();
+            if seen.contains(&key) {
+                diag.error(&name, format!("duplicate option `{key}`: give it once"));
+            }
+            seen.push(key.clone());
+            option(&name, &key, input, diag)?;
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(())
+    };
+    parser.parse2(tokens)
+}
+
+/// The options an attribute accepts, and names people reach for from other crates with what to
+/// write in memokit instead.
+pub(crate) struct Known {
+    pub(crate) options: &'static [&'static str],
+    pub(crate) renamed: &'static [(&'static str, &'static str)],
+}
+
+impl Known {
+    /// Consumes the `=` after option `name`, or reports the option (unknown, or missing its
+    /// value) and returns `false`.
+    pub(crate) fn expect_value(
+        &self,
+        name: &Ident,
+        input: ParseStream,
+        diag: &mut Diagnostics,
+    ) -> syn::Result<bool> {
+        if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            return Ok(true);
+        }
+        let key = name.to_string();
+        let message = if self.options.contains(&key.as_str()) {
+            format!("`{key}` needs a value: write `{key} = ...`")
+        } else {
+            self.unknown_message(&key)
+        };
+        diag.error(name, message);
+        Ok(false)
+    }
+
+    /// Reports the unknown option `name` and skips its value.
+    pub(crate) fn skip_unknown(
+        &self,
+        name: &Ident,
+        input: ParseStream,
+        diag: &mut Diagnostics,
+    ) -> syn::Result<()> {
+        diag.error(name, self.unknown_message(&name.to_string()));
+        input.parse::<Expr>().map(drop)
+    }
+
+    /// What to write instead of the unknown option `key`: the memokit spelling of a name known
+    /// from other crates, else the closest known option.
+    fn unknown_message(&self, key: &str) -> String {
+        if let Some((_, instead)) = self.renamed.iter().find(|(old, _)| *old == key) {
+            return format!("unknown option `{key}`; in memokit write {instead}");
+        }
+        let expected = self.options.join(", ");
+        match self
+            .options
+            .iter()
+            .find(|known| edit_distance(key, known) <= 2)
+        {
+            Some(close) => {
+                format!("unknown option `{key}`; did you mean `{close}`? (options: {expected})")
+            }
+            None => format!("unknown option `{key}`; expected one of: {expected}"),
+        }
+    }
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// `name = "..."`: a non-empty string.
+pub(crate) fn parse_name(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<LitStr> {
+    let lit: LitStr = input.parse()?;
+    if lit.value().trim().is_empty() {
+        diag.error(&lit, "`name` must not be empty");
+    }
+    Ok(lit)
+}
+
+pub(crate) fn parse_duration(
+    input: ParseStream,
+    key: &str,
+    diag: &mut Diagnostics,
+) -> syn::Result<DurationArg> {
+    let expr: Expr = input.parse()?;
+    match &expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => match duration::parse(&lit.value()) {
+            Ok(d) => Ok(DurationArg::Literal(d, lit.span())),
+            Err(message) => {
+                diag.error(lit, format!("`{key}`: {message}"));
+                Ok(DurationArg::Literal(Duration::from_secs(1), lit.span()))
+            }
+        },
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => {
+            diag.error(
+                lit,
+                format!(
+                    "`{key}` needs a unit: write `{key} = \"{}s\"` or a `Duration` expression",
+                    lit.base10_digits()
+                ),
+            );
+            Ok(DurationArg::Expr(expr))
+        }
+        Expr::Lit(lit) => {
+            diag.error(
+                lit,
+                format!("`{key}` takes a string like \"90s\" or a `Duration` expression"),
+            );
+            Ok(DurationArg::Expr(expr))
+        }
+        _ => Ok(DurationArg::Expr(expr)),
+    }
+}
+
+pub(crate) fn parse_capacity(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Expr> {
+    let expr: Expr = input.parse()?;
+    if let Expr::Lit(ExprLit { lit, .. }) = &expr {
+        match lit {
+            Lit::Int(int) => match int.base10_parse::<u64>() {
+                Ok(0) => diag.error(int, "`capacity` must be at least 1"),
+                Ok(_) => {}
+                Err(e) => diag.error(int, format!("`capacity`: {e}")),
+            },
+            other => diag.error(
+                other,
+                "`capacity` is a number of entries: write `capacity = 10_000`",
+            ),
+        }
+    }
+    Ok(expr)
+}
+
+pub(crate) fn parse_backend(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<BackendArg> {
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        diag.error(
+            &lit,
+            format!(
+                "`backend` takes a name or a type, not a string: write `backend = {}`",
+                lit.value()
+            ),
+        );
+        return Ok(BackendArg::Memory);
+    }
+    let ty: Type = input.parse()?;
+    if let Type::Path(path) = &ty
+        && path.qself.is_none()
+        && let Some(ident) = path.path.get_ident()
+    {
+        let name = ident.to_string();
+        match name.as_str() {
+            "memory" => return Ok(BackendArg::Memory),
+            "redis" => return Ok(BackendArg::Redis(ident.span())),
+            _ if name.starts_with(|c: char| c.is_ascii_lowercase()) => {
+                diag.error(
+                    ident,
+                    format!(
+                        "unknown backend `{name}`; expected `memory`, `redis`, or the path of a type implementing `memokit::Backend`"
+                    ),
+                );
+                return Ok(BackendArg::Memory);
+            }
+            _ => {}
+        }
+    }
+    Ok(BackendArg::Custom(Box::new(ty)))
+}
