@@ -28,14 +28,16 @@ use crate::backend::Found;
 pub use crate::cache::{Cache, CacheBuilder};
 use crate::cache::{ScopeRef, Unrun};
 use crate::directive::{self, Directive};
-use crate::error::CacheError;
-pub use crate::key::{KeyRef, ToKey};
+pub use crate::error::{CacheError, LoadError};
+pub use crate::key::{KeyRef, Lookup, ToKey};
 use crate::load::{Kind, Mode};
 pub use crate::memo::Memo;
 pub use crate::memory::MemoryBackend;
+pub use crate::module::{Settings, build_module};
 pub use crate::outcome::{
     ByRules, FnRules, Judged, NoRules, OkOnly, Outcome, Rules, SomeOnly, Whole, no_ttl, no_unless,
 };
+pub use crate::stats::Stats;
 
 /// The type a function returning `R` caches under policy `P`.
 pub type Value<R, P> = <R as Outcome<P>>::Value;

@@ -13,6 +13,7 @@
 //! | [`backend`] | the storage contract ([`Backend`]) and why it is shaped so |
 //! | [`memory`] | the default in-memory backend, and why its policy is S3-FIFO |
 //! | [`key`] | borrowed lookups ([`key::KeyRef`], [`key::ToKey`]) |
+//! | [`module`](Settings) | runtime [`Settings`] of cache modules (`#[derive(Cache)]`) |
 //! | [`clock`] | the coarse clock and the manual clock for tests |
 //! | [`context`] | the per-thread namespace the caches consult |
 //! | [`telemetry`] | events for every operation, handlers, `tracing` and `metrics` bridges |
@@ -42,6 +43,7 @@ pub mod key;
 mod load;
 mod memo;
 pub mod memory;
+mod module;
 mod outcome;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -60,6 +62,7 @@ pub use context::Namespace;
 pub use error::{BackendError, BackendErrorKind, CacheError, LoadError};
 pub use memo::Memo;
 pub use memory::{Counter, MemoryBackend};
+pub use module::{ConfigError, Settings};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisOptions};
 pub use registry::{CacheInfo, caches, clear_all};
