@@ -518,3 +518,70 @@ pub use memokit_core::*;
 /// of the crate keeps type-checking.
 #[doc(inline)]
 pub use memokit_macros::cached;
+
+/// Declares a cache module: a unit struct whose associated functions share one typed cache.
+///
+/// ```
+/// #[derive(memokit::Cache)]
+/// #[cache(name = "users", key = u64, value = String, ttl = "5m", capacity = 10_000)]
+/// pub struct Users;
+///
+/// Users::insert(1, "ada".to_string())?;
+/// assert_eq!(Users::get(&1)?.as_deref(), Some("ada"));
+/// let grace = Users::get_or_insert_with(2, || "grace".to_string())?;
+/// assert_eq!(grace, "grace");
+/// assert!(Users::remove(&1)?);
+/// assert_eq!(Users::len(), 1);
+/// # Ok::<(), memokit::CacheError>(())
+/// ```
+///
+/// # Options
+///
+/// | option | meaning |
+/// |---|---|
+/// | `key = Type`, `value = Type` | required: the key and value types |
+/// | `name = "users"` | the cache's name in errors, stats, `caches()` and remote keys; default `module::path::Users` |
+/// | `backend = memory` | `memory` (default), `redis`, or a type implementing [`Backend`] |
+/// | `ttl = "5m"`, `tti = "1h"` | time to live / to idle: a literal (`ms`, `s`, `m`, `h`, `d`) or a `Duration` expression |
+/// | `capacity = 10_000` | at most this many entries (or this much weight, with a weigher) |
+/// | `weigher = path_or_closure` | `Fn(&K, &V) -> u64`: bound the cache by total weight |
+/// | `config = path::to::fn` | `fn(&mut Settings<K, V, B>) -> Result<(), ConfigError>`, run once on first use; see [`Settings`] |
+/// | `crate = path` | where the `memokit` crate is, when it is re-exported |
+///
+/// # Generated functions
+///
+/// `NAME`, `cache()` (the [`Cache`](struct@Cache) handle), `backend()` (backend-specific
+/// operations), `get`, `insert`, `insert_with_ttl`, `remove`, `clear`, `stats`, `len`,
+/// `is_empty`, `get_or_insert_with`, `try_get_or_insert_with`, and `_async` forms of those that
+/// touch the backend. Every function works in the current namespace, so a test sandbox sees its
+/// own entries only.
+///
+/// # Configuration errors
+///
+/// The cache is built on first use. If its `config` function fails or the settings are invalid,
+/// every call returns that [`CacheError::Config`], naming the cache and the setting:
+///
+/// ```
+/// use memokit::{ConfigError, Settings};
+///
+/// fn from_env(settings: &mut Settings<u64, u64>) -> Result<(), ConfigError> {
+///     let raw = std::env::var("DOC_SCORES_CAPACITY").unwrap_or_else(|_| "lots".into());
+///     let capacity = raw.parse().map_err(|_| {
+///         ConfigError::new("capacity", format!("DOC_SCORES_CAPACITY={raw:?} is not a number"))
+///     })?;
+///     settings.capacity = Some(capacity);
+///     Ok(())
+/// }
+///
+/// #[derive(memokit::Cache)]
+/// #[cache(name = "scores", key = u64, value = u64, config = from_env)]
+/// struct Scores;
+///
+/// let err = Scores::insert(1, 1).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "cache `scores`: invalid `capacity`: DOC_SCORES_CAPACITY=\"lots\" is not a number"
+/// );
+/// assert!(Scores::get(&1).is_err()); // every call, not only the first
+/// ```
+pub use memokit_macros::Cache;

@@ -6,6 +6,7 @@
 //! all reported at once, and the original item is emitted beside them so the IDE keeps working.
 
 mod cached;
+mod derive;
 mod diag;
 mod duration;
 mod options;
@@ -16,4 +17,12 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     cached::cached(args.into(), item.into()).into()
+}
+
+/// Declares a cache module: a unit struct whose associated functions (`get`, `insert`, `remove`,
+/// `get_or_insert_with`, `clear`, `stats`, `backend()`, ...) use one lazily built cache. See
+/// `memokit::Cache` (the derive) for the options and examples.
+#[proc_macro_derive(Cache, attributes(cache))]
+pub fn derive_cache(item: TokenStream) -> TokenStream {
+    derive::derive(item.into()).into()
 }

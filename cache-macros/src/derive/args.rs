@@ -1,0 +1,146 @@
+//! Parsing the `#[cache(...)]` attribute of a cache module into [`ModuleArgs`]. Options shared
+//! with `#[cached]` (`name`, `backend`, `ttl`, `capacity`, `crate`) use the same parsers, so they
+//! are spelled and checked the same way in both places.
+
+use syn::parse::ParseStream;
+use syn::{Attribute, Expr, Ident, LitStr, Meta, Path, Type};
+
+use crate::diag::Diagnostics;
+use crate::options::{
+    BackendArg, DurationArg, Known, parse_backend, parse_capacity, parse_duration, parse_list,
+    parse_name,
+};
+
+/// The options `#[cache]` accepts, and names people reach for from ElixirCache and other crates.
+const KNOWN: Known = Known {
+    options: OPTIONS,
+    renamed: RENAMED,
+};
+
+/// In the order the docs list them.
+const OPTIONS: &[&str] = &[
+    "name", "key", "value", "backend", "ttl", "tti", "capacity", "weigher", "config", "crate",
+];
+
+/// With what to write in memokit instead.
+const RENAMED: &[(&str, &str)] = &[
+    ("adapter", "`backend = memory` or `backend = redis`"),
+    (
+        "opts",
+        "`config = path::to::fn` (a function that adjusts the settings at first use)",
+    ),
+    ("time", "`ttl = \"60s\"` (a duration with a unit)"),
+    ("size", "`capacity = 1_000`"),
+    ("max_capacity", "`capacity = 1_000`"),
+];
+
+/// A parsed `#[cache(...)]`; every field is individually valid (or already reported).
+#[derive(Default)]
+pub(crate) struct ModuleArgs {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) key: Option<Type>,
+    pub(crate) value: Option<Type>,
+    pub(crate) backend: Option<BackendArg>,
+    pub(crate) ttl: Option<DurationArg>,
+    pub(crate) tti: Option<DurationArg>,
+    pub(crate) capacity: Option<Expr>,
+    pub(crate) weigher: Option<Expr>,
+    pub(crate) config: Option<Path>,
+    pub(crate) krate: Option<Path>,
+    /// The `cache(...)` attribute, for errors about what it lacks.
+    pub(crate) attr: Option<Meta>,
+}
+
+impl ModuleArgs {
+    /// Reads the item's `#[cache(...)]` attribute. Every mistake goes to `diag`; what could be
+    /// read is returned, so validation can report more mistakes in the same compile.
+    pub(crate) fn from_attrs(attrs: &[Attribute], diag: &mut Diagnostics) -> Self {
+        let mut args = Self::default();
+        for attr in attrs.iter().filter(|a| a.path().is_ident("cache")) {
+            if args.attr.is_some() {
+                diag.error(
+                    attr,
+                    "a cache module takes one `#[cache(...)]` attribute: merge the options into the first",
+                );
+                continue;
+            }
+            args.attr = Some(attr.meta.clone());
+            let tokens = match attr.meta.require_list() {
+                Ok(list) => list.tokens.clone(),
+                Err(_) => {
+                    diag.error(
+                        attr,
+                        "write the options in parentheses: `#[cache(key = K, value = V, ...)]`",
+                    );
+                    continue;
+                }
+            };
+            let parsed = parse_list(tokens, diag, |name, key, input, diag| {
+                args.parse_option(name, key, input, diag)
+            });
+            if let Err(syntax) = parsed {
+                diag.push(syntax);
+            }
+        }
+        args
+    }
+
+    fn parse_option(
+        &mut self,
+        name: &Ident,
+        key: &str,
+        input: ParseStream,
+        diag: &mut Diagnostics,
+    ) -> syn::Result<()> {
+        if !KNOWN.expect_value(name, input, diag)? {
+            return Ok(());
+        }
+        match key {
+            "name" => self.name = Some(parse_name(input, diag)?),
+            "key" => self.key = parse_type(input, key, diag)?,
+            "value" => self.value = parse_type(input, key, diag)?,
+            "backend" => self.backend = Some(parse_backend(input, diag)?),
+            "ttl" => self.ttl = Some(parse_duration(input, key, diag)?),
+            "tti" => self.tti = Some(parse_duration(input, key, diag)?),
+            "capacity" => self.capacity = Some(parse_capacity(input, diag)?),
+            "weigher" => self.weigher = Some(input.parse()?),
+            "config" => self.config = parse_config(input, diag)?,
+            "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
+            _ => KNOWN.skip_unknown(name, input, diag)?,
+        }
+        Ok(())
+    }
+}
+
+/// `key = Type` / `value = Type`. A quoted type is reported with the unquoted spelling, and
+/// still used, so the module's functions exist and calls to them add no errors of their own.
+fn parse_type(input: ParseStream, key: &str, diag: &mut Diagnostics) -> syn::Result<Option<Type>> {
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        diag.error(
+            &lit,
+            format!(
+                "`{key}` takes a type, not a string: write `{key} = {}`",
+                lit.value()
+            ),
+        );
+        return Ok(lit.parse().ok());
+    }
+    input.parse().map(Some)
+}
+
+/// `config = path::to::fn`: the path of a function, not a call or a closure, so it runs exactly
+/// once, when the module is first used.
+fn parse_config(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Option<Path>> {
+    let expr: Expr = input.parse()?;
+    match expr {
+        Expr::Path(path) if path.qself.is_none() => Ok(Some(path.path)),
+        other => {
+            diag.error(
+                &other,
+                "`config` takes the path of a function `fn(&mut memokit::Settings<K, V>) -> Result<(), memokit::ConfigError>`, like `config = users_config`",
+            );
+            Ok(None)
+        }
+    }
+}

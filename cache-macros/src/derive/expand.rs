@@ -1,0 +1,207 @@
+//! Expanding a validated cache module: one `impl` block of associated functions around a static
+//! [`Memo`](memokit::Memo) that builds the cache on first use. Each function is one call into the
+//! runtime's [`Cache`](memokit::Cache); the expansion only wires names and types together.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::validate::Module;
+use crate::options::{BackendArg, DurationArg};
+
+/// The module's functions. With `fallback`, `cache()` is left unimplemented: it is emitted beside
+/// compile errors only, so the user's calls still resolve while the real mistake is fixed.
+pub(crate) fn expand(module: &Module, fallback: bool) -> TokenStream {
+    let Module {
+        ident,
+        vis,
+        key,
+        value,
+        args,
+    } = module;
+    let krate = args
+        .krate
+        .as_ref()
+        .map_or_else(|| quote!(::memokit), |path| quote!(#path));
+    let private = quote!(#krate::__private);
+    let key = quote!(#key);
+    let value = quote!(#value);
+    let backend = BackendArg::to_type(args.backend.as_ref(), &private, &key, &value);
+    let name = match &args.name {
+        Some(name) => quote!(#name),
+        None => {
+            let ident = ident.to_string();
+            quote!(::core::concat!(::core::module_path!(), "::", #ident))
+        }
+    };
+    let cache_ty = quote!(#private::Cache<#key, #value, #backend>);
+    let result = quote!(::core::result::Result);
+    let error = quote!(#private::CacheError);
+    let lookup = quote!(impl ?::core::marker::Sized + #private::Lookup<#key>);
+    let lookup_async =
+        quote!(impl ?::core::marker::Sized + #private::Lookup<#key> + ::core::marker::Sync);
+
+    let cache_body = if fallback {
+        quote!(::core::unreachable!("the cache module failed to compile"))
+    } else {
+        let build = build(module, &private, &key, &value, &backend, &name);
+        quote! {
+            static __MEMOKIT_CACHE: #private::Memo<#key, #value, #backend> = #private::Memo::new(|| { #build });
+            __MEMOKIT_CACHE.cache().map_err(::core::clone::Clone::clone)
+        }
+    };
+
+    quote! {
+        #[automatically_derived]
+        impl #ident {
+            /// The cache's name, as errors, stats and `memokit::caches()` show it.
+            #vis const NAME: &'static str = #name;
+
+            /// The `memokit::Cache` behind this module, built on first use, or the configuration
+            /// error that keeps it from existing (returned by every function of the module).
+            #vis fn cache() -> #result<&'static #cache_ty, #error> {
+                #cache_body
+            }
+
+            /// The backend in the current namespace, for operations specific to it.
+            #vis fn backend() -> #result<impl ::core::ops::Deref<Target = #backend>, #error> {
+                Self::cache()?.backend()
+            }
+
+            /// The value under `key`, if there is a live one.
+            #vis fn get(key: &(#lookup)) -> #result<::core::option::Option<#value>, #error> {
+                Self::cache()?.get(key)
+            }
+
+            /// Stores `value` under `key` with the module's TTL, replacing any previous value.
+            #vis fn insert(key: #key, value: #value) -> #result<(), #error> {
+                Self::cache()?.insert(key, value)
+            }
+
+            /// Stores `value` under `key`, expiring after `ttl` instead of the module's TTL.
+            #vis fn insert_with_ttl(key: #key, value: #value, ttl: #private::Duration) -> #result<(), #error> {
+                Self::cache()?.insert_with_ttl(key, value, ttl)
+            }
+
+            /// Removes `key`; whether a value was there.
+            #vis fn remove(key: &(#lookup)) -> #result<bool, #error> {
+                Self::cache()?.remove(key)
+            }
+
+            /// Removes every entry of the current namespace.
+            #vis fn clear() -> #result<(), #error> {
+                Self::cache()?.clear()
+            }
+
+            /// Hits, misses, loads and contents in the current namespace (zeros if the cache
+            /// could not be built).
+            #vis fn stats() -> #private::Stats {
+                Self::cache().map(|c| c.stats()).unwrap_or_default()
+            }
+
+            /// Live entries in the current namespace.
+            #vis fn len() -> u64 {
+                Self::stats().entries
+            }
+
+            /// Whether the current namespace holds no entries.
+            #vis fn is_empty() -> bool {
+                Self::len() == 0
+            }
+
+            /// The value under `key`, or the result of `init` stored under it; concurrent callers
+            /// for one key run `init` once.
+            #vis fn get_or_insert_with(key: #key, init: impl ::core::ops::FnOnce() -> #value) -> #result<#value, #error> {
+                Self::cache()?.get_or_insert_with(key, init)
+            }
+
+            /// Like `get_or_insert_with` for a fallible loader: an `Err` is returned and not
+            /// cached, so the next call tries again.
+            #vis fn try_get_or_insert_with<__MemokitE>(
+                key: #key,
+                init: impl ::core::ops::FnOnce() -> #result<#value, __MemokitE>,
+            ) -> #result<#value, #private::LoadError<__MemokitE>> {
+                Self::cache()?.try_get_or_insert_with(key, init)
+            }
+
+            /// Async form of `get`.
+            #vis async fn get_async(key: &(#lookup_async)) -> #result<::core::option::Option<#value>, #error> {
+                Self::cache()?.get_async(key).await
+            }
+
+            /// Async form of `insert`.
+            #vis async fn insert_async(key: #key, value: #value) -> #result<(), #error> {
+                Self::cache()?.insert_async(key, value).await
+            }
+
+            /// Async form of `insert_with_ttl`.
+            #vis async fn insert_with_ttl_async(key: #key, value: #value, ttl: #private::Duration) -> #result<(), #error> {
+                Self::cache()?.insert_with_ttl_async(key, value, ttl).await
+            }
+
+            /// Async form of `remove`.
+            #vis async fn remove_async(key: &(#lookup_async)) -> #result<bool, #error> {
+                Self::cache()?.remove_async(key).await
+            }
+
+            /// Async form of `clear`.
+            #vis async fn clear_async() -> #result<(), #error> {
+                Self::cache()?.clear_async().await
+            }
+
+            /// Async form of `get_or_insert_with`: concurrent tasks missing one key await a
+            /// single `init`.
+            #vis async fn get_or_insert_with_async(key: #key, init: impl ::core::future::Future<Output = #value>) -> #result<#value, #error> {
+                Self::cache()?.get_or_insert_with_async(key, init).await
+            }
+
+            /// Async form of `try_get_or_insert_with`.
+            #vis async fn try_get_or_insert_with_async<__MemokitE>(
+                key: #key,
+                init: impl ::core::future::Future<Output = #result<#value, __MemokitE>>,
+            ) -> #result<#value, #private::LoadError<__MemokitE>> {
+                Self::cache()?.try_get_or_insert_with_async(key, init).await
+            }
+        }
+    }
+}
+
+/// The body of the static's initializer: the attribute's settings, the `config` function, build.
+fn build(
+    module: &Module,
+    private: &TokenStream,
+    key: &TokenStream,
+    value: &TokenStream,
+    backend: &TokenStream,
+    name: &TokenStream,
+) -> TokenStream {
+    let args = &module.args;
+    let settings = quote!(__memokit_settings);
+    let duration = |field: &str, arg: &Option<DurationArg>| {
+        arg.as_ref().map(|d| {
+            let field = format_ident!("{field}");
+            let d = d.to_duration(private);
+            quote!(#settings.#field = ::core::option::Option::Some(#d);)
+        })
+    };
+    let ttl = duration("ttl", &args.ttl);
+    let tti = duration("tti", &args.tti);
+    let capacity = args
+        .capacity
+        .as_ref()
+        .map(|c| quote_spanned!(c.span()=> #settings.capacity = ::core::option::Option::Some(#c);));
+    let weigher = args
+        .weigher
+        .as_ref()
+        .map(|w| quote_spanned!(w.span()=> #settings.set_weigher(#w);));
+    let config = match &args.config {
+        Some(path) => quote_spanned!(path.span()=> #path),
+        None => quote!(|_| ::core::result::Result::Ok(())),
+    };
+    quote! {
+        #[allow(unused_mut)]
+        let mut #settings = #private::Settings::<#key, #value, #backend>::default();
+        #ttl #tti #capacity #weigher
+        #private::build_module(#name, #settings, #config)
+    }
+}
