@@ -1,7 +1,7 @@
 //! memokit: memoization and caching for Rust.
 //!
 //! `#[cached]` rewrites a function to consult a cache first; the runtime underneath is a typed
-//! [`Cache`] handle over a pluggable [`Backend`] (in memory by default).
+//! [`Cache`](struct@Cache) handle over a pluggable [`Backend`] (in memory by default).
 //!
 //! ```
 //! use memokit::cached;
@@ -72,6 +72,13 @@
 //! assert_eq!(sessions.get("token-1")?, Some(42));
 //! # Ok::<(), memokit::CacheError>(())
 //! ```
+//!
+//! # Cache modules
+//!
+//! `#[derive(Cache)]` on a unit struct declares a cache you call directly (`Users::get`,
+//! `Users::insert`, `Users::get_or_insert_with`, ...), configured from its attribute and, at
+//! first use, from a function of yours; see [`Cache`](macro@Cache). [`caches()`] lists every
+//! cache in the program with its stats and [`clear_all()`] clears them.
 //!
 //! # Time in tests
 //!
