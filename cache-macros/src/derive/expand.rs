@@ -2,7 +2,7 @@
 //! [`Memo`](memokit::Memo) that builds the cache on first use. Each function is one call into the
 //! runtime's [`Cache`](memokit::Cache); the expansion only wires names and types together.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
@@ -41,19 +41,41 @@ pub(crate) fn expand(module: &Module, fallback: bool) -> TokenStream {
     let lookup_async =
         quote!(impl ?::core::marker::Sized + #private::Lookup<#key> + ::core::marker::Sync);
 
-    let cache_body = if fallback {
-        quote!(::core::unreachable!("the cache module failed to compile"))
+    // Every bound the runtime needs, stated once on the impl and spanned on the user's types: a
+    // key type without `Hash` is then reported on `key = ...`, not once per generated function.
+    let key_span = module.key.span();
+    let value_span = module.value.span();
+    let bounds = {
+        let key_bounds = quote_spanned!(key_span=> #key: ::core::hash::Hash + ::core::cmp::Eq + ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static);
+        let value_bounds = quote_spanned!(value_span=> #value: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static);
+        quote!(where #key_bounds, #value_bounds, #backend: #private::Backend<#key, #value>)
+    };
+
+    // The static is an item of its own, outside the impl's bounds, so it names the least it can:
+    // its type (spanned on the key, where a missing bound is already reported) and a builder
+    // function that lives inside the impl.
+    let (cache_body, build_fn) = if fallback {
+        let body = quote!(::core::unreachable!("the cache module failed to compile"));
+        (body, TokenStream::new())
     } else {
-        let build = build(module, &private, &key, &value, &backend, &name);
-        quote! {
-            static __MEMOKIT_CACHE: #private::Memo<#key, #value, #backend> = #private::Memo::new(|| { #build });
+        let memo_ty = respan(quote!(#private::Memo<#key, #value, #backend>), key_span);
+        let build_fn = respan(quote!(#ident::__memokit_build), key_span);
+        let body = quote! {
+            static __MEMOKIT_CACHE: #memo_ty = #private::Memo::new(#build_fn);
             __MEMOKIT_CACHE.cache().map_err(::core::clone::Clone::clone)
-        }
+        };
+        let build = build(module, &private, &key, &value, &backend, &name);
+        let build_fn = quote! {
+            fn __memokit_build() -> #result<#cache_ty, #error> {
+                #build
+            }
+        };
+        (body, build_fn)
     };
 
     quote! {
         #[automatically_derived]
-        impl #ident {
+        impl #ident #bounds {
             /// The cache's name, as errors, stats and `memokit::caches()` show it.
             #vis const NAME: &'static str = #name;
 
@@ -62,6 +84,8 @@ pub(crate) fn expand(module: &Module, fallback: bool) -> TokenStream {
             #vis fn cache() -> #result<&'static #cache_ty, #error> {
                 #cache_body
             }
+
+            #build_fn
 
             /// The backend in the current namespace, for operations specific to it.
             #vis fn backend() -> #result<impl ::core::ops::Deref<Target = #backend>, #error> {
@@ -204,4 +228,20 @@ fn build(
         #ttl #tti #capacity #weigher
         #private::build_module(#name, #settings, #config)
     }
+}
+
+/// `tokens` with every span set to `span`, so an error about the whole type points there.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let TokenTree::Group(group) = &tree {
+                let mut inner = Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                tree = TokenTree::Group(inner);
+            }
+            tree.set_span(span);
+            tree
+        })
+        .collect()
 }
