@@ -461,3 +461,45 @@ async fn async_single_flight() {
     }
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
+
+#[derive(memokit::Cache)]
+#[cache(name = "observed-module", key = u32, value = u32)]
+struct Observed;
+
+#[test]
+fn module_operations_emit_telemetry_under_the_module_name() {
+    use memokit::telemetry::{self, EventKind, GetResult};
+    use std::sync::Mutex;
+
+    let _lock = shared();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    telemetry::attach("cache-module-test", move |event| {
+        if event.cache == "observed-module" {
+            let kind = match event.kind {
+                EventKind::Get(GetResult::Hit) => "hit",
+                EventKind::Get(GetResult::Miss) => "miss",
+                EventKind::Insert => "insert",
+                EventKind::Remove { removed: true } => "remove",
+                _ => return,
+            };
+            sink.lock().unwrap().push((kind, event.backend));
+        }
+    })
+    .unwrap();
+    Observed::insert(1, 1).unwrap();
+    Observed::get(&1).unwrap();
+    Observed::get(&2).unwrap();
+    Observed::remove(&1).unwrap();
+    assert!(telemetry::detach("cache-module-test"));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            ("insert", "memory"),
+            ("hit", "memory"),
+            ("miss", "memory"),
+            ("remove", "memory")
+        ]
+    );
+}
