@@ -355,7 +355,7 @@ fn registry_lists_modules_and_memoized_functions_and_clears_them_all() {
 
     memokit::clear_all().unwrap();
     assert!(RegistryModule::is_empty());
-    assert!(SQUARE.is_empty());
+    assert!(SQUARE_MEMO.is_empty());
     let after = memokit::caches();
     assert!(after.iter().all(|c| c.stats.entries == 0), "{after:?}");
 }

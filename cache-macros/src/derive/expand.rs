@@ -1,5 +1,5 @@
 //! Expanding a validated cache module: one `impl` block of associated functions around a static
-//! [`Memo`](memokit::Memo) that builds the cache on first use. Each function is one call into the
+//! `LazyLock` that builds the cache (or keeps the configuration error) on first use. Each function is one call into the
 //! runtime's [`Cache`](memokit::Cache); the expansion only wires names and types together.
 
 use proc_macro2::{Group, Span, TokenStream, TokenTree};
@@ -26,7 +26,8 @@ pub(crate) fn expand(module: &Module, fallback: bool) -> TokenStream {
     let private = quote!(#krate::__private);
     let key = quote!(#key);
     let value = quote!(#value);
-    let backend = BackendArg::to_type(args.backend.as_ref(), &private, &key, &value);
+    let backend = BackendArg::explicit_type(args.backend.as_ref(), &private)
+        .unwrap_or_else(|| quote!(#private::MemoryBackend<#key, #value>));
     let name = match &args.name {
         Some(name) => quote!(#name),
         None => {
@@ -58,11 +59,16 @@ pub(crate) fn expand(module: &Module, fallback: bool) -> TokenStream {
         let body = quote!(::core::unreachable!("the cache module failed to compile"));
         (body, TokenStream::new())
     } else {
-        let memo_ty = respan(quote!(#private::Memo<#key, #value, #backend>), key_span);
+        let lazy_ty = respan(
+            quote!(#private::LazyLock<#result<#cache_ty, #error>>),
+            key_span,
+        );
         let build_fn = respan(quote!(#ident::__memokit_build), key_span);
         let body = quote! {
-            static __MEMOKIT_CACHE: #memo_ty = #private::Memo::new(#build_fn);
-            __MEMOKIT_CACHE.cache().map_err(::core::clone::Clone::clone)
+            // Spanned on the user's key type, so clippy takes the type as theirs.
+            #[allow(clippy::type_complexity)]
+            static __MEMOKIT_CACHE: #lazy_ty = #private::LazyLock::new(#build_fn);
+            __MEMOKIT_CACHE.as_ref().map_err(::core::clone::Clone::clone)
         };
         let build = build(module, &private, &key, &value, &backend, &name);
         let build_fn = quote! {
