@@ -548,7 +548,7 @@ pub use memokit_macros::cached;
 /// |---|---|
 /// | `key = Type`, `value = Type` | required: the key and value types |
 /// | `name = "users"` | the cache's name in errors, stats, `caches()` and remote keys; default `module::path::Users` |
-/// | `backend = memory` | `memory` (default), `redis`, or a type implementing [`Backend`] |
+/// | `backend = memory` | `memory` (default), `redis` (feature `redis`; its URL and options set by `config`), or a type implementing [`Backend`] |
 /// | `ttl = "5m"`, `tti = "1h"` | time to live / to idle: a literal (`ms`, `s`, `m`, `h`, `d`) or a `Duration` expression |
 /// | `capacity = 10_000` | at most this many entries (or this much weight, with a weigher) |
 /// | `weigher = path_or_closure` | `Fn(&K, &V) -> u64`: bound the cache by total weight |
