@@ -503,3 +503,28 @@ fn module_operations_emit_telemetry_under_the_module_name() {
         ]
     );
 }
+
+#[derive(memokit::Cache)]
+#[cache(name = "page-views", key = &'static str, value = u64)]
+struct PageViews;
+
+#[test]
+fn backend_counters_and_remove_where_on_the_memory_backend() {
+    let _lock = shared();
+    let views = PageViews::backend().unwrap();
+    assert_eq!(views.incr(&"/", 1).unwrap(), 1);
+    assert_eq!(views.incr(&"/", 4).unwrap(), 5);
+    assert_eq!(views.decr(&"/", 2).unwrap(), 3);
+    assert!(
+        views.decr(&"/about", 1).is_err(),
+        "a u64 counter cannot go below zero"
+    );
+    assert_eq!(PageViews::get(&"/").unwrap(), Some(3));
+
+    PageViews::insert("/a", 10).unwrap();
+    PageViews::insert("/b", 20).unwrap();
+    let removed = PageViews::backend().unwrap().remove_where(|_, v| *v >= 10);
+    assert_eq!(removed, 2);
+    assert_eq!(PageViews::get(&"/").unwrap(), Some(3));
+    assert_eq!(PageViews::get(&"/a").unwrap(), None);
+}
