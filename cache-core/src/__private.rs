@@ -37,6 +37,7 @@ pub use crate::module::{Settings, build_module};
 pub use crate::outcome::{
     ByRules, FnRules, Judged, NoRules, OkOnly, Outcome, Rules, SomeOnly, Whole, no_ttl, no_unless,
 };
+pub use crate::sandbox::{SandboxHandle, sandbox};
 pub use crate::stats::Stats;
 
 /// The type a function returning `R` caches under policy `P`.

@@ -19,6 +19,7 @@ use crate::key::Lookup;
 use crate::memory::MemoryBackend;
 use crate::outcome::{OkOnly, Whole};
 use crate::registry::{self, Registered};
+use crate::sandbox;
 use crate::stats::{Count, Counters, Stats};
 use crate::telemetry;
 
@@ -178,6 +179,25 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
         self
     }
 
+    /// With `enforce` true, using the cache outside a [sandbox](mod@crate::sandbox) panics with a
+    /// message naming the cache and the fix. Pass `cfg!(test)` so that only your crate's own test
+    /// build is strict (this is what `#[cached(sandbox = "required")]` does); a cache shared by
+    /// parallel tests then cannot leak values between them unnoticed.
+    ///
+    /// ```should_panic
+    /// use memokit_core::Cache;
+    /// let strict: Cache<u8, u8> = Cache::builder("strict").require_sandbox(true).build().unwrap();
+    /// {
+    ///     let _sb = memokit_core::sandbox();
+    ///     strict.insert(1, 1).unwrap(); // fine: inside a sandbox
+    /// }
+    /// strict.get(&1); // panics: "cache `strict` requires a test sandbox ..."
+    /// ```
+    pub fn require_sandbox(mut self, enforce: bool) -> Self {
+        self.config.sandbox_required = enforce;
+        self
+    }
+
     /// Settings specific to the backend.
     pub fn backend_options(mut self, options: B::Options) -> Self {
         self.options = options;
@@ -313,6 +333,9 @@ where
     pub(crate) fn scope(&self) -> Result<ScopeRef<'_, K, V, B>, CacheError> {
         let ns = context::namespace();
         if ns.is_global() {
+            if self.inner.config.sandbox_required {
+                sandbox::used_outside(&self.inner.config.name);
+            }
             return Ok(ScopeRef::Global(&self.inner.global));
         }
         self.sandbox_scope(ns)
@@ -618,12 +641,36 @@ where
         B::KIND
     }
 
-    fn stats(self: Arc<Self>) -> Stats {
-        Cache { inner: self }.stats()
+    fn stats_in(&self, ns: Namespace) -> Option<Stats> {
+        let snapshot = |scope: &Scope<K, V, B>| scope.counters.snapshot(scope.backend.stats());
+        if ns.is_global() {
+            return Some(snapshot(&self.global));
+        }
+        self.sandboxes.read().get(&ns).map(|scope| snapshot(scope))
     }
 
     fn clear(self: Arc<Self>) -> Result<(), CacheError> {
-        Cache { inner: self }.clear()
+        // Clearing needs no strictness check: it cannot leak a value into a test.
+        let cache = Cache { inner: self };
+        let ns = context::namespace();
+        let scope = if ns.is_global() {
+            ScopeRef::Global(&cache.inner.global)
+        } else {
+            cache.sandbox_scope(ns)?
+        };
+        cache.cleared(&scope, scope.backend.clear())
+    }
+
+    fn drop_namespace(&self, ns: Namespace) -> Result<(), CacheError> {
+        // Out of the map first, so no new operation finds the scope; then emptied, so its entries
+        // are freed even if a straggler still holds the `Arc`.
+        let Some(scope) = self.sandboxes.write().remove(&ns) else {
+            return Ok(());
+        };
+        scope.backend.clear().map_err(|source| CacheError::Backend {
+            cache: self.config.name.clone(),
+            source,
+        })
     }
 }
 

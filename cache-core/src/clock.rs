@@ -86,10 +86,7 @@ pub fn system_now() -> Timestamp {
 
 /// The current time: the manual clock installed on this thread if there is one, else the real one.
 pub fn now() -> Timestamp {
-    match context::clock() {
-        Some(manual) => manual.now(),
-        None => system_now(),
-    }
+    context::manual_now().unwrap_or_else(system_now)
 }
 
 /// A clock that stands still until it is advanced. Share it with `Arc`; install it with

@@ -24,6 +24,7 @@ pub struct Config<K, V> {
     pub(crate) refresh: Option<Duration>,
     pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listener: Option<EvictionListener<K, V>>,
+    pub(crate) sandbox_required: bool,
 }
 
 impl<K, V> Config<K, V> {
@@ -36,6 +37,7 @@ impl<K, V> Config<K, V> {
             refresh: None,
             weigher: None,
             listener: None,
+            sandbox_required: false,
         }
     }
 
@@ -73,6 +75,12 @@ impl<K, V> Config<K, V> {
     pub fn eviction_listener(&self) -> Option<&EvictionListener<K, V>> {
         self.listener.as_ref()
     }
+
+    /// Whether using the cache outside a [sandbox](mod@crate::sandbox) panics; see
+    /// [`CacheBuilder::require_sandbox`](crate::CacheBuilder::require_sandbox).
+    pub fn sandbox_required(&self) -> bool {
+        self.sandbox_required
+    }
 }
 
 impl<K, V> Clone for Config<K, V> {
@@ -85,6 +93,7 @@ impl<K, V> Clone for Config<K, V> {
             refresh: self.refresh,
             weigher: self.weigher.clone(),
             listener: self.listener.clone(),
+            sandbox_required: self.sandbox_required,
         }
     }
 }
@@ -99,6 +108,7 @@ impl<K, V> fmt::Debug for Config<K, V> {
             .field("refresh", &self.refresh)
             .field("weigher", &self.weigher.is_some())
             .field("eviction_listener", &self.listener.is_some())
+            .field("sandbox_required", &self.sandbox_required)
             .finish()
     }
 }

@@ -1,15 +1,33 @@
 //! The per-thread context every cache consults: the namespace (sandbox) and the clock.
 //!
-//! Both live in one thread-local so the hit path pays a single thread-local access. Namespace 0
-//! is the shared, process-wide one; sandboxes allocate the others.
+//! Namespace 0 is the shared, process-wide one; [sandboxes](mod@crate::sandbox) allocate the others.
+//!
+//! # Design
+//!
+//! Every cache operation reads the namespace, so it lives alone in a `const`-initialized
+//! `Cell<u64>`: a type without a destructor needs no lazy-registration check, and reading it is a
+//! single load from thread-local storage. The manual clock (an `Arc`, so it has a destructor) sits
+//! in a second thread-local that only an operation on an entry with a TTL reads, and reading it
+//! borrows the `Arc` instead of cloning it, so a shared test clock is not a contended counter.
+//!
+//! The context is per *thread*: nothing here follows a closure to another thread or a future to
+//! another worker. [`sandbox`](mod@crate::sandbox) provides the helpers that carry it there.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
-use crate::clock::ManualClock;
+use crate::clock::{ManualClock, Timestamp};
 
 /// Identifies one namespace of every cache. `Namespace::GLOBAL` is where code outside any
 /// sandbox reads and writes.
+///
+/// ```
+/// use memokit_core::{Namespace, context};
+/// assert_eq!(context::namespace(), Namespace::GLOBAL);
+/// let sb = memokit_core::sandbox();
+/// assert_eq!(context::namespace(), sb.namespace());
+/// assert!(!sb.namespace().is_global());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Namespace(pub(crate) u64);
 
@@ -38,27 +56,32 @@ impl std::fmt::Display for Namespace {
     }
 }
 
-struct Context {
-    namespace: u64,
-    clock: Option<Arc<ManualClock>>,
-}
-
 thread_local! {
-    static CONTEXT: RefCell<Context> = const {
-        RefCell::new(Context { namespace: 0, clock: None })
-    };
+    static NAMESPACE: Cell<u64> = const { Cell::new(0) };
+    static CLOCK: RefCell<Option<Arc<ManualClock>>> = const { RefCell::new(None) };
 }
 
-/// The namespace the current thread works in.
+/// The namespace the current thread works in: the innermost [sandbox](mod@crate::sandbox) entered on
+/// this thread, or [`Namespace::GLOBAL`]. Telemetry reads it to tag events with the sandbox id.
 #[inline]
 pub fn namespace() -> Namespace {
-    Namespace(CONTEXT.with_borrow(|c| c.namespace))
+    Namespace(NAMESPACE.get())
 }
 
+/// The reading of the manual clock installed on this thread, if any.
+pub(crate) fn manual_now() -> Option<Timestamp> {
+    CLOCK.with_borrow(|c| c.as_ref().map(|clock| clock.now()))
+}
+
+/// The manual clock installed on this thread, if any, to carry it to other threads and tasks.
 pub(crate) fn clock() -> Option<Arc<ManualClock>> {
-    CONTEXT.with_borrow(|c| c.clock.clone())
+    CLOCK.with_borrow(Clone::clone)
 }
 
 pub(crate) fn replace_clock(clock: Option<Arc<ManualClock>>) -> Option<Arc<ManualClock>> {
-    CONTEXT.with_borrow_mut(|c| std::mem::replace(&mut c.clock, clock))
+    CLOCK.with_borrow_mut(|c| std::mem::replace(c, clock))
+}
+
+pub(crate) fn replace_namespace(namespace: Namespace) -> Namespace {
+    Namespace(NAMESPACE.replace(namespace.0))
 }

@@ -18,6 +18,7 @@
 //! | [`context`] | the per-thread namespace the caches consult |
 //! | [`telemetry`] | events for every operation, handlers, `tracing` and `metrics` bridges |
 //! | `redis` | the Redis backend (feature `redis`) |
+//! | [`sandbox`](mod@sandbox) | test sandboxes: a namespace and a clock per test |
 //!
 //! ```
 //! use memokit_core::Cache;
@@ -49,6 +50,7 @@ mod outcome;
 pub mod redis;
 mod refresh;
 mod registry;
+pub mod sandbox;
 mod stats;
 pub mod telemetry;
 
@@ -66,4 +68,5 @@ pub use module::{ConfigError, Settings};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisOptions};
 pub use registry::{CacheInfo, caches, clear_all};
+pub use sandbox::{Sandbox, SandboxHandle, sandbox};
 pub use stats::Stats;

@@ -6,6 +6,7 @@
 
 use std::sync::{Arc, Mutex, Weak};
 
+use crate::context::{self, Namespace};
 use crate::error::CacheError;
 use crate::stats::Stats;
 
@@ -13,10 +14,13 @@ use crate::stats::Stats;
 pub(crate) trait Registered: Send + Sync {
     fn name(&self) -> &str;
     fn backend_kind(&self) -> &'static str;
-    /// Stats of the current namespace.
-    fn stats(self: Arc<Self>) -> Stats;
+    /// Stats of namespace `ns`, or `None` if the cache has never been used in it. Never creates
+    /// a scope and never panics for a cache that requires a sandbox.
+    fn stats_in(&self, ns: Namespace) -> Option<Stats>;
     /// Clears the current namespace.
     fn clear(self: Arc<Self>) -> Result<(), CacheError>;
+    /// Forgets sandbox namespace `ns`: its scope leaves the cache and its backend view is cleared.
+    fn drop_namespace(&self, ns: Namespace) -> Result<(), CacheError>;
 }
 
 static REGISTRY: Mutex<Vec<Weak<dyn Registered>>> = Mutex::new(Vec::new());
@@ -68,7 +72,7 @@ pub fn caches() -> Vec<CacheInfo> {
         list.push(CacheInfo {
             name: c.name().to_owned(),
             backend: c.backend_kind(),
-            stats: c.clone().stats(),
+            stats: c.stats_in(context::namespace()).unwrap_or_default(),
         });
     });
     list.sort_by(|a, b| a.name.cmp(&b.name));
@@ -87,4 +91,18 @@ pub fn clear_all() -> Result<(), CacheError> {
         }
     });
     first
+}
+
+/// The sum of every cache's stats in namespace `ns` (caches never used there add nothing).
+pub(crate) fn stats_in(ns: Namespace) -> Stats {
+    let mut total = Stats::default();
+    for_each(|c| total += c.stats_in(ns).unwrap_or_default());
+    total
+}
+
+/// Drops namespace `ns` from every cache; every cache is attempted, the failures are returned.
+pub(crate) fn drop_namespace(ns: Namespace) -> Vec<CacheError> {
+    let mut errors = Vec::new();
+    for_each(|c| errors.extend(c.drop_namespace(ns).err()));
+    errors
 }

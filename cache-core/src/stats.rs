@@ -64,6 +64,63 @@ impl Stats {
     }
 }
 
+/// Adds counts field by field, as when totalling one test's activity over every cache.
+///
+/// ```
+/// use memokit_core::{Cache, Stats};
+/// let a: Cache<u8, u8> = Cache::builder("doc-sum-a").build()?;
+/// let b: Cache<u8, u8> = Cache::builder("doc-sum-b").build()?;
+/// a.insert(1, 1)?;
+/// b.insert(1, 1)?;
+/// b.insert(2, 2)?;
+/// let total: Stats = [a.stats(), b.stats()].into_iter().sum();
+/// assert_eq!((total.inserts, total.entries), (3, 3));
+/// # Ok::<(), memokit_core::CacheError>(())
+/// ```
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, other: Self) {
+        let Self {
+            hits,
+            misses,
+            inserts,
+            removals,
+            loads,
+            load_failures,
+            refreshes,
+            refresh_failures,
+            errors,
+            entries,
+            weight,
+            evicted,
+            expired,
+            replaced,
+        } = other;
+        self.hits += hits;
+        self.misses += misses;
+        self.inserts += inserts;
+        self.removals += removals;
+        self.loads += loads;
+        self.load_failures += load_failures;
+        self.refreshes += refreshes;
+        self.refresh_failures += refresh_failures;
+        self.errors += errors;
+        self.entries += entries;
+        self.weight += weight;
+        self.evicted += evicted;
+        self.expired += expired;
+        self.replaced += replaced;
+    }
+}
+
+impl std::iter::Sum for Stats {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(Self::default(), |mut total, s| {
+            total += s;
+            total
+        })
+    }
+}
+
 /// Stripes leased one per thread; threads beyond this many share one more stripe.
 const STRIPES: usize = 16;
 /// The stripe of threads that hold no lease.
