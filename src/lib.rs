@@ -592,3 +592,60 @@ pub use memokit_macros::cached;
 /// assert!(Scores::get(&1).is_err()); // every call, not only the first
 /// ```
 pub use memokit_macros::Cache;
+
+/// Runs a test (or any function) in a fresh [sandbox](mod@sandbox): its own namespace in every
+/// cache and its own clock, deleted when the function returns or panics.
+///
+/// It composes with `#[test]` and with `#[tokio::test]` (current-thread and multi-thread), above
+/// or below them. On a sync function it is `let _sb = memokit::sandbox();` as the first line; on
+/// an async function it enters the sandbox around every poll of the body, on whichever thread
+/// polls it. Threads and tasks the test spawns join the sandbox only through the helpers in
+/// [`sandbox`](mod@sandbox) ([`sandbox::spawn`], [`SandboxHandle::enter`],
+/// [`.in_current_sandbox()`](sandbox::InSandbox::in_current_sandbox)); inside the test,
+/// [`sandbox::current`] gives the handle. `#[sandboxed(crate = path)]` names memokit when it is
+/// re-exported under another path.
+///
+/// ```
+/// use memokit::{cached, sandboxed};
+///
+/// #[cached]
+/// fn greeting(name: &str) -> String {
+///     format!("hello {name}")
+/// }
+///
+/// #[sandboxed]
+/// fn check() {
+///     assert_eq!(greeting("ada"), "hello ada");
+///     assert_eq!(GREETING.len(), 1); // only this sandbox's entry
+/// }
+///
+/// # fn main() {
+/// check();
+/// assert!(GREETING.is_empty()); // deleted when `check` returned
+/// # }
+/// ```
+///
+/// An async test, with a task that joins the sandbox and time travel on a TTL:
+///
+/// ```
+/// use std::time::Duration;
+/// use memokit::sandbox::{self, InSandbox};
+///
+/// #[memokit::cached(ttl = "10m")]
+/// async fn rate(currency: &str) -> u64 {
+///     currency.len() as u64
+/// }
+///
+/// #[memokit::sandboxed]
+/// #[tokio::main(flavor = "multi_thread", worker_threads = 2)] // `#[tokio::test]` in a test
+/// async fn main() {
+///     let task = tokio::spawn(async { rate("eur").await }.in_current_sandbox());
+///     assert_eq!(task.await.unwrap(), 3);
+///     assert_eq!(RATE.stats().loads, 1); // the task wrote into this sandbox
+///     let sb = sandbox::current().unwrap();
+///     sb.advance(Duration::from_secs(601));
+///     assert_eq!(rate("eur").await, 3);
+///     assert_eq!(RATE.stats().loads, 2); // expired at once, nobody slept
+/// }
+/// ```
+pub use memokit_macros::sandboxed;

@@ -10,6 +10,8 @@ mod derive;
 mod diag;
 mod duration;
 mod options;
+mod paths;
+mod sandboxed;
 
 use proc_macro::TokenStream;
 
@@ -25,4 +27,10 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(Cache, attributes(cache))]
 pub fn derive_cache(item: TokenStream) -> TokenStream {
     derive::derive(item.into()).into()
+}
+
+/// Runs a function, usually a test, in a fresh sandbox. See `memokit::sandboxed` for examples.
+#[proc_macro_attribute]
+pub fn sandboxed(args: TokenStream, item: TokenStream) -> TokenStream {
+    sandboxed::sandboxed(args.into(), item.into()).into()
 }

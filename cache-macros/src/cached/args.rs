@@ -36,6 +36,7 @@ const OPTIONS: &[&str] = &[
     "refresh",
     "sync",
     "companion",
+    "sandbox",
     "crate",
 ];
 
@@ -98,6 +99,8 @@ pub(crate) struct Args {
     pub(crate) refresh: Option<(Ident, DurationArg)>,
     /// `sync = false` turns single flight off.
     pub(crate) sync: Option<LitBool>,
+    /// `sandbox = "required"`: the span of the literal; `"optional"` (the default) leaves it `None`.
+    pub(crate) sandbox_required: Option<Span>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -242,6 +245,7 @@ impl Args {
             "name" => self.name = Some(parse_name(input, diag)?),
             "backend" => self.backend = Some(parse_backend(input, diag)?),
             "url" => self.url = Some(input.parse()?),
+            "sandbox" => self.sandbox_required = parse_sandbox(input, diag)?,
             "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
             _ => KNOWN.skip_unknown(name, input, diag)?,
         }
@@ -332,4 +336,20 @@ fn parse_companion(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Co
         "`companion` takes a name (`companion = USERS`) or `false`",
     );
     Ok(CompanionArg::Disabled)
+}
+
+/// `sandbox = "required" | "optional"`.
+fn parse_sandbox(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Option<Span>> {
+    let lit: LitStr = input.parse()?;
+    match lit.value().as_str() {
+        "required" => return Ok(Some(lit.span())),
+        "optional" => {}
+        other => diag.error(
+            &lit,
+            format!(
+                "unknown sandbox mode \"{other}\": write `sandbox = \"required\"` to make the tests of this crate fail when they use the cache outside a sandbox, or `\"optional\"` (the default)"
+            ),
+        ),
+    }
+    Ok(None)
 }

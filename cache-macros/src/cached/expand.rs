@@ -24,11 +24,7 @@ pub(crate) fn companion_name(fn_name: &str) -> String {
 }
 
 pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStream {
-    let krate = args
-        .krate
-        .as_ref()
-        .map_or_else(|| quote!(::memokit), |path| quote!(#path));
-    let private = quote!(#krate::__private);
+    let private = crate::paths::private(args.krate.as_ref());
     let ItemFn {
         attrs,
         vis,
@@ -236,9 +232,13 @@ fn memo_static(
     let url = args.url.as_ref().map(|url| {
         quote_spanned!(url.span()=> .backend_options(#private::RedisOptions::new().url(#url)))
     });
+    // `cfg!(test)` expands in the user's crate: strict in its own test build only.
+    let sandbox = args
+        .sandbox_required
+        .map(|span| quote_spanned!(span=> .require_sandbox(::core::cfg!(test))));
     quote! {
         static __MEMOKIT_MEMO: #memo_ty = #private::Memo::new(#id, || {
-            #private::Cache::builder(#name) #ttl #tti #refresh #capacity #weigher #url .build()
+            #private::Cache::builder(#name) #ttl #tti #refresh #capacity #weigher #url #sandbox .build()
         });
     }
 }

@@ -1,0 +1,6 @@
+#[memokit::cached(sandbox = "strict")]
+fn strict(x: u32) -> u32 {
+    x
+}
+
+fn main() {}
