@@ -1,6 +1,5 @@
 //! [`Cache`], the typed handle every memoized function and cache module owns.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
@@ -8,6 +7,7 @@ use std::ops::Deref;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use hashbrown::HashMap;
 use parking_lot::RwLock;
 
 use crate::backend::{Backend, Found, RemovalCause};
@@ -66,7 +66,8 @@ struct Inner<K, V, B> {
     sandboxes: RwLock<Sandboxes<K, V, B>>,
 }
 
-/// The scopes of live sandbox namespaces.
+/// The scopes of live sandbox namespaces; foldhash, not SipHash, since every call in a sandbox
+/// looks its scope up here.
 type Sandboxes<K, V, B> = HashMap<Namespace, Arc<Scope<K, V, B>>>;
 
 /// One namespace of a cache: its backend view, its flights and its counters.
