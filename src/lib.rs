@@ -80,10 +80,41 @@
 //! first use, from a function of yours; see [`Cache`](macro@Cache). [`caches()`] lists every
 //! cache in the program with its stats and [`clear_all()`] clears them.
 //!
+//! # Tests: sandboxes
+//!
+//! Caches are global, so tests that share one would see each other's values. A
+//! [sandbox](mod@sandbox) gives a test its own namespace in every cache, deleted when the test
+//! ends, so such tests run in parallel; it also carries a clock that moves only when told to.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! #[memokit::cached(ttl = "10m")]
+//! fn price(item: u32) -> u64 {
+//!     u64::from(item) * 100
+//! }
+//!
+//! #[memokit::sandboxed] // with `#[test]` or `#[tokio::test]` in a test
+//! fn prices_expire() {
+//!     let sb = memokit::sandbox::current().unwrap();
+//!     assert_eq!(price(3), 300);
+//!     sb.advance(Duration::from_secs(601)); // no sleeping
+//!     assert_eq!(price(3), 300);
+//!     assert_eq!(PRICE.stats().loads, 2);
+//! }
+//! # prices_expire();
+//! ```
+//!
+//! `let _sb = memokit::sandbox();` does the same for the rest of a scope. Threads and tasks the
+//! test spawns join its sandbox through [`sandbox::spawn`] and
+//! [`.in_current_sandbox()`](sandbox::InSandbox::in_current_sandbox). A cache declared
+//! `#[cached(sandbox = "required")]` panics when your crate's tests use it outside a sandbox.
+//!
 //! # Time in tests
 //!
 //! Every TTL reads memokit's [`clock`]. A [`clock::ManualClock`] installed on the test's thread
-//! stands still until advanced, so TTL tests move time instead of sleeping.
+//! stands still until advanced, so TTL tests move time instead of sleeping; a sandbox installs
+//! one of its own.
 //!
 //! # Telemetry
 //!
