@@ -663,8 +663,12 @@ where
     }
 
     fn drop_namespace(&self, ns: Namespace) -> Result<(), CacheError> {
-        // Out of the map first, so no new operation finds the scope; then emptied, so its entries
-        // are freed even if a straggler still holds the `Arc`.
+        // Most caches never saw the namespace: a shared lock answers that without stalling the
+        // other sandboxes. Otherwise out of the map first, so no new operation finds the scope;
+        // then emptied, so its entries are freed even if a straggler still holds the `Arc`.
+        if !self.sandboxes.read().contains_key(&ns) {
+            return Ok(());
+        }
         let Some(scope) = self.sandboxes.write().remove(&ns) else {
             return Ok(());
         };
