@@ -371,3 +371,58 @@ fn namespaces_are_distinct_and_never_global() {
     assert!(ids.iter().all(|ns| !ns.is_global()));
     assert!(ids[0].to_string().starts_with("sb"));
 }
+
+#[test]
+fn a_cancelled_wrapped_future_releases_its_sandbox() {
+    let live = Live::default();
+    let cache: Cache<u64, Counted> = Cache::builder("sandbox::cancelled").build().unwrap();
+    let handle = SandboxHandle::new();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let mut future = Box::pin(handle.wrap(async {
+        cache.insert(1, live.value(1)).unwrap();
+        rx.await.ok();
+    }));
+    drop(handle);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // One poll runs the insert, then the future waits on the channel.
+        assert!(poll_once(future.as_mut()).await.is_pending());
+    });
+    assert_eq!(
+        live.count(),
+        1,
+        "the pending future keeps its sandbox alive"
+    );
+    drop(future);
+    drop(tx);
+    assert_eq!(
+        live.count(),
+        0,
+        "cancelling the future tore the sandbox down"
+    );
+}
+
+/// Polls `future` once and reports the result, without waiting for it.
+async fn poll_once<F: std::future::Future + ?Sized>(
+    future: std::pin::Pin<&mut F>,
+) -> std::task::Poll<F::Output> {
+    let mut future = Some(future);
+    std::future::poll_fn(move |cx| std::task::Poll::Ready(future.take().unwrap().poll(cx))).await
+}
+
+#[test]
+fn a_future_adapted_outside_any_sandbox_stays_outside() {
+    let outside = async { context::namespace() }.in_current_sandbox();
+    let sb = memokit::sandbox();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert_eq!(runtime.block_on(outside), Namespace::GLOBAL);
+    assert_eq!(
+        context::namespace(),
+        sb.namespace(),
+        "and the thread is back in its sandbox"
+    );
+}
