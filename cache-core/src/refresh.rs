@@ -24,9 +24,10 @@
 //! * a panicking reload is caught on the worker, which lives on; the old value stays.
 //!
 //! Caffeine refreshes on an `Executor` (ForkJoinPool by default) for the same reasons; moka has no
-//! refresh at all. The manual clock of the thread that started a refresh is installed while the
-//! reload runs, so tests that drive time with [`ManualClock`](crate::clock::ManualClock) see
-//! consistent write times.
+//! refresh at all. The context of the thread that started a refresh (its
+//! [sandbox](mod@crate::sandbox) and its [`ManualClock`](crate::clock::ManualClock)) is entered
+//! while the reload runs, so the reload writes, calls other caches and emits events in the test's
+//! sandbox, and sees the test's time.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -34,8 +35,7 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::clock::ManualClock;
-use crate::context;
+use crate::sandbox::Captured;
 
 /// The most threads reloading sync loaders at once.
 pub(crate) const WORKERS: usize = 2;
@@ -70,9 +70,9 @@ static POOL: Pool = Pool {
 
 /// Queues a sync reload; gives it back if the queue is full or no worker could be started.
 pub(crate) fn submit(job: Job) -> Result<(), Job> {
-    let clock = context::clock();
+    let context = Captured::current();
     let job: Job = Box::new(move || {
-        let _clock = clock.as_ref().map(ManualClock::install);
+        let _context = context.enter();
         job();
     });
     let mut state = POOL.state.lock();
@@ -128,7 +128,7 @@ where
 {
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
-            drop(runtime.spawn(WithClock::capture(task)));
+            drop(runtime.spawn(crate::sandbox::InSandbox::in_current_sandbox(task)));
             Ok(())
         }
         Err(_) => Err(task),
@@ -141,39 +141,10 @@ pub(crate) fn spawn<F>(task: F) -> Result<(), F> {
     Err(task)
 }
 
-/// A spawned reload, polled with the manual clock of the task that spawned it.
-#[cfg(feature = "tokio")]
-struct WithClock<F> {
-    clock: Option<std::sync::Arc<ManualClock>>,
-    task: std::pin::Pin<Box<F>>,
-}
-
-#[cfg(feature = "tokio")]
-impl<F: std::future::Future> WithClock<F> {
-    fn capture(task: F) -> Self {
-        Self {
-            clock: context::clock(),
-            task: Box::pin(task),
-        }
-    }
-}
-
-#[cfg(feature = "tokio")]
-impl<F: std::future::Future> std::future::Future for WithClock<F> {
-    type Output = F::Output;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        let _clock = self.clock.as_ref().map(ManualClock::install);
-        self.task.as_mut().poll(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
     use std::sync::mpsc;
 
     #[test]
@@ -194,5 +165,14 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         assert!(submit(Box::new(move || tx.send(crate::clock::now()).unwrap())).is_ok());
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(expected));
+    }
+
+    #[test]
+    fn jobs_run_in_the_submitters_sandbox() {
+        let sb = crate::sandbox();
+        let (tx, rx) = mpsc::channel();
+        let job: Job = Box::new(move || tx.send(crate::context::namespace()).unwrap());
+        assert!(submit(job).is_ok());
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(sb.namespace()));
     }
 }

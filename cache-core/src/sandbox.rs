@@ -255,7 +255,7 @@ impl SandboxHandle {
     /// Enters the sandbox on the current thread until the guard drops, which restores the
     /// thread's previous namespace and clock (panic or not).
     pub fn enter(&self) -> Entered {
-        enter(Some(self.clone()))
+        Captured::of(self).enter()
     }
 
     /// Runs `future` inside the sandbox: the sandbox is entered around every poll, on whichever
@@ -272,7 +272,7 @@ impl SandboxHandle {
     /// # }
     /// ```
     pub fn wrap<F: Future>(&self, future: F) -> Sandboxed<F> {
-        Sandboxed::new(Some(self.clone()), future)
+        Sandboxed::new(Captured::of(self), future)
     }
 
     /// Spawns a thread that runs `f` inside the sandbox; see [`std::thread::spawn`].
@@ -281,7 +281,7 @@ impl SandboxHandle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        spawn_in(Some(self.clone()), f)
+        spawn_in(Captured::of(self), f)
     }
 }
 
@@ -311,7 +311,7 @@ pub fn current() -> Option<SandboxHandle> {
 }
 
 /// Spawns a thread that runs `f` in the current thread's sandbox (or outside any, if there is
-/// none): a drop-in for [`std::thread::spawn`] in sandboxed tests.
+/// none), with its clock: a drop-in for [`std::thread::spawn`] in sandboxed tests.
 ///
 /// ```
 /// use memokit_core::context;
@@ -324,22 +324,23 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    spawn_in(current(), f)
+    spawn_in(Captured::current(), f)
 }
 
-fn spawn_in<F, T>(sandbox: Option<SandboxHandle>, f: F) -> JoinHandle<T>
+fn spawn_in<F, T>(context: Captured, f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
     std::thread::spawn(move || {
-        let _entered = enter(sandbox);
+        let _entered = context.enter();
         f()
     })
 }
 
-/// Runs futures in a sandbox: `.in_current_sandbox()` captures the sandbox of the thread that
-/// creates the adapter, and enters it around every poll, wherever the future is polled.
+/// Runs futures in a sandbox: `.in_current_sandbox()` captures the sandbox (and the clock) of the
+/// thread that creates the adapter, and enters them around every poll, wherever the future is
+/// polled.
 ///
 /// ```
 /// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -354,7 +355,7 @@ pub trait InSandbox: Future + Sized {
     /// Runs the future in the sandbox current on this thread now (or outside any sandbox, if
     /// there is none, even when it is later polled on a thread that is in one).
     fn in_current_sandbox(self) -> Sandboxed<Self> {
-        Sandboxed::new(current(), self)
+        Sandboxed::new(Captured::current(), self)
     }
 }
 
@@ -364,16 +365,16 @@ impl<F: Future> InSandbox for F {}
 /// [`InSandbox::in_current_sandbox`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Sandboxed<F> {
-    sandbox: Option<SandboxHandle>,
+    context: Captured,
     // Boxed to stay clear of unsafe pin projection; one allocation per wrapped test or task is
     // nothing next to what a test does. `None` once the future has completed.
     future: Option<Pin<Box<F>>>,
 }
 
 impl<F: Future> Sandboxed<F> {
-    fn new(sandbox: Option<SandboxHandle>, future: F) -> Self {
+    fn new(context: Captured, future: F) -> Self {
         Self {
-            sandbox,
+            context,
             future: Some(Box::pin(future)),
         }
     }
@@ -384,7 +385,7 @@ impl<F: Future> Future for Sandboxed<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        let _entered = enter(this.sandbox.clone());
+        let _entered = this.context.enter();
         let Some(future) = this.future.as_mut() else {
             panic!("`Sandboxed` future polled after it completed");
         };
@@ -400,7 +401,7 @@ impl<F: Future> Future for Sandboxed<F> {
 impl<F> Drop for Sandboxed<F> {
     fn drop(&mut self) {
         if self.future.is_some() {
-            let _entered = enter(self.sandbox.clone());
+            let _entered = self.context.enter();
             self.future = None;
         }
     }
@@ -409,7 +410,7 @@ impl<F> Drop for Sandboxed<F> {
 impl<F> fmt::Debug for Sandboxed<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sandboxed")
-            .field("sandbox", &self.sandbox)
+            .field("sandbox", &self.context.sandbox)
             .field("done", &self.future.is_none())
             .finish()
     }
@@ -430,20 +431,48 @@ struct Previous {
     clock: Option<Arc<ManualClock>>,
 }
 
-/// Makes `sandbox` (or no sandbox) the current thread's context, saving the old one.
-fn enter(sandbox: Option<SandboxHandle>) -> Entered {
-    let namespace = sandbox
-        .as_ref()
-        .map_or(Namespace::GLOBAL, |s| s.0.namespace);
-    let clock = sandbox.as_ref().map(|s| s.0.clock.clone());
-    let previous = Previous {
-        namespace: context::replace_namespace(namespace),
-        clock: context::replace_clock(clock),
-        sandbox: CURRENT.with_borrow_mut(|c| std::mem::replace(c, sandbox)),
-    };
-    Entered {
-        previous: Some(previous),
-        _not_send: PhantomData,
+/// A thread's whole context, its sandbox (if any) and its manual clock (if any), captured to be
+/// entered on another thread or around a future's polls. memokit's own background work (refresh
+/// reloads) carries it the same way, so a reload runs in the sandbox of the test that caused it.
+#[derive(Clone)]
+pub(crate) struct Captured {
+    sandbox: Option<SandboxHandle>,
+    clock: Option<Arc<ManualClock>>,
+}
+
+impl Captured {
+    /// The context of the current thread.
+    pub(crate) fn current() -> Self {
+        Self {
+            sandbox: current(),
+            clock: context::clock(),
+        }
+    }
+
+    /// `sandbox` with its own clock.
+    fn of(sandbox: &SandboxHandle) -> Self {
+        Self {
+            clock: Some(sandbox.0.clock.clone()),
+            sandbox: Some(sandbox.clone()),
+        }
+    }
+
+    /// Makes this the current thread's context until the guard drops, saving the old one.
+    pub(crate) fn enter(&self) -> Entered {
+        let namespace = self
+            .sandbox
+            .as_ref()
+            .map_or(Namespace::GLOBAL, SandboxHandle::namespace);
+        let sandbox = self.sandbox.clone();
+        let previous = Previous {
+            namespace: context::replace_namespace(namespace),
+            clock: context::replace_clock(self.clock.clone()),
+            sandbox: CURRENT.with_borrow_mut(|c| std::mem::replace(c, sandbox)),
+        };
+        Entered {
+            previous: Some(previous),
+            _not_send: PhantomData,
+        }
     }
 }
 
