@@ -2,8 +2,7 @@
 //! and per-sandbox stats. The tests of this file run in parallel with each other, which is part
 //! of what they check.
 
-#[path = "support/counted.rs"]
-mod counted;
+mod support;
 
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -11,9 +10,12 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use counted::{Counted, Live};
 use memokit::sandbox::{self, InSandbox, SandboxHandle};
 use memokit::{Cache, Namespace, cached, clock, context, sandboxed};
+use support::counted::{Counted, Live};
+use support::wait_until;
+#[cfg(feature = "tokio")]
+use support::wait_until_async;
 
 /// Bodies run by [`double`], over every test of this file and every namespace.
 static DOUBLE_RUNS: AtomicU64 = AtomicU64::new(0);
@@ -425,4 +427,97 @@ fn a_future_adapted_outside_any_sandbox_stays_outside() {
         sb.namespace(),
         "and the thread is back in its sandbox"
     );
+}
+
+static STAMP_RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// Which run produced the value, and in which namespace it ran.
+#[cached(refresh = "30s")]
+fn stamp(_key: u8) -> (u64, Namespace) {
+    (
+        STAMP_RUNS.fetch_add(1, Ordering::SeqCst) + 1,
+        context::namespace(),
+    )
+}
+
+#[test]
+#[sandboxed]
+fn time_travel_drives_refresh_and_the_reload_runs_in_the_sandbox() {
+    let sb = sandbox::current().unwrap();
+    let first = stamp(1);
+    assert_eq!(first.1, sb.namespace());
+    sb.advance(Duration::from_secs(29));
+    assert_eq!(stamp(1), first, "fresh: a plain hit");
+    sb.advance(Duration::from_secs(2));
+    assert_eq!(stamp(1), first, "stale: the old value at once");
+    let cache = STAMP.cache().unwrap();
+    wait_until("the background reload", || {
+        cache.get(&1).unwrap() != Some(first)
+    });
+    let fresh = stamp(1);
+    assert_eq!(
+        fresh,
+        (first.0 + 1, sb.namespace()),
+        "the reload ran in the sandbox"
+    );
+    assert_eq!(sb.stats().refreshes, 1);
+}
+
+#[cfg(feature = "tokio")]
+static ASYNC_STAMP_RUNS: AtomicU64 = AtomicU64::new(0);
+
+#[cfg(feature = "tokio")]
+#[cached(refresh = "30s")]
+async fn async_stamp(_key: u8) -> (u64, Namespace) {
+    tokio::task::yield_now().await;
+    (
+        ASYNC_STAMP_RUNS.fetch_add(1, Ordering::SeqCst) + 1,
+        context::namespace(),
+    )
+}
+
+/// Async reloads are spawned on the runtime with the `tokio` feature only.
+#[cfg(feature = "tokio")]
+#[sandboxed]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_travel_drives_an_async_refresh_spawned_on_a_worker() {
+    let sb = sandbox::current().unwrap();
+    let first = async_stamp(1).await;
+    assert_eq!(first.1, sb.namespace());
+    sb.advance(Duration::from_secs(31));
+    assert_eq!(async_stamp(1).await, first, "stale: the old value at once");
+    let cache = ASYNC_STAMP.cache().unwrap();
+    wait_until_async("the background reload", || {
+        cache.get(&1).unwrap() != Some(first)
+    })
+    .await;
+    assert_eq!(async_stamp(1).await, (first.0 + 1, sb.namespace()));
+}
+
+#[test]
+fn telemetry_events_carry_the_sandbox_id() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    memokit::telemetry::attach("sandbox::events", move |event| {
+        if event.cache == "sandbox::events" {
+            log.lock().unwrap().push(event.sandbox());
+        }
+    })
+    .unwrap();
+    let cache: Cache<u8, u8> = Cache::builder("sandbox::events").build().unwrap();
+    cache.insert(1, 1).unwrap();
+    let sb = memokit::sandbox();
+    cache.insert(1, 2).unwrap();
+    sandbox::spawn({
+        let cache = cache.clone();
+        move || cache.get(&1).unwrap()
+    })
+    .join()
+    .unwrap();
+    drop(sb);
+    assert!(memokit::telemetry::detach("sandbox::events"));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[0], None, "outside any sandbox");
+    assert!(seen[1].is_some() && seen[1] == seen[2], "{seen:?}");
 }

@@ -8,15 +8,14 @@
 //! entries that were merely hidden, not freed, would show. When a filter runs only some of the
 //! tests, nobody is last and the final check is skipped.
 
-#[path = "support/counted.rs"]
-mod counted;
+mod support;
 
 use std::cell::Cell;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use counted::{Counted, Live};
 use memokit::{Cache, cached, sandbox, sandboxed};
+use support::counted::{Counted, Live};
 
 const TESTS: usize = 200;
 const KEYS: u64 = 16;

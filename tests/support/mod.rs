@@ -1,7 +1,9 @@
-//! Helpers shared by the single-flight and refresh tests.
+//! Helpers shared by the single-flight, refresh and sandbox tests.
 #![allow(dead_code, reason = "each test file uses a subset of these helpers")]
 
 use std::time::{Duration, Instant};
+
+pub mod counted;
 
 /// Long enough for any healthy run on a loaded CI machine; a regression (a deadlock, a lost
 /// wake-up) fails after it instead of hanging the suite.
