@@ -39,7 +39,9 @@
 //! * a spawned task may be polled by any worker thread: wrap its future with
 //!   [`.in_current_sandbox()`](InSandbox::in_current_sandbox) (or [`SandboxHandle::wrap`]), which
 //!   enters the sandbox around every poll. On a current-thread runtime an unwrapped task may
-//!   *happen* to see the sandbox, because it is polled on the test's thread; do not rely on it.
+//!   *happen* to see the sandbox, because it is polled on the test's thread; do not rely on it;
+//! * memokit's own background work, the reloads of stale-while-revalidate, runs in the sandbox
+//!   and with the clock of the caller that found the value stale: nothing to do.
 //!
 //! # Design
 //!
