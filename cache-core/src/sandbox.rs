@@ -60,8 +60,9 @@
 //!   the test, panic or not). A straggler thread that still holds a handle therefore never writes
 //!   into a namespace that was already torn down, which would leak its entries. Caches first
 //!   built inside the sandbox are covered, since every cache registers itself when built.
-//! * **Ids are unique across processes.** The high half of a namespace id is random per process,
-//!   so parallel test binaries sharing one Redis server cannot collide.
+//! * **Ids differ across processes.** The high half of a namespace id is random per process (32
+//!   bits seeded from the OS and the pid), so parallel test binaries sharing one Redis server do
+//!   not collide in practice.
 //! * **Guards restore, panic or not.** Entering saves the previous namespace, clock and current
 //!   sandbox; dropping the guard puts them back (drop guards in reverse order of creation, as
 //!   scopes do).
