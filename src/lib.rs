@@ -100,7 +100,7 @@
 //!     assert_eq!(price(3), 300);
 //!     sb.advance(Duration::from_secs(601)); // no sleeping
 //!     assert_eq!(price(3), 300);
-//!     assert_eq!(PRICE.stats().loads, 2);
+//!     assert_eq!(PRICE_MEMO.stats().loads, 2);
 //! }
 //! # prices_expire();
 //! ```
@@ -429,6 +429,27 @@ pub use memokit_core::*;
 /// assert_eq!(half(8), 4);
 /// ```
 ///
+/// # Tests
+///
+/// **`sandbox = "required"`** makes the test build (`cfg(test)`) of the crate that declares the
+/// function panic when it is used outside a [sandbox](mod@sandbox), with a message naming the
+/// cache and the fix; every other build is unaffected. `cfg(test)` is set for a crate's unit tests
+/// and for functions declared in an integration-test file, not for a library compiled as a
+/// dependency of its own integration tests.
+///
+/// ```
+/// #[memokit::cached(sandbox = "required")]
+/// fn tax(cents: u64) -> u64 {
+///     cents / 5
+/// }
+///
+/// #[memokit::sandboxed] // beside `#[test]`
+/// fn computes_tax() {
+///     assert_eq!(tax(500), 100);
+/// }
+/// # computes_tax();
+/// ```
+///
 /// # The companion handle
 ///
 /// Every memoized function `fetch_user` gets a constant **`FETCH_USER_MEMO`** beside it: the
@@ -647,12 +668,12 @@ pub use memokit_macros::Cache;
 /// #[sandboxed]
 /// fn check() {
 ///     assert_eq!(greeting("ada"), "hello ada");
-///     assert_eq!(GREETING.len(), 1); // only this sandbox's entry
+///     assert_eq!(GREETING_MEMO.len(), 1); // only this sandbox's entry
 /// }
 ///
 /// # fn main() {
 /// check();
-/// assert!(GREETING.is_empty()); // deleted when `check` returned
+/// assert!(GREETING_MEMO.is_empty()); // deleted when `check` returned
 /// # }
 /// ```
 ///
@@ -672,11 +693,11 @@ pub use memokit_macros::Cache;
 /// async fn main() {
 ///     let task = tokio::spawn(async { rate("eur").await }.in_current_sandbox());
 ///     assert_eq!(task.await.unwrap(), 3);
-///     assert_eq!(RATE.stats().loads, 1); // the task wrote into this sandbox
+///     assert_eq!(RATE_MEMO.stats().loads, 1); // the task wrote into this sandbox
 ///     let sb = sandbox::current().unwrap();
 ///     sb.advance(Duration::from_secs(601));
 ///     assert_eq!(rate("eur").await, 3);
-///     assert_eq!(RATE.stats().loads, 2); // expired at once, nobody slept
+///     assert_eq!(RATE_MEMO.stats().loads, 2); // expired at once, nobody slept
 /// }
 /// ```
 pub use memokit_macros::sandboxed;

@@ -184,7 +184,11 @@ async fn tasks_join_the_sandbox_through_the_future_adapters() {
         Namespace::GLOBAL,
         "workers start outside"
     );
-    assert_eq!(DOUBLE.len(), 1, "the wrapped task cached into the sandbox");
+    assert_eq!(
+        DOUBLE_MEMO.len(),
+        1,
+        "the wrapped task cached into the sandbox"
+    );
 }
 
 #[sandboxed]
@@ -258,7 +262,7 @@ fn the_strict_panic_names_the_cache_and_the_fix() {
 #[sandboxed]
 fn a_strict_memoized_function_works_inside_a_sandbox() {
     assert_eq!(strict_square(5), 25);
-    assert_eq!(STRICT_SQUARE.stats().loads, 1);
+    assert_eq!(STRICT_SQUARE_MEMO.stats().loads, 1);
 }
 
 #[test]
@@ -324,11 +328,11 @@ fn time_travel_reloads_a_memoized_function() {
     let sb = sandbox::current().unwrap();
     assert_eq!(double(50), 100);
     assert_eq!(double(50), 100);
-    assert_eq!(DOUBLE.stats().loads, 1);
+    assert_eq!(DOUBLE_MEMO.stats().loads, 1);
     sb.advance(Duration::from_secs(601));
     assert_eq!(double(50), 100);
     assert_eq!(
-        DOUBLE.stats().loads,
+        DOUBLE_MEMO.stats().loads,
         2,
         "the TTL passed: the body ran again"
     );
@@ -450,7 +454,7 @@ fn time_travel_drives_refresh_and_the_reload_runs_in_the_sandbox() {
     assert_eq!(stamp(1), first, "fresh: a plain hit");
     sb.advance(Duration::from_secs(2));
     assert_eq!(stamp(1), first, "stale: the old value at once");
-    let cache = STAMP.cache().unwrap();
+    let cache = STAMP_MEMO.cache().unwrap();
     wait_until("the background reload", || {
         cache.get(&1).unwrap() != Some(first)
     });
@@ -486,7 +490,7 @@ async fn time_travel_drives_an_async_refresh_spawned_on_a_worker() {
     assert_eq!(first.1, sb.namespace());
     sb.advance(Duration::from_secs(31));
     assert_eq!(async_stamp(1).await, first, "stale: the old value at once");
-    let cache = ASYNC_STAMP.cache().unwrap();
+    let cache = ASYNC_STAMP_MEMO.cache().unwrap();
     wait_until_async("the background reload", || {
         cache.get(&1).unwrap() != Some(first)
     })

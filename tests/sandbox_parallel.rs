@@ -61,11 +61,11 @@ fn exercise(test: u64) {
         }
     }
     assert_eq!(
-        VALUE_OF.stats().loads,
+        VALUE_OF_MEMO.stats().loads,
         KEYS,
         "each key loaded once, in this sandbox only"
     );
-    assert_eq!(VALUE_OF.len(), KEYS);
+    assert_eq!(VALUE_OF_MEMO.len(), KEYS);
     assert_eq!(SHARED.len(), KEYS);
     let stats = sandbox::current().unwrap().stats();
     assert_eq!(stats.entries, 2 * KEYS);
@@ -98,7 +98,7 @@ fn run(test: u64) {
             "every sandbox is gone, yet values are still cached"
         );
         assert!(
-            VALUE_OF.is_empty() && SHARED.is_empty(),
+            VALUE_OF_MEMO.is_empty() && SHARED.is_empty(),
             "nothing was written outside"
         );
     }
