@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use memokit::sandbox::{self, InSandbox, SandboxHandle};
+use memokit::telemetry::names;
 use memokit::{Cache, Namespace, cached, clock, context, sandboxed};
 use support::counted::{Counted, Live};
 use support::wait_until;
@@ -504,7 +505,7 @@ fn telemetry_events_carry_the_sandbox_id() {
     let log = seen.clone();
     memokit::telemetry::attach("sandbox::events", move |event| {
         if event.cache == "sandbox::events" {
-            log.lock().unwrap().push(event.sandbox());
+            log.lock().unwrap().push((event.name(), event.sandbox()));
         }
     })
     .unwrap();
@@ -521,7 +522,14 @@ fn telemetry_events_carry_the_sandbox_id() {
     drop(sb);
     assert!(memokit::telemetry::detach("sandbox::events"));
     let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), 3, "{seen:?}");
-    assert_eq!(seen[0], None, "outside any sandbox");
-    assert!(seen[1].is_some() && seen[1] == seen[2], "{seen:?}");
+    let names: Vec<_> = seen.iter().map(|(name, _)| *name).collect();
+    let (insert, get, evict) = (names::INSERT, names::GET, names::EVICT);
+    assert_eq!(names, [insert, insert, get, evict], "{seen:?}");
+    assert_eq!(seen[0].1, None, "outside any sandbox");
+    let sandbox = seen[1].1;
+    assert!(sandbox.is_some());
+    assert!(
+        seen[1..].iter().all(|(_, s)| *s == sandbox),
+        "the insert, the get on the spawned thread and the teardown's removal: {seen:?}"
+    );
 }

@@ -93,9 +93,14 @@ struct Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
+        // Teardown runs in the namespace it deletes, so the events it causes (removals) are
+        // attributed to the sandbox, not to whatever the dropping thread is in.
+        let outer = context::replace_namespace(self.namespace);
+        let errors = registry::drop_namespace(self.namespace);
+        context::replace_namespace(outer);
         // A drop cannot return an error, and a leaked namespace in a test run is worth knowing
         // about: say which cache failed, on the test's captured stderr.
-        for error in registry::drop_namespace(self.namespace) {
+        for error in errors {
             eprintln!("memokit: tearing down sandbox {}: {error}", self.namespace);
         }
     }
