@@ -159,6 +159,25 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// `sandbox = "required" | "optional"`.
+pub(crate) fn parse_sandbox(
+    input: ParseStream,
+    diag: &mut Diagnostics,
+) -> syn::Result<Option<Span>> {
+    let lit: LitStr = input.parse()?;
+    match lit.value().as_str() {
+        "required" => return Ok(Some(lit.span())),
+        "optional" => {}
+        other => diag.error(
+            &lit,
+            format!(
+                "unknown sandbox mode \"{other}\": write `sandbox = \"required\"` to make the tests of this crate fail when they use the cache outside a sandbox, or `\"optional\"` (the default)"
+            ),
+        ),
+    }
+    Ok(None)
+}
+
 /// `name = "..."`: a non-empty string.
 pub(crate) fn parse_name(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<LitStr> {
     let lit: LitStr = input.parse()?;

@@ -9,7 +9,7 @@ use syn::{Expr, ExprLit, Ident, Lit, LitBool, LitStr, Path, Token, Type};
 use crate::diag::Diagnostics;
 use crate::options::{
     BackendArg, DurationArg, Known, parse_backend, parse_capacity, parse_duration, parse_list,
-    parse_name,
+    parse_name, parse_sandbox,
 };
 
 /// The options `#[cached]` accepts, in the order the docs list them, and names people reach for
@@ -100,7 +100,7 @@ pub(crate) struct Args {
     /// `sync = false` turns single flight off.
     pub(crate) sync: Option<LitBool>,
     /// `sandbox = "required"`: the span of the literal; `"optional"` (the default) leaves it `None`.
-    pub(crate) sandbox_required: Option<Span>,
+    pub(crate) sandbox_required: Option<proc_macro2::Span>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -336,20 +336,4 @@ fn parse_companion(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Co
         "`companion` takes a name (`companion = USERS`) or `false`",
     );
     Ok(CompanionArg::Disabled)
-}
-
-/// `sandbox = "required" | "optional"`.
-fn parse_sandbox(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Option<Span>> {
-    let lit: LitStr = input.parse()?;
-    match lit.value().as_str() {
-        "required" => return Ok(Some(lit.span())),
-        "optional" => {}
-        other => diag.error(
-            &lit,
-            format!(
-                "unknown sandbox mode \"{other}\": write `sandbox = \"required\"` to make the tests of this crate fail when they use the cache outside a sandbox, or `\"optional\"` (the default)"
-            ),
-        ),
-    }
-    Ok(None)
 }
