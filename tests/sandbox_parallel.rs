@@ -1,5 +1,5 @@
 //! 200 tests run in parallel, each writing its own values under the same keys of the same caches
-//! (a memoized function and a hand-built cache). None may ever see another test's value, and
+//! (a memoized function, a cache module and a hand-built cache). None may ever see another test's value, and
 //! once every test's sandbox is gone, no entry may be left.
 //!
 //! "Once every sandbox is gone" is checked without racing the other tests: each test counts
@@ -35,6 +35,11 @@ fn value_of(key: u64) -> Counted {
     LIVE.value(TEST.get() * 1_000 + key)
 }
 
+/// A cache module: its associated functions reach one static cache.
+#[derive(memokit::Cache)]
+#[cache(key = u64, value = Counted)]
+struct Module;
+
 static SHARED: LazyLock<Cache<u64, Counted>> =
     LazyLock::new(|| Cache::builder("sandbox_parallel::shared").build().unwrap());
 
@@ -51,7 +56,14 @@ fn exercise(test: u64) {
                 "test {test} saw another test's memoized value"
             );
             SHARED.insert(key, LIVE.value(own + round)).unwrap();
+            Module::insert(key, LIVE.value(own + round + 100)).unwrap();
             std::thread::yield_now();
+            let got = Module::get(&key).unwrap().map(|c| c.n);
+            assert_eq!(
+                got,
+                Some(own + round + 100),
+                "test {test}: another test's module value"
+            );
             let got = SHARED.get(&key).unwrap().map(|c| c.n);
             assert_eq!(
                 got,
@@ -67,8 +79,9 @@ fn exercise(test: u64) {
     );
     assert_eq!(VALUE_OF_MEMO.len(), KEYS);
     assert_eq!(SHARED.len(), KEYS);
+    assert_eq!(Module::len(), KEYS);
     let stats = sandbox::current().unwrap().stats();
-    assert_eq!(stats.entries, 2 * KEYS);
+    assert_eq!(stats.entries, 3 * KEYS);
 }
 
 /// The attribute form.
@@ -98,7 +111,7 @@ fn run(test: u64) {
             "every sandbox is gone, yet values are still cached"
         );
         assert!(
-            VALUE_OF_MEMO.is_empty() && SHARED.is_empty(),
+            VALUE_OF_MEMO.is_empty() && SHARED.is_empty() && Module::is_empty(),
             "nothing was written outside"
         );
     }
