@@ -605,6 +605,7 @@ pub use memokit_macros::cached;
 /// | `capacity = 10_000` | at most this many entries (or this much weight, with a weigher) |
 /// | `weigher = path_or_closure` | `Fn(&K, &V) -> u64`: bound the cache by total weight |
 /// | `config = path::to::fn` | `fn(&mut Settings<K, V, B>) -> Result<(), ConfigError>`, run once on first use; see [`Settings`] |
+/// | `sandbox = "required"` | in this crate's test builds, using the cache outside a [`sandbox()`] panics with a message naming the cache and the fix |
 /// | `crate = path` | where the `memokit` crate is, when it is re-exported |
 ///
 /// # Generated functions

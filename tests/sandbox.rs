@@ -533,3 +533,22 @@ fn telemetry_events_carry_the_sandbox_id() {
         "the insert, the get on the spawned thread and the teardown's removal: {seen:?}"
     );
 }
+
+#[derive(memokit::Cache)]
+#[cache(name = "sandbox::strict-module", key = u32, value = u32, sandbox = "required")]
+struct StrictModule;
+
+#[test]
+fn a_strict_cache_module_panics_outside_a_sandbox_only() {
+    {
+        let _sb = memokit::sandbox();
+        StrictModule::insert(1, 10).unwrap();
+        assert_eq!(StrictModule::get(&1).unwrap(), Some(10));
+    }
+    let panic = catch_unwind(|| StrictModule::get(&1)).unwrap_err();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("cache `sandbox::strict-module`"),
+        "{message}"
+    );
+}

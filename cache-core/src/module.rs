@@ -65,6 +65,9 @@ pub struct Settings<K, V, B: Backend<K, V> = MemoryBackend<K, V>> {
     pub weigher: Option<Weigher<K, V>>,
     /// The backend's own options (for Redis: where to connect, timeouts).
     pub backend: B::Options,
+    /// Whether using the cache outside a [sandbox](crate::sandbox) panics (the derive's
+    /// `sandbox = "required"` sets it in the declaring crate's test builds).
+    pub require_sandbox: bool,
 }
 
 impl<K, V, B: Backend<K, V>> Settings<K, V, B> {
@@ -99,7 +102,7 @@ impl<K, V, B: Backend<K, V>> Settings<K, V, B> {
         if let Some(weigher) = self.weigher {
             builder = builder.weigher(move |k, v| weigher(k, v));
         }
-        builder.build()
+        builder.require_sandbox(self.require_sandbox).build()
     }
 }
 
@@ -111,6 +114,7 @@ impl<K, V, B: Backend<K, V>> Default for Settings<K, V, B> {
             capacity: None,
             weigher: None,
             backend: B::Options::default(),
+            require_sandbox: false,
         }
     }
 }
@@ -126,6 +130,7 @@ where
             .field("capacity", &self.capacity)
             .field("weigher", &self.weigher.is_some())
             .field("backend", &self.backend)
+            .field("require_sandbox", &self.require_sandbox)
             .finish()
     }
 }

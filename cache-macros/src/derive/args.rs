@@ -8,7 +8,7 @@ use syn::{Attribute, Expr, Ident, LitStr, Meta, Path, Type};
 use crate::diag::Diagnostics;
 use crate::options::{
     BackendArg, DurationArg, Known, parse_backend, parse_capacity, parse_duration, parse_list,
-    parse_name,
+    parse_name, parse_sandbox,
 };
 
 /// The options `#[cache]` accepts, and names people reach for from ElixirCache and other crates.
@@ -19,7 +19,8 @@ const KNOWN: Known = Known {
 
 /// In the order the docs list them.
 const OPTIONS: &[&str] = &[
-    "name", "key", "value", "backend", "ttl", "tti", "capacity", "weigher", "config", "crate",
+    "name", "key", "value", "backend", "ttl", "tti", "capacity", "weigher", "config", "sandbox",
+    "crate",
 ];
 
 /// With what to write in memokit instead.
@@ -46,6 +47,8 @@ pub(crate) struct ModuleArgs {
     pub(crate) capacity: Option<Expr>,
     pub(crate) weigher: Option<Expr>,
     pub(crate) config: Option<Path>,
+    /// `sandbox = "required"`: the span of the literal; `"optional"` leaves it `None`.
+    pub(crate) sandbox_required: Option<proc_macro2::Span>,
     pub(crate) krate: Option<Path>,
     /// The `cache(...)` attribute, for errors about what it lacks.
     pub(crate) attr: Option<Meta>,
@@ -105,6 +108,7 @@ impl ModuleArgs {
             "capacity" => self.capacity = Some(parse_capacity(input, diag)?),
             "weigher" => self.weigher = Some(input.parse()?),
             "config" => self.config = parse_config(input, diag)?,
+            "sandbox" => self.sandbox_required = parse_sandbox(input, diag)?,
             "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
             _ => KNOWN.skip_unknown(name, input, diag)?,
         }

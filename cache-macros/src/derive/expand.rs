@@ -224,6 +224,10 @@ fn build(
         .weigher
         .as_ref()
         .map(|w| quote_spanned!(w.span()=> #settings.set_weigher(#w);));
+    // `cfg!(test)` expands in the user's crate: strict in its own test build only.
+    let sandbox = args
+        .sandbox_required
+        .map(|span| quote_spanned!(span=> #settings.require_sandbox = ::core::cfg!(test);));
     let config = match &args.config {
         Some(path) => quote_spanned!(path.span()=> #path),
         None => quote!(|_| ::core::result::Result::Ok(())),
@@ -231,7 +235,7 @@ fn build(
     quote! {
         #[allow(unused_mut)]
         let mut #settings = #private::Settings::<#key, #value, #backend>::default();
-        #ttl #tti #capacity #weigher
+        #ttl #tti #capacity #weigher #sandbox
         #private::build_module(#name, #settings, #config)
     }
 }
