@@ -446,7 +446,7 @@ where
     ) -> Result<(), CacheError> {
         match written {
             Ok(()) => {
-                scope.counters.add(Count::Insert);
+                scope.counters.insert();
                 telemetry::insert(self.source());
                 Ok(())
             }
