@@ -37,7 +37,9 @@ use crate::key::Lookup;
 pub struct Found<V> {
     /// The cached value.
     pub value: V,
-    /// When it was written, on memokit's clock.
+    /// When it was written, on memokit's clock. Only a cache with a
+    /// [`refresh`](crate::CacheBuilder::refresh) age reads it, so a backend may leave it at
+    /// zero for a cache without one (the in-memory backend does, to spare writes a clock read).
     pub written: Timestamp,
 }
 

@@ -9,7 +9,6 @@
 use std::hash::{BuildHasher, Hash};
 
 use super::MemoryBackend;
-use crate::clock;
 use crate::error::{BackendError, BackendErrorKind};
 use crate::key::Lookup;
 
@@ -59,25 +58,25 @@ where
     /// ```
     pub fn incr<Q: ?Sized + Lookup<K>>(&self, key: &Q, delta: i64) -> Result<V, BackendError> {
         let hash = self.hasher.hash_one(key);
-        let now = clock::now();
+        let early = self.write_time(false);
+        let mut shard = self.shard(hash).write();
+        let now = Self::write_time_in(early, &shard);
         let env = self.env(now.as_nanos());
         let expires = Self::expiry(now, self.config.ttl);
-        self.shard(hash)
-            .write()
-            .update(hash, key, expires, &env, |current| {
-                let current = current.copied().unwrap_or(V::ZERO);
-                current.checked_add_signed(delta).ok_or_else(|| {
-                    BackendError::new(
-                        "memory",
-                        BackendErrorKind::Other,
-                        format_args!(
-                            "counter of cache `{}` would leave the range of {} by adding {delta}",
-                            self.config.name,
-                            std::any::type_name::<V>()
-                        ),
-                    )
-                })
+        shard.update(hash, key, expires, &env, |current| {
+            let current = current.copied().unwrap_or(V::ZERO);
+            current.checked_add_signed(delta).ok_or_else(|| {
+                BackendError::new(
+                    "memory",
+                    BackendErrorKind::Other,
+                    format_args!(
+                        "counter of cache `{}` would leave the range of {} by adding {delta}",
+                        self.config.name,
+                        std::any::type_name::<V>()
+                    ),
+                )
             })
+        })
     }
 
     /// Subtracts `delta` from the counter under `key`; the same as `incr(key, -delta)`.

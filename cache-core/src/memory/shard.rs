@@ -174,6 +174,11 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.table.len()
     }
 
+    /// Whether some entry here has its own expiry time.
+    pub(super) fn has_timed(&self) -> bool {
+        self.timed > 0
+    }
+
     pub(super) fn weight(&self) -> u64 {
         self.small.weight + self.main.weight
     }

@@ -22,6 +22,26 @@ fn listening(builder: CacheBuilder<u64, u64>) -> (Cache<u64, u64>, Heard) {
 }
 
 #[test]
+fn plain_writes_still_expire_entries_with_their_own_ttl() {
+    // Without a cache-wide TTL a write reads the clock only if its shard holds an entry with
+    // its own TTL; that entry, once expired, must then go as expired, not evicted for size.
+    let clock = ManualClock::new();
+    let _guard = clock.install();
+    let (cache, heard) = listening(Cache::builder("timed-in-untimed").capacity(2));
+    cache
+        .insert_with_ttl(1, 10, Duration::from_secs(1))
+        .unwrap();
+    cache.insert(2, 20).unwrap();
+    clock.advance(Duration::from_secs(1));
+    cache.insert(3, 30).unwrap();
+    assert_eq!(heard.lock().unwrap()[..], [(1, 10, RemovalCause::Expired)]);
+    assert_eq!(
+        (cache.get(&2).unwrap(), cache.get(&3).unwrap()),
+        (Some(20), Some(30))
+    );
+}
+
+#[test]
 fn the_listener_hears_every_cause() {
     let clock = ManualClock::new();
     let _guard = clock.install();
