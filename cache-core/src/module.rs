@@ -65,7 +65,7 @@ pub struct Settings<K, V, B: Backend<K, V> = MemoryBackend<K, V>> {
     pub weigher: Option<Weigher<K, V>>,
     /// The backend's own options (for Redis: where to connect, timeouts).
     pub backend: B::Options,
-    /// Whether using the cache outside a [sandbox](crate::sandbox) panics (the derive's
+    /// Whether using the cache outside a [sandbox](mod@crate::sandbox) panics (the derive's
     /// `sandbox = "required"` sets it in the declaring crate's test builds).
     pub require_sandbox: bool,
 }
