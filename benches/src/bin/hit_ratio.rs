@@ -25,46 +25,41 @@ const RUNS: [(&str, &[u64]); 2] = [
 
 const POLICIES: [&str; 5] = ["OPT", "LRU", "memokit", "moka", "quick_cache"];
 
+/// Replays `keys` as read-through lookups: a hit counts, a miss inserts the key.
+fn count_hits(keys: &[u64], mut hit: impl FnMut(u64) -> bool, mut insert: impl FnMut(u64)) -> u64 {
+    let mut hits = 0;
+    for &k in keys {
+        if hit(k) {
+            hits += 1;
+        } else {
+            insert(k);
+        }
+    }
+    hits
+}
+
 fn replay_memokit(keys: &[u64], capacity: u64) -> u64 {
     let cache: Cache<u64, u64> = Cache::builder("hit-ratio")
         .capacity(capacity)
         .build()
         .expect("a positive capacity is valid");
-    let mut hits = 0;
-    for &k in keys {
-        if cache.get(&k).ok().flatten().is_some() {
-            hits += 1;
-        } else {
+    count_hits(
+        keys,
+        |k| cache.get(&k).ok().flatten().is_some(),
+        |k| {
             let _ = cache.insert(k, k);
-        }
-    }
-    hits
+        },
+    )
 }
 
 fn replay_moka(keys: &[u64], capacity: u64) -> u64 {
     let cache = moka::sync::Cache::new(capacity);
-    let mut hits = 0;
-    for &k in keys {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
-            cache.insert(k, k);
-        }
-    }
-    hits
+    count_hits(keys, |k| cache.get(&k).is_some(), |k| cache.insert(k, k))
 }
 
 fn replay_quick_cache(keys: &[u64], capacity: u64) -> u64 {
     let cache = quick_cache::sync::Cache::new(capacity as usize);
-    let mut hits = 0;
-    for &k in keys {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
-            cache.insert(k, k);
-        }
-    }
-    hits
+    count_hits(keys, |k| cache.get(&k).is_some(), |k| cache.insert(k, k))
 }
 
 /// Least recently used, as a doubly linked list over a slab indexed by a map.
