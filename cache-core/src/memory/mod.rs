@@ -74,6 +74,7 @@
 
 mod counter;
 mod ghost;
+mod index;
 mod shard;
 mod shim;
 
@@ -83,7 +84,7 @@ use std::time::Duration;
 use hashbrown::DefaultHashBuilder;
 
 pub use counter::Counter;
-use shard::{Env, NEVER, Removals, Shard};
+use shard::{Env, NEVER, Removals, Shard, Tracked};
 use shim::RwLock;
 
 use crate::backend::{Backend, BackendStats, Found};
@@ -159,11 +160,15 @@ where
     fn with_config(config: Config<K, V>) -> Self {
         let shards = shard_count(&config);
         let capacity = config.capacity.map_or(u64::MAX, |c| c / shards as u64);
+        let tracked = Tracked {
+            idle: config.tti.is_some(),
+            written: config.refresh.is_some(),
+        };
         Self {
             tti: config.tti.map_or(NEVER, duration_nanos),
             clocked: config.ttl.is_some() || config.tti.is_some() || config.refresh.is_some(),
             shards: (0..shards)
-                .map(|_| RwLock::new(Shard::new(capacity, config.tti.is_some())))
+                .map(|_| RwLock::new(Shard::new(capacity, tracked)))
                 .collect(),
             hasher: DefaultHashBuilder::default(),
             config,
@@ -273,7 +278,7 @@ where
         slot.touch();
         Ok(Some(Found {
             value: slot.value.clone(),
-            written: Timestamp::from_nanos(slot.written),
+            written: Timestamp::from_nanos(shard.written(index)),
         }))
     }
 

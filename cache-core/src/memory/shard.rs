@@ -14,9 +14,10 @@
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::Ordering::Relaxed;
 
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::DefaultHashBuilder;
 
 use super::ghost::Ghost;
+use super::index::Index;
 use super::shim::{AtomicU8, AtomicU64};
 use crate::backend::RemovalCause;
 use crate::config::{EvictionListener, Weigher};
@@ -45,22 +46,36 @@ enum Queue {
     Main,
 }
 
-/// A cached entry and its bookkeeping.
+/// A cached entry: what a hit reads, and nothing else, so that for small keys and values the
+/// slot stays within one cache line (32 bytes for `u64 -> u64`, where one with the queue links
+/// in it took 48 and straddled two lines for one slot in four). Bookkeeping only writers touch
+/// lives beside it in [`Links`].
 pub(super) struct Slot<K, V> {
     pub(super) key: K,
     pub(super) value: V,
-    /// Write time, in nanoseconds on memokit's clock.
-    pub(super) written: u64,
     /// Absolute expiry in nanoseconds, or [`NEVER`].
     pub(super) expires: u64,
-    prev: u32,
-    next: u32,
-    /// The entry's weight, saturated at `u32::MAX`.
-    weight: u32,
     /// Reads since the entry last moved in its queue, saturating at [`MAX_FREQ`]. Written by
     /// readers under the read lock, so it is atomic; lost increments only blur a heuristic.
     freq: AtomicU8,
     queue: Queue,
+}
+
+/// A slot's place in its queue and its weight: read and written only under the write lock.
+#[derive(Debug, Clone, Copy)]
+struct Links {
+    prev: u32,
+    next: u32,
+    /// The entry's weight, saturated at `u32::MAX`.
+    weight: u32,
+}
+
+impl Links {
+    const UNLINKED: Self = Self {
+        prev: NIL,
+        next: NIL,
+        weight: 0,
+    };
 }
 
 impl<K, V> Slot<K, V> {
@@ -122,13 +137,26 @@ pub(super) struct Removals {
     pub(super) replaced: u64,
 }
 
+/// Which per-slot times a shard keeps beside its slots, each only when something reads it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Tracked {
+    /// Last-read times, for a time to idle.
+    pub(super) idle: bool,
+    /// Write times, for a refresh age ([`Found::written`](crate::backend::Found::written)).
+    pub(super) written: bool,
+}
+
 pub(super) struct Shard<K, V> {
-    table: HashTable<u32>,
+    table: Index,
     slab: Vec<Option<Slot<K, V>>>,
+    /// Each slab slot's queue links and weight, indexed like `slab`.
+    links: Vec<Links>,
     free: Vec<u32>,
     /// Last read of each slab slot, in nanoseconds; kept only when the cache has a time to idle.
     idle: Vec<AtomicU64>,
-    track_idle: bool,
+    /// Write time of each slab slot, in nanoseconds; kept only when the cache has a refresh age.
+    written: Vec<u64>,
+    tracked: Tracked,
     small: List,
     main: List,
     /// Keys recently evicted from the small queue; their return means it is too small.
@@ -151,13 +179,15 @@ fn percent(n: u64, p: u64) -> u64 {
 
 impl<K: Hash + Eq, V> Shard<K, V> {
     /// A shard holding at most `capacity` weight (`u64::MAX` for unbounded).
-    pub(super) fn new(capacity: u64, track_idle: bool) -> Self {
+    pub(super) fn new(capacity: u64, tracked: Tracked) -> Self {
         Self {
-            table: HashTable::new(),
+            table: Index::new(),
             slab: Vec::new(),
+            links: Vec::new(),
             free: Vec::new(),
             idle: Vec::new(),
-            track_idle,
+            written: Vec::new(),
+            tracked,
             small: List::EMPTY,
             main: List::EMPTY,
             small_ghost: Ghost::new(),
@@ -190,13 +220,12 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         hash: u64,
         key: &Q,
     ) -> Option<(u32, &Slot<K, V>)> {
-        let slab = &self.slab;
-        let index = *self.table.find(hash, |&i| {
-            slab[i as usize]
+        self.table.find(hash, |i| {
+            self.slab
+                .get(i as usize)?
                 .as_ref()
-                .is_some_and(|s| key.equivalent(&s.key))
-        })?;
-        Some((index, slab[index as usize].as_ref()?))
+                .filter(|s| key.equivalent(&s.key))
+        })
     }
 
     /// Whether the slot at `index` has expired at `now`.
@@ -208,6 +237,13 @@ impl<K: Hash + Eq, V> Shard<K, V> {
                     .idle
                     .get(index as usize)
                     .is_some_and(|t| now >= t.load(Relaxed).saturating_add(tti)))
+    }
+
+    /// When the slot at `index` was written, in nanoseconds; zero unless the shard keeps write
+    /// times.
+    #[inline]
+    pub(super) fn written(&self, index: u32) -> u64 {
+        self.written.get(index as usize).copied().unwrap_or(0)
     }
 
     /// Records a read at `now` for time-to-idle.
@@ -234,12 +270,12 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     }
 
     fn set_link(&mut self, index: u32, prev: Option<u32>, next: Option<u32>) {
-        if let Some(slot) = self.slot_mut(index) {
+        if let Some(links) = self.links.get_mut(index as usize) {
             if let Some(p) = prev {
-                slot.prev = p;
+                links.prev = p;
             }
             if let Some(n) = next {
-                slot.next = n;
+                links.next = n;
             }
         }
     }
@@ -249,7 +285,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             return;
         };
         slot.queue = queue;
-        let weight = u64::from(slot.weight);
+        let weight = u64::from(self.links[index as usize].weight);
         let list = self.list(queue);
         let tail = list.tail;
         list.tail = index;
@@ -267,7 +303,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let Some(slot) = self.slot(index) else {
             return;
         };
-        let (prev, next, queue, weight) = (slot.prev, slot.next, slot.queue, slot.weight);
+        let Links { prev, next, weight } = self.links[index as usize];
+        let queue = slot.queue;
         let list = self.list(queue);
         list.weight -= u64::from(weight);
         if prev == NIL {
@@ -291,9 +328,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             return;
         };
         let hash = env.hasher.hash_one(&slot.key);
-        if let Ok(entry) = self.table.find_entry(hash, |&i| i == index) {
-            entry.remove();
-        }
+        self.table.remove(hash, index);
         self.free.push(index);
         if slot.expires != NEVER {
             self.timed -= 1;
@@ -433,11 +468,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let slot = Slot {
             key,
             value,
-            written: env.now,
             expires,
-            prev: NIL,
-            next: NIL,
-            weight: u32::try_from(weight).unwrap_or(u32::MAX),
             freq: AtomicU8::new(0),
             queue,
         };
@@ -448,18 +479,24 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             }
             None => {
                 self.slab.push(Some(slot));
-                if self.track_idle {
+                self.links.push(Links::UNLINKED);
+                if self.tracked.idle {
                     self.idle.push(AtomicU64::new(0));
+                }
+                if self.tracked.written {
+                    self.written.push(0);
                 }
                 (self.slab.len() - 1) as u32
             }
         };
+        self.links[index as usize].weight = u32::try_from(weight).unwrap_or(u32::MAX);
+        self.set_written(index, env.now);
         self.mark_read(index, env.now);
         if expires != NEVER {
             self.timed += 1;
         }
         let (slab, hasher) = (&self.slab, env.hasher);
-        self.table.insert_unique(hash, index, |&i| {
+        self.table.insert(hash, index, |i| {
             slab[i as usize]
                 .as_ref()
                 .map_or(0, |s| hasher.hash_one(&s.key))
@@ -486,13 +523,10 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         };
         let old = std::mem::replace(&mut slot.value, value);
         let was_timed = slot.expires != NEVER;
-        slot.written = now;
         slot.expires = expires;
-        let old_weight =
-            std::mem::replace(&mut slot.weight, u32::try_from(weight).unwrap_or(u32::MAX));
-        let (queue, new_weight) = (slot.queue, slot.weight);
-        let list = self.list(queue);
-        list.weight = list.weight - u64::from(old_weight) + u64::from(new_weight);
+        let queue = slot.queue;
+        self.set_written(index, now);
+        self.reweigh(index, queue, weight);
         self.timed = self.timed - usize::from(was_timed) + usize::from(expires != NEVER);
         self.mark_read(index, now);
         match cause {
@@ -502,6 +536,21 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         if let Some(slot) = self.slot(index) {
             env.notify(&slot.key, &old, cause);
         }
+    }
+
+    /// Records `now` as the write time of the slot at `index`, if the shard keeps write times.
+    fn set_written(&mut self, index: u32, now: u64) {
+        if let Some(t) = self.written.get_mut(index as usize) {
+            *t = now;
+        }
+    }
+
+    /// Sets the weight of the slot at `index`, which sits in `queue`, to `weight`.
+    fn reweigh(&mut self, index: u32, queue: Queue, weight: u64) {
+        let weight = u32::try_from(weight).unwrap_or(u32::MAX);
+        let old = std::mem::replace(&mut self.links[index as usize].weight, weight);
+        let list = self.list(queue);
+        list.weight = list.weight - u64::from(old) + u64::from(weight);
     }
 
     /// Removes `key`; whether a live value was there (an expired one is dropped as expired).
@@ -567,15 +616,12 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             } else {
                 let value = f(Some(&slot.value))?;
                 let weight = env.weigh(&slot.key, &value);
-                let weight = u32::try_from(weight).unwrap_or(u32::MAX);
                 let Some(slot) = self.slot_mut(index) else {
                     return Ok(value);
                 };
                 slot.value = value.clone();
-                let old_weight = std::mem::replace(&mut slot.weight, weight);
                 let queue = slot.queue;
-                let list = self.list(queue);
-                list.weight = list.weight - u64::from(old_weight) + u64::from(weight);
+                self.reweigh(index, queue, weight);
                 self.mark_read(index, env.now);
                 self.make_room(0, env);
                 return Ok(value);
@@ -590,8 +636,10 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     pub(super) fn clear(&mut self, env: &Env<'_, K, V>) {
         let slab = std::mem::take(&mut self.slab);
         self.table.clear();
+        self.links.clear();
         self.free.clear();
         self.idle.clear();
+        self.written.clear();
         self.small_ghost.clear();
         self.main_ghost.clear();
         self.small = List::EMPTY;
