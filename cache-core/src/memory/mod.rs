@@ -5,13 +5,16 @@
 //!
 //! The key's hash picks one of a power-of-two number of shards (about four per core, but never
 //! so many that a shard holds fewer than 512 entries, since each shard evicts on its own). A
-//! shard is a `hashbrown` table of `u32` indices into a slab of slots behind a `parking_lot`
-//! read-write lock (the `shard` module explains the slot layout). A hit takes the read lock, finds the
-//! slot by the borrowed key ([`Lookup`]), checks expiry only if the entry or the cache has one,
-//! bumps the slot's access frequency with a relaxed load and store, and clones the value: no
-//! exclusive lock, no allocation. Everything else (insert, remove, eviction, expiry sweeps)
-//! takes the shard's write lock and runs on the caller's thread; there are no background
-//! threads (moka removed its own in 0.12 for the same reason) and no deferred write buffers.
+//! shard is a slab of slots, indexed by a table of one-cache-line chunks (the `index` module:
+//! tags and slab indices side by side, so a lookup misses once in the index and once in the
+//! slab), behind a read-write lock whose readers write only to a record of their own thread
+//! (the `lock` module, with the measurements that chose it). A hit takes the read lock, finds
+//! the slot by the borrowed key ([`Lookup`]), checks expiry only if the entry or the cache has
+//! one, bumps the slot's access frequency with a relaxed load and store, and clones the value:
+//! one fence, no shared write, no allocation. Everything else (insert, remove, eviction,
+//! expiry sweeps) takes the shard's write lock and runs on the caller's thread; there are no
+//! background threads (moka removed its own in 0.12 for the same reason) and no deferred
+//! write buffers.
 //!
 //! # Eviction policy, chosen on the ARC traces
 //!
@@ -75,6 +78,7 @@
 mod counter;
 mod ghost;
 mod index;
+mod lock;
 mod shard;
 mod shim;
 
@@ -84,8 +88,8 @@ use std::time::Duration;
 use hashbrown::DefaultHashBuilder;
 
 pub use counter::Counter;
+use lock::RwLock;
 use shard::{Env, NEVER, Removals, Shard, Tracked};
-use shim::RwLock;
 
 use crate::backend::{Backend, BackendStats, Found};
 use crate::clock::{self, Timestamp, duration_nanos};

@@ -1,12 +1,16 @@
 //! One shard of the in-memory backend: a hash index over a slab of slots, threaded on the two
 //! S3-FIFO queues.
 //!
-//! Slots live in a `Vec` (the slab) and the hash table holds only their `u32` indices, so a
-//! resize moves 4-byte indices rather than whole entries, and the table costs about 5 bytes per
-//! bucket whatever `K` and `V` are (quick_cache indexes a slab the same way). Each slot is linked
-//! into its queue by `prev`/`next` indices, so any slot unlinks in O(1) for an explicit removal,
-//! a replacement or an expiry. The key's hash is not stored: it is recomputed on the rare paths
-//! that need it (rehash, removal), which keeps a `u64 -> u64` slot at 48 bytes.
+//! Slots live in a `Vec` (the slab) and the [index](super::index) holds only their `u32`
+//! indices, so growing moves 4-byte indices rather than whole entries, and the index costs
+//! about 5 to 11 bytes per entry whatever `K` and `V` are (quick_cache indexes a slab the same
+//! way). A slot holds only what a hit reads (key, value, expiry, access frequency, queue); each
+//! slot's `prev`/`next` queue links and weight sit in a parallel array, so any slot unlinks in
+//! O(1) for an explicit removal, a replacement or an expiry without widening the slots a hit
+//! touches. Write times (for a refresh age) and last-read times (for a time to idle) are
+//! parallel arrays too, kept only by caches that read them. The key's hash is not stored: it
+//! is recomputed on the rare paths that need it (growing the index, removal), which keeps a
+//! `u64 -> u64` slot at 32 bytes, half a cache line.
 //!
 //! Readers hold the shard's read lock and touch only atomics (the access frequency and, with a
 //! time-to-idle, the last-read time); everything else changes under the write lock.

@@ -59,3 +59,48 @@ fn shuttle_readers_and_writers() {
 fn shuttle_readers_and_writers_pct() {
     shuttle::check_pct(readers_and_writers, 2_000, 3);
 }
+
+/// The shard lock alone: a writer keeps two halves equal, and no reader may see them differ
+/// (a read overlapping a write). Nested reads of a second lock exercise the shared count.
+fn lock_excludes_writers_from_readers() {
+    use super::lock::RwLock;
+
+    let locks = Arc::new((RwLock::new((0u64, 0u64)), RwLock::new(0u64)));
+    let threads: Vec<_> = (0..3u64)
+        .map(|t| {
+            let locks = locks.clone();
+            shuttle::thread::spawn(move || {
+                for i in 0..3u64 {
+                    if (t + i) % 3 == 0 {
+                        let mut pair = locks.0.write();
+                        pair.0 += 1;
+                        shuttle::thread::yield_now();
+                        pair.1 += 1;
+                    } else if t == 2 {
+                        let outer = locks.1.read();
+                        let pair = locks.0.read();
+                        assert_eq!(pair.0, pair.1, "a nested read overlapped a write");
+                        drop(outer);
+                    } else {
+                        let pair = locks.0.read();
+                        shuttle::thread::yield_now();
+                        assert_eq!(pair.0, pair.1, "a read overlapped a write");
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("no thread panics");
+    }
+}
+
+#[test]
+fn shuttle_lock_excludes_writers_from_readers() {
+    shuttle::check_random(lock_excludes_writers_from_readers, 2_000);
+}
+
+#[test]
+fn shuttle_lock_excludes_writers_from_readers_pct() {
+    shuttle::check_pct(lock_excludes_writers_from_readers, 2_000, 3);
+}
