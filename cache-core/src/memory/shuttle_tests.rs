@@ -50,14 +50,16 @@ fn readers_and_writers() {
     assert!(stats.entries <= 3 && stats.weight == stats.entries);
 }
 
-#[test]
-fn shuttle_readers_and_writers() {
-    shuttle::check_random(readers_and_writers, 2_000);
+/// Explores `scenario` under random scheduling and under PCT (which finds bugs needing a few
+/// badly timed preemptions with known probability).
+fn explore(scenario: fn()) {
+    shuttle::check_random(scenario, 2_000);
+    shuttle::check_pct(scenario, 2_000, 3);
 }
 
 #[test]
-fn shuttle_readers_and_writers_pct() {
-    shuttle::check_pct(readers_and_writers, 2_000, 3);
+fn shuttle_readers_and_writers() {
+    explore(readers_and_writers);
 }
 
 /// The shard lock alone: a writer keeps two halves equal, and no reader may see them differ
@@ -97,10 +99,5 @@ fn lock_excludes_writers_from_readers() {
 
 #[test]
 fn shuttle_lock_excludes_writers_from_readers() {
-    shuttle::check_random(lock_excludes_writers_from_readers, 2_000);
-}
-
-#[test]
-fn shuttle_lock_excludes_writers_from_readers_pct() {
-    shuttle::check_pct(lock_excludes_writers_from_readers, 2_000, 3);
+    explore(lock_excludes_writers_from_readers);
 }
