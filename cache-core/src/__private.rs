@@ -82,7 +82,7 @@ impl<R> Probe<R> {
     {
         match found {
             Ok(Some(found)) => {
-                if cache.is_stale(&found) && !scope.flights.is_loading(key) {
+                if cache.is_stale(found.written) && !scope.flights.is_loading(key) {
                     Self::Stale(R::from_cached(found.value))
                 } else {
                     Self::Hit(R::from_cached(found.value))
