@@ -19,6 +19,7 @@ use crate::flight::Flights;
 use crate::key::Lookup;
 use crate::memory::MemoryBackend;
 use crate::outcome::{OkOnly, Whole};
+use crate::recent_scopes;
 use crate::registry::{self, Registered};
 use crate::sandbox;
 use crate::stats::{Count, Counters, Stats};
@@ -62,6 +63,8 @@ pub struct Cache<K, V, B: Backend<K, V> = MemoryBackend<K, V>> {
 }
 
 struct Inner<K, V, B> {
+    /// Names this cache to each thread's [`recent_scopes`].
+    id: u64,
     config: Config<K, V>,
     global: Scope<K, V, B>,
     sandboxes: RwLock<Sandboxes<K, V, B>>,
@@ -269,6 +272,7 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
                 },
             })?;
         let inner = Arc::new(Inner {
+            id: recent_scopes::next_cache_id(),
             global: Scope::new(backend),
             sandboxes: RwLock::new(HashMap::new()),
             config,
@@ -359,12 +363,18 @@ where
     }
 
     /// [`with_scope`](Self::with_scope) in a sandbox (or in a strict cache outside one); out of
-    /// line, so that `f` is inlined into the global path only.
+    /// line, so that `f` is inlined into the global path only. A sandbox's scope is borrowed
+    /// from this thread's [`recent_scopes`] when it is there, which takes no lock and no `Arc`.
     #[inline(never)]
     fn with_other_scope<R>(
         &self,
         f: impl FnOnce(&Scope<K, V, B>) -> Result<R, CacheError>,
     ) -> Result<R, CacheError> {
+        let ns = context::namespace();
+        let f = match recent_scopes::with(self.inner.id, ns, f) {
+            Ok(done) => return done,
+            Err(f) => f,
+        };
         f(&*self.scope()?)
     }
 
@@ -373,12 +383,23 @@ where
     #[cold]
     #[inline(never)]
     fn sandbox_scope(&self, ns: Namespace) -> Result<ScopeRef<'_, K, V, B>, CacheError> {
-        if let Some(scope) = self.inner.sandboxes.read().get(&ns) {
-            return Ok(ScopeRef::Sandbox(scope.clone()));
+        if let Some(scope) = recent_scopes::get(self.inner.id, ns) {
+            return Ok(ScopeRef::Sandbox(scope));
+        }
+        // Called with the map unlocked: remembering may drop another scope, and with it values
+        // whose destructors could use this cache.
+        let remember = |scope: Arc<Scope<K, V, B>>| {
+            recent_scopes::remember(self.inner.id, ns, scope.clone());
+            Ok(ScopeRef::Sandbox(scope))
+        };
+        let found = self.inner.sandboxes.read().get(&ns).cloned();
+        if let Some(scope) = found {
+            return remember(scope);
         }
         let mut sandboxes = self.inner.sandboxes.write();
-        if let Some(scope) = sandboxes.get(&ns) {
-            return Ok(ScopeRef::Sandbox(scope.clone()));
+        if let Some(scope) = sandboxes.get(&ns).cloned() {
+            drop(sandboxes);
+            return remember(scope);
         }
         let backend = self
             .inner
@@ -388,7 +409,8 @@ where
             .map_err(|e| self.backend_error(&self.inner.global, e))?;
         let scope = Arc::new(Scope::new(backend));
         sandboxes.insert(ns, scope.clone());
-        Ok(ScopeRef::Sandbox(scope))
+        drop(sandboxes);
+        remember(scope)
     }
 
     /// Names this cache in telemetry events.
