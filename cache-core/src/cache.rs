@@ -350,7 +350,7 @@ where
     /// Runs `f` on the current namespace's scope. The hit paths use this rather than
     /// [`scope`](Self::scope): the global scope is passed by plain reference, so no [`ScopeRef`]
     /// (with its `Arc` to drop) is built and the global hit compiles to a straight line.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn with_scope<R>(
         &self,
         f: impl FnOnce(&Scope<K, V, B>) -> Result<R, CacheError>,
