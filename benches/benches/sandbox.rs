@@ -1,6 +1,6 @@
 //! What a sandbox costs on the hit path. Every cache reads the current namespace on every call:
-//! outside a sandbox that must be one thread-local load; inside one, a read-locked map lookup
-//! finds the sandbox's scope. Measured on a hand-built cache and a memoized function, with and
+//! outside a sandbox that must be one thread-local load; inside one, the thread's memory of the
+//! scopes it used last finds the sandbox's scope (a read-locked map lookup only the first time). Measured on a hand-built cache and a memoized function, with and
 //! without a TTL (a TTL hit also reads the clock: the real one, or the sandbox's manual one).
 
 use std::cell::RefCell;

@@ -26,7 +26,7 @@ pub use std::time::Duration;
 pub use crate::backend::Backend;
 use crate::backend::Found;
 pub use crate::cache::{Cache, CacheBuilder};
-use crate::cache::{ScopeRef, Unrun};
+use crate::cache::{Scope, ScopeRef, Unrun};
 use crate::directive::{self, Directive};
 pub use crate::error::{CacheError, LoadError};
 pub use crate::key::{KeyRef, Lookup, ToKey};
@@ -67,9 +67,10 @@ impl<R> Probe<R> {
         matches!(self, Self::Miss | Self::Refresh)
     }
 
+    #[inline]
     fn from_lookup<P, K, V, B, Q>(
         cache: &Cache<K, V, B>,
-        scope: &ScopeRef<'_, K, V, B>,
+        scope: &Scope<K, V, B>,
         key: &Q,
         found: Result<Option<Found<V>>, CacheError>,
     ) -> Self
@@ -82,7 +83,7 @@ impl<R> Probe<R> {
     {
         match found {
             Ok(Some(found)) => {
-                if cache.is_stale(&found) && !scope.flights.is_loading(key) {
+                if cache.is_stale(found.written) && !scope.flights.is_loading(key) {
                     Self::Stale(R::from_cached(found.value))
                 } else {
                     Self::Hit(R::from_cached(found.value))
@@ -101,7 +102,7 @@ where
     V: Clone + Send + Sync + 'static,
     B: Backend<K, V>,
 {
-    directive::take(memo.target()).map(|d| match d {
+    directive::take(|| memo.target()).map(|d| match d {
         Directive::Uncached => Probe::Bypass,
         Directive::Refresh => Probe::Refresh,
     })
@@ -123,11 +124,12 @@ where
     if let Some(directed) = directed(memo) {
         return directed;
     }
-    let Ok(scope) = cache.scope() else {
-        return Probe::Bypass;
-    };
-    let found = cache.lookup_result(&scope, scope.backend.get(key));
-    Probe::from_lookup(cache, &scope, key, found)
+    cache
+        .with_scope(|scope| {
+            let found = cache.lookup_result(scope, scope.backend.get(key));
+            Ok(Probe::from_lookup(cache, scope, key, found))
+        })
+        .unwrap_or(Probe::Bypass)
 }
 
 /// Async form of [`probe`].

@@ -11,6 +11,7 @@ use hashbrown::HashMap;
 use parking_lot::RwLock;
 
 use crate::backend::{Backend, Found, RemovalCause};
+use crate::clock::Timestamp;
 use crate::config::{Config, EvictionListener, Weigher};
 use crate::context::{self, Namespace};
 use crate::error::{BackendError, BackendErrorKind, CacheError, LoadError};
@@ -18,6 +19,7 @@ use crate::flight::Flights;
 use crate::key::Lookup;
 use crate::memory::MemoryBackend;
 use crate::outcome::{OkOnly, Whole};
+use crate::recent_scopes;
 use crate::registry::{self, Registered};
 use crate::sandbox;
 use crate::stats::{Count, Counters, Stats};
@@ -61,6 +63,8 @@ pub struct Cache<K, V, B: Backend<K, V> = MemoryBackend<K, V>> {
 }
 
 struct Inner<K, V, B> {
+    /// Names this cache to each thread's [`recent_scopes`].
+    id: u64,
     config: Config<K, V>,
     global: Scope<K, V, B>,
     sandboxes: RwLock<Sandboxes<K, V, B>>,
@@ -268,6 +272,7 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
                 },
             })?;
         let inner = Arc::new(Inner {
+            id: recent_scopes::next_cache_id(),
             global: Scope::new(backend),
             sandboxes: RwLock::new(HashMap::new()),
             config,
@@ -342,17 +347,59 @@ where
         self.sandbox_scope(ns)
     }
 
+    /// Runs `f` on the current namespace's scope. The hit paths use this rather than
+    /// [`scope`](Self::scope): the global scope is passed by plain reference, so no [`ScopeRef`]
+    /// (with its `Arc` to drop) is built and the global hit compiles to a straight line.
+    #[inline(always)]
+    pub(crate) fn with_scope<R>(
+        &self,
+        f: impl FnOnce(&Scope<K, V, B>) -> Result<R, CacheError>,
+    ) -> Result<R, CacheError> {
+        let ns = context::namespace();
+        if ns.is_global() && !self.inner.config.sandbox_required {
+            return f(&self.inner.global);
+        }
+        self.with_other_scope(f)
+    }
+
+    /// [`with_scope`](Self::with_scope) in a sandbox (or in a strict cache outside one); out of
+    /// line, so that `f` is inlined into the global path only. A sandbox's scope is borrowed
+    /// from this thread's [`recent_scopes`] when it is there, which takes no lock and no `Arc`.
+    #[inline(never)]
+    fn with_other_scope<R>(
+        &self,
+        f: impl FnOnce(&Scope<K, V, B>) -> Result<R, CacheError>,
+    ) -> Result<R, CacheError> {
+        let ns = context::namespace();
+        let f = match recent_scopes::with(self.inner.id, ns, f) {
+            Ok(done) => return done,
+            Err(f) => f,
+        };
+        f(&*self.scope()?)
+    }
+
     /// The scope of a sandbox namespace, made on first use; kept out of line so the global
     /// namespace's hit path stays small.
     #[cold]
     #[inline(never)]
     fn sandbox_scope(&self, ns: Namespace) -> Result<ScopeRef<'_, K, V, B>, CacheError> {
-        if let Some(scope) = self.inner.sandboxes.read().get(&ns) {
-            return Ok(ScopeRef::Sandbox(scope.clone()));
+        if let Some(scope) = recent_scopes::get(self.inner.id, ns) {
+            return Ok(ScopeRef::Sandbox(scope));
+        }
+        // Called with the map unlocked: remembering may drop another scope, and with it values
+        // whose destructors could use this cache.
+        let remember = |scope: Arc<Scope<K, V, B>>| {
+            recent_scopes::remember(self.inner.id, ns, scope.clone());
+            Ok(ScopeRef::Sandbox(scope))
+        };
+        let found = self.inner.sandboxes.read().get(&ns).cloned();
+        if let Some(scope) = found {
+            return remember(scope);
         }
         let mut sandboxes = self.inner.sandboxes.write();
-        if let Some(scope) = sandboxes.get(&ns) {
-            return Ok(ScopeRef::Sandbox(scope.clone()));
+        if let Some(scope) = sandboxes.get(&ns).cloned() {
+            drop(sandboxes);
+            return remember(scope);
         }
         let backend = self
             .inner
@@ -362,7 +409,8 @@ where
             .map_err(|e| self.backend_error(&self.inner.global, e))?;
         let scope = Arc::new(Scope::new(backend));
         sandboxes.insert(ns, scope.clone());
-        Ok(ScopeRef::Sandbox(scope))
+        drop(sandboxes);
+        remember(scope)
     }
 
     /// Names this cache in telemetry events.
@@ -383,18 +431,53 @@ where
     }
 
     /// Counts a lookup's result; the error, if any, names this cache.
+    ///
+    /// Inlined, with every failure and every event out of line, so that a hit with no telemetry
+    /// handler attached is the backend's answer, one counter bump and one flag load, and the
+    /// large error type never travels through the hit path.
+    #[inline]
     pub(crate) fn lookup_result(
         &self,
         scope: &Scope<K, V, B>,
         found: Result<Option<Found<V>>, BackendError>,
     ) -> Result<Option<Found<V>>, CacheError> {
-        match self.undecodable_is_miss(scope, found) {
+        match found {
             Ok(found) => {
-                scope.counters.lookup(found.is_some());
-                telemetry::get(self.source(), found.is_some(), || {
-                    found.as_ref().is_some_and(|f| self.is_stale(f))
-                });
+                self.count_lookup(scope, found.as_ref().map(|f| f.written));
                 Ok(found)
+            }
+            Err(e) => self.lookup_failed(scope, e),
+        }
+    }
+
+    /// Counts a lookup that found a value `written` at that time, or nothing.
+    #[inline]
+    fn count_lookup(&self, scope: &Scope<K, V, B>, written: Option<Timestamp>) {
+        scope.counters.lookup(written.is_some());
+        if telemetry::active() {
+            self.emit_get(written);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn emit_get(&self, written: Option<Timestamp>) {
+        telemetry::get(self.source(), written.is_some(), || {
+            written.is_some_and(|w| self.is_stale(w))
+        });
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lookup_failed(
+        &self,
+        scope: &Scope<K, V, B>,
+        error: BackendError,
+    ) -> Result<Option<Found<V>>, CacheError> {
+        match self.undecodable_is_miss(scope, Err(error)) {
+            Ok(none) => {
+                self.count_lookup(scope, None);
+                Ok(none)
             }
             Err(e) => Err(self.backend_error(scope, e)),
         }
@@ -418,10 +501,12 @@ where
     }
 
     /// The value under `key`, if there is a live one.
+    #[inline]
     pub fn get<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<V>, CacheError> {
-        let scope = self.scope()?;
-        let found = self.lookup_result(&scope, scope.backend.get(key))?;
-        Ok(found.map(|f| f.value))
+        self.with_scope(|scope| {
+            let found = self.lookup_result(scope, scope.backend.get(key))?;
+            Ok(found.map(|f| f.value))
+        })
     }
 
     /// Stores `value` under `key` with the cache-wide TTL, replacing any previous value.

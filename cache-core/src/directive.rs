@@ -38,13 +38,14 @@ thread_local! {
 }
 
 /// The directive left for `target` on this thread, consumed so it applies to one call only.
+/// `target` is asked only while a directive exists, so the hit path does not compute it.
 #[inline]
-pub(crate) fn take(target: usize) -> Option<Directive> {
+pub(crate) fn take(target: impl FnOnce() -> usize) -> Option<Directive> {
     if LIVE.load(Ordering::Relaxed) == 0 {
         return None;
     }
     PENDING.with(|pending| match pending.get() {
-        Some((t, directive)) if t == target => {
+        Some((t, directive)) if t == target() => {
             pending.set(None);
             Some(directive)
         }
@@ -123,25 +124,25 @@ mod tests {
     #[test]
     fn a_directive_applies_once_and_only_to_its_target() {
         run(1, Directive::Refresh, || {
-            assert_eq!(take(2), None);
-            assert_eq!(take(1), Some(Directive::Refresh));
-            assert_eq!(take(1), None);
+            assert_eq!(take(|| 2), None);
+            assert_eq!(take(|| 1), Some(Directive::Refresh));
+            assert_eq!(take(|| 1), None);
         });
     }
 
     #[test]
     fn an_unconsumed_directive_is_gone_after_the_call() {
         run(7, Directive::Uncached, || {});
-        assert_eq!(take(7), None);
+        assert_eq!(take(|| 7), None);
     }
 
     #[test]
     fn nested_directives_restore_the_outer_one() {
         run(1, Directive::Uncached, || {
             run(2, Directive::Refresh, || {
-                assert_eq!(take(2), Some(Directive::Refresh))
+                assert_eq!(take(|| 2), Some(Directive::Refresh))
             });
-            assert_eq!(take(1), Some(Directive::Uncached));
+            assert_eq!(take(|| 1), Some(Directive::Uncached));
         });
     }
 
@@ -150,13 +151,13 @@ mod tests {
         let seen = std::cell::Cell::new(None);
         let future = run_async(3, Directive::Uncached, async {
             std::future::ready(()).await;
-            seen.set(take(3));
+            seen.set(take(|| 3));
         });
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
         let mut future = Box::pin(future);
         assert!(future.as_mut().poll(&mut cx).is_ready());
         assert_eq!(seen.get(), Some(Directive::Uncached));
-        assert_eq!(take(3), None);
+        assert_eq!(take(|| 3), None);
     }
 }

@@ -46,6 +46,7 @@ mod memo;
 pub mod memory;
 mod module;
 mod outcome;
+mod recent_scopes;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod refresh;

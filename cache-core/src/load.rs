@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use crate::backend::{Backend, Found};
 use crate::cache::{Cache, Scope, ScopeRef, Unrun};
-use crate::clock;
+use crate::clock::{self, Timestamp};
 use crate::error::CacheError;
 use crate::flight::{Join, Leader};
 use crate::outcome::{Outcome, Whole};
@@ -304,13 +304,13 @@ where
         }
     }
 
-    /// Whether `found` is old enough to refresh; always `false` without a `refresh` age, and then
-    /// without reading the clock.
+    /// Whether a value `written` then is old enough to refresh; always `false` without a
+    /// `refresh` age, and then without reading the clock.
     #[inline]
-    pub(crate) fn is_stale(&self, found: &Found<V>) -> bool {
+    pub(crate) fn is_stale(&self, written: Timestamp) -> bool {
         self.config()
             .refresh()
-            .is_some_and(|age| clock::now().duration_since(found.written) >= age)
+            .is_some_and(|age| clock::now().duration_since(written) >= age)
     }
 
     /// Starts one background reload of `key` with `reload`, unless a load of it is in flight.
@@ -411,7 +411,7 @@ where
     ) -> Result<V, CacheError> {
         let scope = self.scope()?;
         if let Some(found) = self.lookup_result(&scope, scope.backend.get(&key))? {
-            if self.is_stale(&found) && !scope.flights.is_loading(&key) {
+            if self.is_stale(found.written) && !scope.flights.is_loading(&key) {
                 self.refresh_in_background::<Whole, V>(&scope, key, move |_| init());
             }
             return Ok(found.value);
@@ -431,7 +431,7 @@ where
         let scope = self.scope()?;
         let found = scope.backend.get_async(&key).await;
         if let Some(found) = self.lookup_result(&scope, found)? {
-            if self.is_stale(&found) && !scope.flights.is_loading(&key) {
+            if self.is_stale(found.written) && !scope.flights.is_loading(&key) {
                 let refreshed =
                     self.refresh_async::<Whole, V, _>(&scope, key, found.value, |_| init);
                 return Ok(refreshed.await);

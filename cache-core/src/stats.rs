@@ -1,6 +1,7 @@
 //! Hit, miss and load counters, striped so concurrent readers do not share a cache line, with a
 //! stripe leased to each thread so that counting a lookup takes no locked instruction.
 
+use std::cell::Cell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -125,6 +126,9 @@ impl std::iter::Sum for Stats {
 const STRIPES: usize = 16;
 /// The stripe of threads that hold no lease.
 const SHARED: usize = STRIPES;
+/// [`STRIPE`]'s value before the thread's first count: any index at or above [`SHARED`] sends
+/// a count down the slow path, which leases a stripe.
+const UNASSIGNED: usize = usize::MAX;
 
 #[repr(align(128))]
 #[derive(Default)]
@@ -168,6 +172,9 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        // Counts made from here on (by later thread-local destructors) go to the shared stripe:
+        // the index may be leased to another thread as soon as it is back in `FREE`.
+        STRIPE.set(SHARED);
         if self.0 != SHARED {
             FREE.lock().unwrap_or_else(|e| e.into_inner()).push(self.0);
         }
@@ -175,13 +182,21 @@ impl Drop for Lease {
 }
 
 thread_local! {
+    /// The lease itself, kept only for its destructor.
     static LEASE: Lease = Lease::acquire();
+    /// A copy of the lease's index, which is what a count reads. `const`-initialized and free
+    /// of a destructor, so reading it is one load with no first-use check and it stays readable
+    /// while the thread exits; [`UNASSIGNED`] until the first count leases a stripe.
+    static STRIPE: Cell<usize> = const { Cell::new(UNASSIGNED) };
 }
 
-/// The calling thread's stripe: its own, or the shared one (also while the thread exits).
-#[inline]
-fn stripe_index() -> usize {
-    LEASE.try_with(|l| l.0).unwrap_or(SHARED)
+/// Leases this thread's stripe on its first count; [`SHARED`] once the thread is exiting.
+#[cold]
+#[inline(never)]
+fn assign_stripe() -> usize {
+    let index = LEASE.try_with(|l| l.0).unwrap_or(SHARED);
+    STRIPE.set(index);
+    index
 }
 
 /// The counters of one namespace of one cache.
@@ -221,14 +236,25 @@ impl Counters {
     /// Adds one to the `pick`ed counter of the calling thread's stripe.
     #[inline]
     fn bump(&self, pick: impl FnOnce(&Stripe) -> &AtomicU64) {
-        let index = stripe_index();
-        let counter = pick(&self.stripes[index]);
-        if index == SHARED {
-            counter.fetch_add(1, Ordering::Relaxed);
-        } else {
+        let index = STRIPE.get();
+        if index < SHARED {
             // This thread alone writes this stripe (see `Lease`).
+            let counter = pick(&self.stripes[index]);
             counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        } else {
+            self.bump_shared(index, pick);
         }
+    }
+
+    /// [`bump`](Self::bump) for a thread with no stripe of its own (yet): the first count
+    /// leases one, and a thread left without one counts on the shared stripe.
+    #[cold]
+    #[inline(never)]
+    fn bump_shared(&self, index: usize, pick: impl FnOnce(&Stripe) -> &AtomicU64) {
+        if index == UNASSIGNED && assign_stripe() != SHARED {
+            return self.bump(pick);
+        }
+        pick(&self.stripes[SHARED]).fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn add(&self, count: Count) {
@@ -296,5 +322,44 @@ mod lease_tests {
         let stats = counters.snapshot(BackendStats::default());
         assert_eq!(stats.hits + stats.misses, 2 * threads * 100_000);
         assert_eq!(stats.hits, threads * 100_000);
+    }
+}
+
+#[cfg(test)]
+mod teardown_tests {
+    use std::sync::LazyLock;
+    use std::sync::atomic::Ordering;
+
+    use super::{Counters, SHARED};
+    use crate::backend::BackendStats;
+
+    static COUNTERS: LazyLock<Counters> = LazyLock::new(Counters::default);
+
+    /// Counts a hit when its thread exits, like a cache read from another thread-local's
+    /// destructor.
+    struct HitOnExit;
+
+    impl Drop for HitOnExit {
+        fn drop(&mut self) {
+            COUNTERS.lookup(true);
+        }
+    }
+
+    thread_local! {
+        static HIT_ON_EXIT: HitOnExit = const { HitOnExit };
+    }
+
+    #[test]
+    fn a_count_after_the_lease_is_given_back_goes_to_the_shared_stripe() {
+        std::thread::spawn(|| {
+            // Registered first, so destroyed after the lease that the next line takes: by then
+            // the stripe may belong to another thread, and only the shared one is safe.
+            HIT_ON_EXIT.with(|_| {});
+            COUNTERS.lookup(true);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(COUNTERS.snapshot(BackendStats::default()).hits, 2);
+        assert!(COUNTERS.stripes[SHARED].hits.load(Ordering::Relaxed) >= 1);
     }
 }

@@ -79,4 +79,5 @@ pub mod tracing;
 
 pub(crate) use emit::{LoadWatch, Source, clear, error, get, insert, observed, remove};
 pub use event::{Event, EventKind, GetResult, LoadOutcome};
+pub(crate) use handlers::active;
 pub use handlers::{AttachError, attach, detach, is_attached};
