@@ -235,6 +235,7 @@ impl<T> RwLock<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn write(&self) -> WriteGuard<'_, T> {
         let writer = self.writer.lock();
         self.writing.store(true, Relaxed);
