@@ -12,6 +12,10 @@
 //! is recomputed on the rare paths that need it (growing the index, removal), which keeps a
 //! `u64 -> u64` slot at 32 bytes, half a cache line.
 //!
+//! Admission is steered by two ghosts (fingerprints of keys recently evicted from each queue,
+//! in `ghost`) and a frequency sketch of recent misses (`sketch`); the parent module's docs
+//! give the policy and the measurements behind it.
+//!
 //! Readers hold the shard's read lock and touch only atomics (the access frequency and, with a
 //! time-to-idle, the last-read time); everything else changes under the write lock.
 
@@ -23,6 +27,7 @@ use hashbrown::DefaultHashBuilder;
 use super::ghost::Ghost;
 use super::index::Index;
 use super::shim::{AtomicU8, AtomicU64};
+use super::sketch::Sketch;
 use crate::backend::RemovalCause;
 use crate::config::{EvictionListener, Weigher};
 use crate::key::Equivalent;
@@ -40,6 +45,12 @@ const SMALL_MIN_PERCENT: u64 = 1;
 const SMALL_MAX_PERCENT: u64 = 30;
 /// Reads an entry needs while on probation to be promoted to the main queue rather than evicted.
 const PROMOTE_AFTER: u8 = 2;
+/// Counters per sketch row for each entry the shard holds when it first fills: 1.5 in each of
+/// the sketch's two rows, 1.5 bytes per entry in all (the module docs compare the sizes tried).
+const SKETCH_COUNTERS_PER_ENTRY: (usize, usize) = (3, 2);
+/// One in this many returning keys that lose the frequency duel is admitted to the main queue
+/// anyway (a power of two, so the draw's test compiles to a mask).
+const LUCKY_ONE_IN: u64 = 16;
 /// Slots examined for expiry per write; enough to keep up with any write rate, small enough
 /// that a write's cost stays flat.
 const SWEEP_STEPS: usize = 2;
@@ -167,6 +178,11 @@ pub(super) struct Shard<K, V> {
     small_ghost: Ghost,
     /// Keys recently evicted from the main queue; their return means it is too small.
     main_ghost: Ghost,
+    /// How often keys missed lately, to judge a key returning from the small queue's ghost
+    /// against the main queue's next victim. Sized when the shard first evicts.
+    sketch: Sketch,
+    /// A Weyl sequence, the seed of the rare admission of a duel's loser.
+    draws: u64,
     capacity: u64,
     /// The small queue's current target weight, adapted between its bounds.
     small_capacity: u64,
@@ -196,6 +212,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             main: List::EMPTY,
             small_ghost: Ghost::new(),
             main_ghost: Ghost::new(),
+            sketch: Sketch::new(),
+            draws: 0,
             capacity,
             small_capacity: percent(capacity, SMALL_START_PERCENT),
             timed: 0,
@@ -348,6 +366,12 @@ impl<K: Hash + Eq, V> Shard<K, V> {
 
     /// Evicts one entry by the S3-FIFO rules; whether anything was evicted.
     fn evict_one(&mut self, env: &Env<'_, K, V>) -> bool {
+        if !self.sketch.is_sized() {
+            // Sized by entries, not weight, and only now: a cache that never fills pays
+            // nothing, and the entry count at the first eviction is what the shard holds.
+            let (per, of) = SKETCH_COUNTERS_PER_ENTRY;
+            self.sketch.resize(self.table.len() * per / of);
+        }
         loop {
             let from_small = self.small.head != NIL
                 && (self.small.weight >= self.small_capacity || self.main.head == NIL);
@@ -391,10 +415,16 @@ impl<K: Hash + Eq, V> Shard<K, V> {
 
     /// Where a new key goes, adapting the small queue's target on the way (ARC's rule: a key
     /// coming back from one ghost means that queue was too small; step by the ratio of the
-    /// ghosts' sizes so the rarer signal weighs more).
-    fn admit(&mut self, hash: u64, weight: u64) -> Queue {
+    /// ghosts' sizes so the rarer signal weighs more). A key back from the small queue's ghost
+    /// must also have missed more often lately than the main queue's next victim (TinyLFU's
+    /// duel); a loser goes on probation and does not grow the small queue.
+    fn admit(&mut self, hash: u64, weight: u64, env: &Env<'_, K, V>) -> Queue {
+        self.sketch.increment(hash);
         let (small, main) = (self.small_ghost.len(), self.main_ghost.len());
         if self.small_ghost.remove(hash) {
+            if !self.wins_duel(hash, env) {
+                return Queue::Small;
+            }
             let step = (main / small.max(1)).max(1) as u64 * weight;
             self.small_capacity = (self.small_capacity.saturating_add(step))
                 .min(percent(self.capacity, SMALL_MAX_PERCENT));
@@ -407,6 +437,27 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         } else {
             Queue::Small
         }
+    }
+
+    /// Whether the key hashed `hash` may displace the main queue's head: it missed more
+    /// often lately than the head's key, or it drew the one-in-[`LUCKY_ONE_IN`] pass.
+    ///
+    /// A tie loses: in a loop over more keys than the cache holds, every key misses equally
+    /// often, and keeping the residents is what lets some of the loop hit at all (FIFO or LRU
+    /// would evict each key just before its return). The rare pass lets a working set that
+    /// does fit (P3 at 100k) still move into the main queue, and keeps a victim whose count
+    /// is inflated by collisions from locking a key out for good.
+    fn wins_duel(&mut self, hash: u64, env: &Env<'_, K, V>) -> bool {
+        let Some(head) = self.slot(self.main.head) else {
+            return true;
+        };
+        let victim = self.sketch.estimate(env.hasher.hash_one(&head.key));
+        if self.sketch.estimate(hash) > victim {
+            return true;
+        }
+        self.draws = self.draws.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let draw = (self.draws ^ hash).wrapping_mul(0xC2B2_AE3D_27D4_EB4F) >> 32;
+        draw.is_multiple_of(LUCKY_ONE_IN)
     }
 
     /// Drops a few expired entries, continuing where the last write stopped.
@@ -469,7 +520,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             env.notify(&key, &value, RemovalCause::Size);
             return;
         }
-        let queue = self.admit(hash, weight);
+        let queue = self.admit(hash, weight, env);
         self.make_room(weight, env);
         let slot = Slot {
             key,
@@ -648,6 +699,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.written.clear();
         self.small_ghost.clear();
         self.main_ghost.clear();
+        self.sketch.clear();
         self.small = List::EMPTY;
         self.main = List::EMPTY;
         self.timed = 0;
