@@ -120,10 +120,10 @@
 //!
 //! # Memory
 //!
-//! For `u64 -> u64` at one million entries the backend uses about 45 bytes per entry beyond the
-//! key and value (48-byte slots minus the 16 of payload, 5 bytes per table bucket, slab growth
-//! slack), against about 37 for quick_cache and 217 for moka (`memory` binary in the bench
-//! crate). Each ghost adds about 10 bytes per remembered key once the cache evicts, and the
+//! For `u64 -> u64` at one million entries the backend uses about 39 bytes per entry beyond the
+//! key and value (32-byte slots minus the 16 of payload, 12 bytes of queue links and weight,
+//! 5 to 11 bytes of index, slab growth slack), against about 37 for quick_cache and 217 for moka
+//! (`memory` binary in the bench crate; it was 45 with 48-byte slots holding their links). Each ghost adds about 10 bytes per remembered key once the cache evicts, and the
 //! frequency sketch 1.5 bytes per entry, allocated when a shard first evicts (sized by the
 //! entries it then holds, so a weight-bounded shard pays per entry too, not per unit of
 //! weight).
