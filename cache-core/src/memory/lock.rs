@@ -81,18 +81,13 @@ impl Node {
 #[cfg(not(shuttle))]
 static RECORDS: Node = Node::new();
 
-#[cfg(not(shuttle))]
-fn first() -> &'static Node {
-    &RECORDS
-}
-
 // Under shuttle a static must be created anew for each explored execution.
 #[cfg(shuttle)]
 shuttle::lazy_static! {
     static ref RECORDS: Node = Node::new();
 }
 
-#[cfg(shuttle)]
+/// The first record of the list (under shuttle, through the lazy static's `Deref`).
 fn first() -> &'static Node {
     &RECORDS
 }
