@@ -22,7 +22,9 @@
 //! nothing shared can reach the floor, and for values of any type that takes deferred
 //! reclamation (epochs) with asymmetric fences (`membarrier`), a much larger design. This lock
 //! takes the step that needs neither: one fence per read, on a cache line no other core
-//! writes.
+//! writes. In the whole backend the fence is no longer what bounds a hit: removing it
+//! (unsound, measured only to size it) saved about 1 ns of a 13 ns hit in the same loop; the
+//! rest is the second cache miss, into the slab, and the lookup's instructions.
 //!
 //! # How it works
 //!
