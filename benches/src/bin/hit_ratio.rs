@@ -7,6 +7,9 @@
 //! ```
 //!
 //! Traces: Megiddo and Modha, "ARC: A Self-Tuning, Low Overhead Replacement Cache", FAST 03.
+//! Beside them, `LOOP` is synthetic: 30 passes over the same 1,500 keys, at capacities of
+//! 1/2, 2/3 and 5/6 of the loop. LRU and FIFO never hit on it, and OPT keeps all but one key
+//! of the capacity; a scan-resistant policy should keep a stable part of the loop resident.
 
 use std::collections::{BinaryHeap, HashMap};
 use std::process::ExitCode;
@@ -17,11 +20,24 @@ use std::time::Instant;
 use memokit::Cache;
 use memokit_bench::traces;
 
-/// The reference capacities of the traces README.
-const RUNS: [(&str, &[u64]); 2] = [
+/// The reference capacities of the traces README, and those of the synthetic loop.
+const RUNS: [(&str, &[u64]); 3] = [
     ("OLTP", &[250, 500, 750, 1_000, 2_000]),
     ("P3", &[10_000, 50_000, 100_000]),
+    ("LOOP", &[750, 1_000, 1_250]),
 ];
+
+/// The synthetic loop: passes over the same keys, in the same order.
+const LOOP_KEYS: u64 = 1_500;
+const LOOP_PASSES: usize = 30;
+
+/// The keys of trace `name`: the synthetic loop, or a trace file of the shared folder.
+fn load(name: &str) -> Result<Vec<u64>, traces::TraceError> {
+    if name == "LOOP" {
+        return Ok((0..LOOP_PASSES).flat_map(|_| 0..LOOP_KEYS).collect());
+    }
+    traces::load(name)
+}
 
 const POLICIES: [&str; 5] = ["OPT", "LRU", "memokit", "moka", "quick_cache"];
 
@@ -217,7 +233,7 @@ fn main() -> ExitCode {
         .iter()
         .filter(|(n, _)| args.traces.iter().any(|t| t == n))
     {
-        match traces::load(name) {
+        match load(name) {
             Ok(keys) => loaded.push((*name, keys, *capacities)),
             Err(e) => {
                 eprintln!("hit_ratio: {e}");
