@@ -34,7 +34,8 @@
 //! | small 20% | 22.33 | 32.14 | 37.49 | 40.43 | 46.78 | 4.88 | 22.17 | 41.03 |
 //! | small 10%, promote after 2 reads (the paper's rule) | 21.77 | 32.67 | 37.78 | 40.88 | 47.07 | 5.24 | 24.67 | 42.52 |
 //! | adaptive small 1-30% (start 5%), promote after 2 | 24.98 | 34.24 | 38.99 | 41.45 | 47.43 | 5.28 | 22.94 | 42.79 |
-//! | **same + frequency duel for small-ghost hits (below)** | **25.26** | **34.60** | **39.22** | **41.65** | **47.52** | **4.95** | **26.80** | **41.24** |
+//! | same + frequency duel for small-ghost hits (below) | 25.26 | 34.60 | 39.22 | 41.65 | 47.52 | 4.95 | 26.80 | 41.24 |
+//! | **the policy built, after the ghost fix (last section; mean of 4 runs)** | **26.25** | **35.22** | **39.03** | **41.45** | **47.08** | **5.56** | **26.53** | **40.29** |
 //! | moka 0.12 (W-TinyLFU) | 22.82 | 29.79 | 33.58 | 35.72 | 41.20 | 4.35 | 25.99 | 40.11 |
 //! | quick_cache 0.7 (S3-FIFO variant) | 19.37 | 27.34 | 31.93 | 35.20 | 43.73 | 4.43 | 20.57 | 37.46 |
 //! | LRU | 16.47 | 23.45 | 28.28 | 32.83 | 42.47 | 1.73 | 6.86 | 29.34 |
@@ -56,16 +57,20 @@
 //! TinyLFU's answer to a loop is a duel: a newcomer displaces the victim only if it has been
 //! seen more often lately, so on a tie the residents stay and part of the loop keeps hitting.
 //! The shard keeps TinyLFU's count-min sketch of 4-bit counters, halved every ten additions
-//! per counter (the `sketch` module), with two differences from moka's. It counts misses only
-//! (a new key's insert): counting reads would be a shared write on every hit, which the hit
+//! per counter (the `sketch` module), with two differences from moka's. It counts misses (a
+//! new key's insert) and the reads the main queue spends when it passes over a read entry,
+//! not each read: counting every read would be a shared write on every hit, which the hit
 //! path does not pay. And it judges only what S3-FIFO would otherwise wave through: a key back
-//! from the small queue's ghost goes to the main queue only if its count beats that of the
-//! main queue's head (the next victim); a loser goes on probation in the small queue and does
-//! not grow it. One loser in sixteen, drawn from a per-shard sequence, passes anyway, so a
-//! working set that does fit can still move into the main queue (P3 at 100k lost a point
-//! without it) and a victim whose count collisions inflate cannot lock a key out. (Caffeine
-//! admits the odd loser at random too, against hash flooding.) A key back from the main
-//! queue's ghost needs no duel: the main queue already held it once.
+//! from a ghost goes to the main queue only if its count beats that of the main queue's head
+//! (the next victim); a loser goes on probation in the small queue and adapts nothing. One
+//! loser in sixteen, drawn from a per-shard sequence, passes anyway, so a working set that
+//! does fit can still move into the main queue (P3 at 100k lost a point without it) and a
+//! victim whose count collisions inflate cannot lock a key out. (Caffeine admits the odd loser
+//! at random too, against hash flooding.)
+//!
+//! The first filter judged only keys back from the small queue's ghost, and counted misses
+//! only; the variants below were measured that way, with a defective ghost (see the next
+//! section, which explains why that design failed and gives the figures of the one built).
 //!
 //! Variants of the filter, all on the adaptive S3-FIFO above (P3 figures move by about 0.3
 //! between runs with the hasher's random seed, so rows marked (m) are means of 4 to 8 runs;
@@ -85,19 +90,88 @@
 //! | same, 2 rows x 1 (1 byte/entry) | 25.15 | 34.68 | 39.18 | 41.57 | 47.51 | 5.04 | 25.95 | 41.69 |
 //! | same, 2 rows x 2 (2 bytes/entry) (m) | 25.24 | 34.78 | 39.26 | 41.67 | 47.55 | 5.02 | 26.59 | 41.71 |
 //! | same, 3 rows x 1.31 (2 bytes/entry) (m) | 25.11 | 34.60 | 39.17 | 41.60 | 47.51 | 5.14 | 26.40 | 42.33 |
-//! | **small-ghost duel, pass 1 in 16, 2 rows x 1.5 (1.5 bytes/entry) (m)** | **25.24** | **34.77** | **39.22** | **41.64** | **47.50** | **5.02** | **26.82** | **41.54** |
+//! | small-ghost duel, pass 1 in 16, 2 rows x 1.5 (1.5 bytes/entry) (m) | 25.24 | 34.77 | 39.22 | 41.64 | 47.50 | 5.02 | 26.82 | 41.54 |
 //! | same, pass 1 in 8 (m) | 25.21 | 34.63 | 39.20 | 41.61 | 47.50 | 5.00 | 26.40 | 41.69 |
 //!
 //! Two lessons. Filtering what enters the main queue from the small one (W-TinyLFU's own
 //! place for the duel) costs up to 6 points: S3-FIFO's small queue already promotes what was
 //! read on probation, and the duel only adds keys the ghost would have caught on their return.
 //! And accuracy per byte matters more than anything else tried (a doorkeeper Bloom filter in
-//! front of the sketch gained nothing measurable): two rows of 1.5 counters per entry (bold,
-//! the one built) beat four rows of one at the same cost, and keep P3 at 50k about 0.6 points
-//! over moka. The duel costs a little where the working set fits: P3 at 100k is 1.2 points
-//! under the unfiltered policy (still 1.2 over moka), P3 at 10k 0.3 (still 0.5 over both
-//! peers); OLTP gains everywhere. The hit path is unchanged: the sketch is written only under
-//! the shard's write lock, on a miss's insert.
+//! front of the sketch gained nothing measurable): two rows of 1.5 counters per entry beat
+//! four rows of one at the same cost. The hit path is unchanged: the sketch is written only
+//! under the shard's write lock.
+//!
+//! ## The ghost defect, and the policy tuned again
+//!
+//! The first ghost was a ring of fingerprints beside a hash set. A key evicted, readmitted and
+//! evicted again left a stale copy in the ring, and when that copy reached the front it took
+//! the key's fresh membership with it. So a key that came back within half a window was never
+//! seen again on its next return: loops looked like new keys, went on probation and left the
+//! main queue alone. The policy above had been tuned on that behaviour. A regression test (a
+//! loop of 1.5x the capacity) failed in CI for one hasher seed in 30, with no hits at all:
+//! there, keys evicted from the main queue came back through its ghost, which skipped the duel,
+//! so the main queue cycled through the loop like CLOCK. Fixing the ghost (the `ghost` module)
+//! made that the rule: with the same policy the loop hit 5% (optimum 67%), OLTP at 250 fell
+//! three points and P3 at 50k two.
+//!
+//! Two changes fix the loop, measured on the fixed ghost (means of 3 runs; "sketch" is
+//! counters per row and entry, 2 rows; ghost sizes in windows of the entries the shard holds;
+//! the loop column is the median hit ratio of 30 passes over 750 keys through a cache of 500,
+//! warm-up included, over 100 to 300 hasher seeds):
+//!
+//! | variant | OLTP 250 | 500 | 750 | 1000 | 2000 | P3 10k | 50k | 100k | loop 1.5x |
+//! |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+//! | the policy above, ghost fixed, sketch 1.5 | 22.20 | 33.32 | 39.16 | 41.96 | 47.73 | 5.01 | 25.03 | 41.57 | 0.047 |
+//! | + duel for main-ghost returns too | 25.26 | 34.73 | 38.88 | 41.37 | 47.32 | 4.84 | 24.07 | 40.34 | 0.333 |
+//! | + main queue credits the reads it spends to the sketch | 25.38 | 34.87 | 38.87 | 41.35 | 47.30 | 4.87 | 24.54 | 40.46 | 0.322 |
+//! | (instead: victim's count plus its unspent reads, sketch 1.5) | 25.47 | 34.73 | 38.57 | 41.04 | 46.71 | 4.38 | 23.40 | 39.03 | 0.365 |
+//! | sketch 3 | 25.70 | 35.09 | 39.01 | 41.46 | 47.23 | 4.91 | 26.19 | 41.15 | |
+//! | sketch 4 | 25.97 | 35.18 | 39.05 | 41.48 | 47.18 | 4.92 | 26.55 | 41.28 | |
+//! | sketch 4, small-queue ghost 1.5 windows | 26.01 | 35.29 | 39.15 | 41.57 | 47.25 | 5.84 | 26.70 | 41.53 | 0.356 |
+//! | sketch 4, small-queue ghost 2 | 25.89 | 35.21 | 39.21 | 41.64 | 47.29 | 6.48 | 26.07 | 41.89 | |
+//! | sketch 3, small-queue ghost 2 | 25.68 | 35.14 | 39.16 | 41.59 | 47.35 | 6.36 | 25.92 | 41.86 | |
+//! | same, main-queue ghost 0.5 | 25.31 | 34.52 | 39.01 | 41.67 | 47.35 | 6.50 | 26.18 | 41.87 | |
+//! | same, main-queue ghost 2 | 25.81 | 35.14 | 39.06 | 41.55 | 47.30 | 6.41 | 25.71 | 41.84 | |
+//! | sketch 3, small-queue ghost 3 | 25.02 | 34.61 | 39.04 | 41.58 | 47.40 | 6.70 | 26.00 | 42.14 | |
+//! | duel for every ghost return, sketch 1.5, small-queue ghost 0.5 (0.25 lost 10 points on P3 at 50k) | 24.78 | 34.22 | 38.69 | 41.21 | 47.15 | 3.73 | 21.84 | 39.48 | 0.335 |
+//!
+//! The duel must judge every ghost return: a key back from the main queue's ghost in a loop
+//! is exactly as frequent as the victim it would replace. And the sketch must see the
+//! residents' reads, or a loop's keys that keep missing outcount the residents that keep
+//! hitting and win every duel in the end; crediting the read the main queue spends when it
+//! passes over an entry costs one hash there and nothing on the hit path. The sketch then
+//! needs more counters (4 per row and entry, 4 bytes) to keep P3 at 50k over moka, made
+//! affordable by the compact ghost (2.5 bytes per remembered key instead of about 14).
+//!
+//! That still left a loop half lost while it warmed up: for 10 to 15 passes the main queue
+//! cycled without a hit, until the counts saturated. The newcomer's count included the miss
+//! it had just made and the victim's did not yet, so the newcomer won every duel by one. Who
+//! wins a tie decides it; on the synthetic `LOOP` trace of the `hit_ratio` tool (30 passes
+//! over 1,500 keys; memokit rows are means of 8 hasher seeds, and the first eight columns
+//! means of 3 runs), with sketch 4 and small-queue ghost 1.5:
+//!
+//! | tie rule | OLTP 250 | 500 | 750 | 1000 | 2000 | P3 10k | 50k | 100k | LOOP 750 | 1000 | 1250 |
+//! |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+//! | newcomer counts its miss first: ties to newcomers | 26.00 | 35.29 | 39.15 | 41.59 | 47.25 | 6.09 | 26.69 | 41.56 | 24.4 | 33.4 | 59.3 |
+//! | resident wins every tie | 26.23 | 35.11 | 38.94 | 41.33 | 46.96 | 5.35 | 25.21 | 39.57 | 40.6 | 55.0 | 64.9 |
+//! | **resident wins ties against small-ghost returns only** | **26.19** | **35.22** | **39.05** | **41.44** | **47.10** | **5.82** | **26.79** | **40.41** | **37.3** | **51.5** | **67.9** |
+//! | same, pass 1 in 8 | 26.01 | 35.18 | 39.04 | 41.51 | 47.20 | 5.48 | 26.65 | 40.90 | 28.3 | 42.9 | 64.0 |
+//! | same, small-queue ghost 2 | 26.01 | 35.21 | 39.13 | 41.55 | 47.14 | 6.13 | 26.06 | 40.79 | 35.7 | 52.0 | 67.8 |
+//! | same, sketch 5 | 26.29 | 35.26 | 39.06 | 41.42 | 47.08 | 5.50 | 26.90 | 40.58 | 33.3 | 51.4 | 68.0 |
+//! | moka (one run) | 22.78 | 29.83 | 33.55 | 35.78 | 41.27 | 4.30 | 25.96 | 39.89 | 48.32 | 52.09 | 67.53 |
+//! | quick_cache (one run) | 19.36 | 27.30 | 31.98 | 35.22 | 43.75 | 4.45 | 20.47 | 37.09 | 46.92 | 55.89 | 67.58 |
+//! | OPT | 38.47 | 46.43 | 50.67 | 53.62 | 60.40 | 13.05 | 43.15 | 62.00 | 48.33 | 64.44 | 80.56 |
+//!
+//! The rule built (bold) gives a tie to a key back from the main queue's ghost, which held a
+//! main-queue place once, and to the resident against a key back from the small queue's ghost,
+//! which never proved itself. Ties to newcomers everywhere keep P3 at 100k a point higher but
+//! lose a third of the loop; ties to residents everywhere lose P3 at 50k to moka. Against the
+//! first design this costs P3 at 100k about a point (still over both peers) and buys two
+//! points of OLTP at 250 and a loop that no longer depends on the seed: settled (after 15
+//! passes), the worst of 300 seeds was 0.65, 0.58 and 0.43 of a loop 1.2, 1.5 and 2 times the
+//! capacity (optimum 0.83, 0.67, 0.50), where the first design had one seed in 30 at zero
+//! (`a_loop_over_more_keys_than_fit_keeps_hitting`). On the loop of twice the capacity moka
+//! and quick_cache still warm up faster (48 and 47% over the 30 passes, memokit 33 to 37).
 //!
 //! # Expiry
 //!
@@ -120,13 +194,15 @@
 //!
 //! # Memory
 //!
-//! For `u64 -> u64` at one million entries the backend uses about 39 bytes per entry beyond the
-//! key and value (32-byte slots minus the 16 of payload, 12 bytes of queue links and weight,
-//! 5 to 11 bytes of index, slab growth slack), against about 37 for quick_cache and 217 for moka
-//! (`memory` binary in the bench crate; it was 45 with 48-byte slots holding their links). Each ghost adds about 10 bytes per remembered key once the cache evicts, and the
-//! frequency sketch 1.5 bytes per entry, allocated when a shard first evicts (sized by the
-//! entries it then holds, so a weight-bounded shard pays per entry too, not per unit of
-//! weight).
+//! For `u64 -> u64` at one million entries the backend uses about 38 bytes per entry beyond the
+//! key and value before it evicts (32-byte slots minus the 16 of payload, 12 bytes of queue
+//! links and weight, 5 to 11 bytes of index, slab growth slack), against about 37 for
+//! quick_cache and 217 for moka (`memory` binary in the bench crate; it was 45 with 48-byte
+//! slots holding their links). Eviction adds the ghosts (2.5 bytes per remembered key, 2.5
+//! windows of keys in all) and the frequency sketch (4 bytes per entry, allocated when a
+//! shard first evicts and sized by the entries it then holds, so a weight-bounded shard pays
+//! per entry too, not per unit of weight): about 46 bytes per entry at capacity after churn,
+//! against 78 for quick_cache, whose ghost entries live in its table.
 
 mod counter;
 mod ghost;

@@ -13,7 +13,7 @@
 //! `u64 -> u64` slot at 32 bytes, half a cache line.
 //!
 //! Admission is steered by two ghosts (fingerprints of keys recently evicted from each queue,
-//! in `ghost`) and a frequency sketch of recent misses (`sketch`); the parent module's docs
+//! in `ghost`) and a frequency sketch of recent use (`sketch`); the parent module's docs
 //! give the policy and the measurements behind it.
 //!
 //! Readers hold the shard's read lock and touch only atomics (the access frequency and, with a
@@ -45,9 +45,14 @@ const SMALL_MIN_PERCENT: u64 = 1;
 const SMALL_MAX_PERCENT: u64 = 30;
 /// Reads an entry needs while on probation to be promoted to the main queue rather than evicted.
 const PROMOTE_AFTER: u8 = 2;
-/// Counters per sketch row for each entry the shard holds when it first fills: 1.5 in each of
-/// the sketch's two rows, 1.5 bytes per entry in all (the module docs compare the sizes tried).
-const SKETCH_COUNTERS_PER_ENTRY: (usize, usize) = (3, 2);
+/// Counters per sketch row for each entry the shard holds when it first fills: 4 in each of the
+/// sketch's two rows, 4 bytes per entry in all (the module docs compare the sizes tried).
+const SKETCH_COUNTERS_PER_ENTRY: usize = 4;
+/// How many evictions each ghost remembers, in percent of the entries the shard holds: the
+/// small queue's ghost a window and a half, the main queue's one (the module docs compare the
+/// sizes tried).
+const SMALL_GHOST_PERCENT: usize = 150;
+const MAIN_GHOST_PERCENT: usize = 100;
 /// One in this many returning keys that lose the frequency duel is admitted to the main queue
 /// anyway (a power of two, so the draw's test compiles to a mask).
 const LUCKY_ONE_IN: u64 = 16;
@@ -178,8 +183,8 @@ pub(super) struct Shard<K, V> {
     small_ghost: Ghost,
     /// Keys recently evicted from the main queue; their return means it is too small.
     main_ghost: Ghost,
-    /// How often keys missed lately, to judge a key returning from the small queue's ghost
-    /// against the main queue's next victim. Sized when the shard first evicts.
+    /// How often keys were used lately, to judge a key returning from a ghost against the main
+    /// queue's next victim. Sized when the shard first evicts.
     sketch: Sketch,
     /// A Weyl sequence, the seed of the rare admission of a duel's loser.
     draws: u64,
@@ -369,8 +374,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         if !self.sketch.is_sized() {
             // Sized by entries, not weight, and only now: a cache that never fills pays
             // nothing, and the entry count at the first eviction is what the shard holds.
-            let (per, of) = SKETCH_COUNTERS_PER_ENTRY;
-            self.sketch.resize(self.table.len() * per / of);
+            self.sketch
+                .resize(self.table.len() * SKETCH_COUNTERS_PER_ENTRY);
         }
         loop {
             let from_small = self.small.head != NIL
@@ -402,6 +407,11 @@ impl<K: Hash + Eq, V> Shard<K, V> {
                 }
             } else if freq > 0 {
                 slot.freq.store(freq - 1, Relaxed);
+                // The read it spends counts in the sketch, which otherwise sees misses only: a
+                // resident that keeps being read must not look rarer than keys that keep
+                // missing, or a loop's newcomers would win every duel against it.
+                let hash = env.hasher.hash_one(&slot.key);
+                self.sketch.increment(hash);
                 self.unlink(index);
                 self.push_back(index, Queue::Main);
             } else {
@@ -413,37 +423,57 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         }
     }
 
-    /// Where a new key goes, adapting the small queue's target on the way (ARC's rule: a key
-    /// coming back from one ghost means that queue was too small; step by the ratio of the
-    /// ghosts' sizes so the rarer signal weighs more). A key back from the small queue's ghost
-    /// must also have missed more often lately than the main queue's next victim (TinyLFU's
-    /// duel); a loser goes on probation and does not grow the small queue.
+    /// Where a new key goes. A key neither ghost remembers goes on probation in the small
+    /// queue. A key one of them remembers goes to the main queue if it has also been used more
+    /// often lately than the main queue's next victim (TinyLFU's duel), and then adapts the
+    /// small queue's target (ARC's rule: a key back from one ghost means that queue was too
+    /// small; step by the ratio of the ghosts' sizes so the rarer signal weighs more). A loser
+    /// goes on probation and adapts nothing.
+    ///
+    /// Ties: a key back from the main queue's ghost counts this miss before its duel, so it
+    /// wins a tie (it held a place in the main queue once); a key back from the small queue's
+    /// ghost counts it after, so a tie keeps the resident. In a loop every key misses once a
+    /// pass, so a newcomer that counted its miss first would outcount, by that one miss, a
+    /// victim whose miss this pass is still to come; it would win every duel, and the main
+    /// queue would cycle through the loop without a hit (the module docs measure both rules).
     fn admit(&mut self, hash: u64, weight: u64, env: &Env<'_, K, V>) -> Queue {
-        self.sketch.increment(hash);
         let (small, main) = (self.small_ghost.len(), self.main_ghost.len());
-        if self.small_ghost.remove(hash) {
-            if !self.wins_duel(hash, env) {
-                return Queue::Small;
-            }
-            let step = (main / small.max(1)).max(1) as u64 * weight;
-            self.small_capacity = (self.small_capacity.saturating_add(step))
-                .min(percent(self.capacity, SMALL_MAX_PERCENT));
-            Queue::Main
+        let small_too_small = if self.small_ghost.remove(hash) {
+            true
         } else if self.main_ghost.remove(hash) {
-            let step = (small / main.max(1)).max(1) as u64 * weight;
-            self.small_capacity = (self.small_capacity.saturating_sub(step))
-                .max(percent(self.capacity, SMALL_MIN_PERCENT));
-            Queue::Main
+            false
         } else {
-            Queue::Small
+            self.sketch.increment(hash);
+            return Queue::Small;
+        };
+        if !small_too_small {
+            self.sketch.increment(hash);
         }
+        let wins = self.wins_duel(hash, env);
+        if small_too_small {
+            self.sketch.increment(hash);
+        }
+        if !wins {
+            return Queue::Small;
+        }
+        self.small_capacity = if small_too_small {
+            let step = (main / small.max(1)).max(1) as u64 * weight;
+            (self.small_capacity.saturating_add(step))
+                .min(percent(self.capacity, SMALL_MAX_PERCENT))
+        } else {
+            let step = (small / main.max(1)).max(1) as u64 * weight;
+            (self.small_capacity.saturating_sub(step))
+                .max(percent(self.capacity, SMALL_MIN_PERCENT))
+        };
+        Queue::Main
     }
 
-    /// Whether the key hashed `hash` may displace the main queue's head: it missed more
+    /// Whether the key hashed `hash` may displace the main queue's head: it was used more
     /// often lately than the head's key, or it drew the one-in-[`LUCKY_ONE_IN`] pass.
     ///
-    /// A tie loses: in a loop over more keys than the cache holds, every key misses equally
-    /// often, and keeping the residents is what lets some of the loop hit at all (FIFO or LRU
+    /// A tie loses (see [`admit`](Self::admit) for when the newcomer's own miss is counted):
+    /// in a loop over more keys than the cache holds, every key is used equally often, and
+    /// keeping the residents is what lets some of the loop hit at all (FIFO or LRU
     /// would evict each key just before its return). The rare pass lets a working set that
     /// does fit (P3 at 100k) still move into the main queue, and keeps a victim whose count
     /// is inflated by collisions from locking a key out for good.
@@ -559,9 +589,11 @@ impl<K: Hash + Eq, V> Shard<K, V> {
                 .map_or(0, |s| hasher.hash_one(&s.key))
         });
         self.push_back(index, queue);
-        // Each ghost remembers about as many keys as the shard holds.
-        self.small_ghost.set_capacity(self.table.len());
-        self.main_ghost.set_capacity(self.table.len());
+        let held = self.table.len();
+        self.small_ghost
+            .set_capacity(held * SMALL_GHOST_PERCENT / 100);
+        self.main_ghost
+            .set_capacity(held * MAIN_GHOST_PERCENT / 100);
     }
 
     /// Overwrites the value of a resident slot in place, keeping its place in the queues.

@@ -1,5 +1,6 @@
-//! A frequency sketch: approximate counts of how often keys missed lately, in 4-bit counters
-//! (TinyLFU's count-min sketch, the structure moka and Caffeine keep).
+//! A frequency sketch: approximate counts of how often keys were used lately (their misses, and
+//! the reads the main queue spends), in 4-bit counters (TinyLFU's count-min sketch, the
+//! structure moka and Caffeine keep).
 //!
 //! Each key maps to one counter in each of two rows. A key is counted by raising those of its
 //! counters that hold its current minimum ("conservative update": a counter shared with a
