@@ -47,9 +47,9 @@ const EPOCHS: u16 = 8;
 const CELLS_PER_KEY: (usize, usize) = (5, 4);
 
 pub(super) struct Ghost {
-    /// Buckets of [`BUCKET`] cells, each `fingerprint << EPOCH_BITS | epoch`, or 0 if empty;
-    /// allocated by the first addition.
-    cells: Vec<u16>,
+    /// Buckets of cells, each `fingerprint << EPOCH_BITS | epoch`, or 0 if empty; allocated by
+    /// the first addition.
+    buckets: Vec<Bucket>,
     /// How many evictions a key is remembered for.
     window: usize,
     /// The current epoch, in [`EPOCH_BITS`] bits (wrapping: see [`Ghost::age`]).
@@ -62,6 +62,14 @@ pub(super) struct Ghost {
     sweep: usize,
 }
 
+/// One cache line of cells. The scans below build bit masks over a whole bucket in loops of
+/// fixed length, which the compiler turns into a few vector compares, so a lookup costs
+/// about as much as one tag match of the index.
+type Bucket = [u16; BUCKET];
+
+/// Where a cell is: bucket and cell index.
+type At = (usize, usize);
+
 /// The 12-bit fingerprint of a key hash, never 0. From the top bits: the shard uses bits
 /// 32 and up to 38 and the bucket choice the low half, so the three are independent.
 fn fingerprint(hash: u64) -> u16 {
@@ -71,7 +79,7 @@ fn fingerprint(hash: u64) -> u16 {
 impl Ghost {
     pub(super) fn new() -> Self {
         Self {
-            cells: Vec::new(),
+            buckets: Vec::new(),
             window: 0,
             epoch: 0,
             ticks: 0,
@@ -84,11 +92,14 @@ impl Ghost {
     /// larger or four times smaller is dropped (forgetting every key) and sized anew by the
     /// next addition; within those bounds the window changes in place.
     pub(super) fn set_capacity(&mut self, window: usize) {
+        if window == self.window {
+            return;
+        }
         self.window = window;
-        let buckets = self.cells.len() / BUCKET;
+        let buckets = self.buckets.len();
         let wanted = Self::buckets_for(window);
         if buckets != 0 && (wanted > 2 * buckets || wanted * 4 < buckets) {
-            self.cells = Vec::new();
+            self.buckets = Vec::new();
             self.live = [0; EPOCHS as usize];
         }
     }
@@ -102,11 +113,9 @@ impl Ghost {
         self.live.iter().map(|&n| n as usize).sum()
     }
 
-    /// The bucket `hash` belongs in, as a range of `cells`.
-    fn bucket(&self, hash: u64) -> std::ops::Range<usize> {
-        let buckets = (self.cells.len() / BUCKET) as u64;
-        let b = (((hash & 0xFFFF_FFFF) * buckets) >> 32) as usize;
-        b * BUCKET..(b + 1) * BUCKET
+    /// The bucket `hash` belongs in.
+    fn bucket(&self, hash: u64) -> usize {
+        (((hash & 0xFFFF_FFFF) * self.buckets.len() as u64) >> 32) as usize
     }
 
     /// How many epochs ago `cell` was added, modulo 16; [`EPOCHS`] or more means forgotten.
@@ -120,17 +129,25 @@ impl Ghost {
     }
 
     /// Where `hash`'s live cell is, if it has one.
-    fn find(&self, hash: u64) -> Option<usize> {
-        if self.cells.is_empty() {
+    fn find(&self, hash: u64) -> Option<At> {
+        if self.buckets.is_empty() {
             return None;
         }
+        let b = self.bucket(hash);
+        let bucket = &self.buckets[b];
         let fp = fingerprint(hash);
-        let range = self.bucket(hash);
-        let start = range.start;
-        self.cells[range]
-            .iter()
-            .position(|&c| c >> EPOCH_BITS == fp && self.is_live(c))
-            .map(|i| start + i)
+        let mut matches = 0_u32;
+        for (i, &cell) in bucket.iter().enumerate() {
+            matches |= u32::from(cell >> EPOCH_BITS == fp) << i;
+        }
+        while matches != 0 {
+            let i = matches.trailing_zeros() as usize;
+            if self.is_live(bucket[i]) {
+                return Some((b, i));
+            }
+            matches &= matches - 1;
+        }
+        None
     }
 
     #[cfg(test)]
@@ -139,8 +156,8 @@ impl Ghost {
     }
 
     /// Forgets the live cell at `at`.
-    fn forget(&mut self, at: usize) {
-        let cell = std::mem::take(&mut self.cells[at]);
+    fn forget(&mut self, (b, i): At) {
+        let cell = std::mem::take(&mut self.buckets[b][i]);
         self.live[usize::from(cell & EPOCH_MASK) % usize::from(EPOCHS)] -= 1;
     }
 
@@ -149,19 +166,19 @@ impl Ghost {
         if self.window == 0 {
             return;
         }
-        if self.cells.is_empty() {
-            self.cells = vec![0; Self::buckets_for(self.window) * BUCKET];
+        if self.buckets.is_empty() {
+            self.buckets = vec![[0; BUCKET]; Self::buckets_for(self.window)];
             self.sweep = 0;
         }
         self.tick();
-        let at = match self.find(hash) {
+        let (b, i) = match self.find(hash) {
             Some(at) => {
                 self.forget(at);
                 at
             }
             None => self.free_cell(self.bucket(hash)),
         };
-        self.cells[at] = fingerprint(hash) << EPOCH_BITS | self.epoch;
+        self.buckets[b][i] = fingerprint(hash) << EPOCH_BITS | self.epoch;
         self.live[usize::from(self.epoch) % usize::from(EPOCHS)] += 1;
     }
 
@@ -175,30 +192,33 @@ impl Ghost {
             // The cells of the epoch that falls out of the window are forgotten all at once.
             self.live[usize::from(self.epoch) % usize::from(EPOCHS)] = 0;
         }
-        let start = self.sweep * BUCKET;
-        for at in start..start + BUCKET {
-            let cell = self.cells[at];
-            if cell != 0 && !self.is_live(cell) {
-                self.cells[at] = 0;
-            }
+        let epoch = self.epoch;
+        for cell in self.buckets[self.sweep].iter_mut() {
+            // Empty cells stay 0 whatever their computed age.
+            let expired = epoch.wrapping_sub(*cell) & EPOCH_MASK >= EPOCHS;
+            *cell = if expired { 0 } else { *cell };
         }
-        self.sweep = (self.sweep + 1) % (self.cells.len() / BUCKET);
+        self.sweep = (self.sweep + 1) % self.buckets.len();
     }
 
-    /// A cell of `bucket` to write: an empty or expired one, or else the oldest (forgotten).
-    fn free_cell(&mut self, bucket: std::ops::Range<usize>) -> usize {
-        let mut oldest = bucket.start;
-        for at in bucket {
-            let cell = self.cells[at];
-            if !self.is_live(cell) {
-                return at;
-            }
-            if self.age(cell) > self.age(self.cells[oldest]) {
-                oldest = at;
-            }
+    /// A cell of bucket `b` to write: an empty or expired one, or else the oldest (forgotten).
+    fn free_cell(&mut self, b: usize) -> At {
+        let epoch = self.epoch;
+        let mut free = 0_u32;
+        for (i, &cell) in self.buckets[b].iter().enumerate() {
+            let expired = epoch.wrapping_sub(cell) & EPOCH_MASK >= EPOCHS;
+            free |= u32::from(cell == 0 || expired) << i;
         }
-        self.forget(oldest);
-        oldest
+        if free != 0 {
+            return (b, free.trailing_zeros() as usize);
+        }
+        // The first of the oldest: cells of one epoch fill a bucket in order, so among equal
+        // ages the lowest index is most likely the earliest.
+        let oldest = (0..BUCKET)
+            .max_by_key(|&i| (self.age(self.buckets[b][i]), std::cmp::Reverse(i)))
+            .map_or(0, |i| i);
+        self.forget((b, oldest));
+        (b, oldest)
     }
 
     /// Forgets `hash` (its key is resident again); whether it was remembered.
@@ -213,7 +233,7 @@ impl Ghost {
     }
 
     pub(super) fn clear(&mut self) {
-        self.cells.fill(0);
+        self.buckets.fill([0; BUCKET]);
         self.live = [0; EPOCHS as usize];
     }
 }

@@ -437,7 +437,6 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     /// victim whose miss this pass is still to come; it would win every duel, and the main
     /// queue would cycle through the loop without a hit (the module docs measure both rules).
     fn admit(&mut self, hash: u64, weight: u64, env: &Env<'_, K, V>) -> Queue {
-        let (small, main) = (self.small_ghost.len(), self.main_ghost.len());
         let small_too_small = if self.small_ghost.remove(hash) {
             true
         } else if self.main_ghost.remove(hash) {
@@ -456,6 +455,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         if !wins {
             return Queue::Small;
         }
+        let (small, main) = (self.small_ghost.len(), self.main_ghost.len());
         self.small_capacity = if small_too_small {
             let step = (main / small.max(1)).max(1) as u64 * weight;
             (self.small_capacity.saturating_add(step))
