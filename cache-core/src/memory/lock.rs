@@ -54,9 +54,9 @@
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::OnceLock;
+use std::ptr;
 
-use super::shim::{AtomicBool, AtomicUsize, fence, nap, thread_local, yield_now};
+use super::shim::{AtomicBool, AtomicPtr, AtomicUsize, fence, nap, thread_local, yield_now};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 /// One thread's announcement of the lock it is reading: the lock's address, or 0. Two cache
@@ -70,9 +70,20 @@ struct Record {
 
 /// The list of records. It only grows, to the most threads that have been reading at once; a
 /// record is reused by a later thread once its owner exits.
+///
+/// The link to the next node is an atomic pointer set once by a sequentially consistent
+/// compare-and-swap and read with sequentially consistent loads, not a `OnceLock` (whose
+/// acquire load is outside the total order of sequentially consistent operations): a writer's
+/// walk must not miss a node that a reader appended just before announcing a read in it. With
+/// both sides in that order, the argument of the module docs covers the link too (a reader's
+/// append precedes its fence, which precedes the writer's swap, which precedes the writer's
+/// load of the link). Miri found the gap: with the `OnceLock`, a writer could walk past a
+/// record being added and enter while that record's reader was inside.
 struct Node {
     record: Record,
-    next: OnceLock<Box<Node>>,
+    /// The next node, or null. Once set it never changes; the node it points to is owned by
+    /// this one and freed with it.
+    next: AtomicPtr<Node>,
 }
 
 impl Node {
@@ -82,7 +93,47 @@ impl Node {
                 reading: AtomicUsize::new(0),
                 taken: AtomicBool::new(false),
             },
-            next: OnceLock::new(),
+            next: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    fn next(&self) -> Option<&Node> {
+        // SAFETY: a non-null link comes from `Box::into_raw` in `next_or_append`, is never
+        // changed or freed while `self` lives (only `drop` frees it), and the sequentially
+        // consistent load synchronizes with the swap that published it.
+        unsafe { self.next.load(SeqCst).as_ref() }
+    }
+
+    /// The next node, appending a new one if there is none.
+    fn next_or_append(&self) -> &Node {
+        if let Some(next) = self.next() {
+            return next;
+        }
+        let new = Box::into_raw(Box::new(Node::new()));
+        match self
+            .next
+            .compare_exchange(ptr::null_mut(), new, SeqCst, SeqCst)
+        {
+            // SAFETY: `new` is now the link, owned by `self` as `next` documents.
+            Ok(_) => unsafe { &*new },
+            Err(existing) => {
+                // SAFETY: `new` lost the race, so nothing else refers to it; `existing` is a
+                // link another thread published, as in `next`.
+                unsafe {
+                    drop(Box::from_raw(new));
+                    &*existing
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let next = *self.next.get_mut();
+        if !next.is_null() {
+            // SAFETY: the link came from `Box::into_raw` and is owned by this node alone.
+            drop(unsafe { Box::from_raw(next) });
         }
     }
 }
@@ -103,8 +154,7 @@ fn first() -> &'static Node {
 
 /// Every record of the list starting at `first`, taken or not.
 fn records(first: &Node) -> impl Iterator<Item = &Record> {
-    std::iter::successors(Some(first), |node| node.next.get().map(|n| &**n))
-        .map(|node| &node.record)
+    std::iter::successors(Some(first), |node| node.next()).map(|node| &node.record)
 }
 
 /// A free record of the list starting at `first`, now taken by the calling thread; the list
@@ -120,7 +170,7 @@ fn take_record(first: &Node) -> &Record {
         {
             return &node.record;
         }
-        node = node.next.get_or_init(|| Box::new(Node::new()));
+        node = node.next_or_append();
     }
 }
 

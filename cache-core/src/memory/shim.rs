@@ -7,14 +7,18 @@
 //! the shard [lock](super::lock) included; quick_cache keeps the same swap in its `shim.rs`.
 
 #[cfg(not(shuttle))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, fence};
+pub(crate) use std::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, fence,
+};
 #[cfg(not(shuttle))]
 pub(crate) use std::thread::{sleep as nap, yield_now};
 #[cfg(not(shuttle))]
 pub(crate) use std::thread_local;
 
 #[cfg(shuttle)]
-pub(crate) use shuttle::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, fence};
+pub(crate) use shuttle::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, fence,
+};
 #[cfg(shuttle)]
 pub(crate) use shuttle::thread::yield_now;
 #[cfg(shuttle)]
