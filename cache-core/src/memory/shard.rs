@@ -445,13 +445,14 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             self.sketch.increment(hash);
             return Queue::Small;
         };
-        if !small_too_small {
+        let wins = if small_too_small {
+            let wins = self.wins_duel(hash, env);
             self.sketch.increment(hash);
-        }
-        let wins = self.wins_duel(hash, env);
-        if small_too_small {
+            wins
+        } else {
             self.sketch.increment(hash);
-        }
+            self.wins_duel(hash, env)
+        };
         if !wins {
             return Queue::Small;
         }
