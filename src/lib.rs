@@ -414,6 +414,25 @@ pub use memokit_core::*;
 /// assert_eq!(CUBE_MEMO.cache().unwrap().backend_kind(), "memory");
 /// ```
 ///
+/// **`backend = redis`** (feature `redis`) keeps the cache in Redis, shared by every process
+/// that memoizes the function against the same server. **`url = ...`** (a string, or any
+/// expression of a type `Into<String>`) names the server, else `MEMOKIT_REDIS_URL` does;
+/// **`timeout = "2s"`** (a literal or a `Duration` expression) is the deadline of each Redis
+/// operation, 250 ms by default. A call whose Redis operation fails or times out runs the body
+/// instead. Both options need `backend = redis`.
+///
+/// ```no_run
+/// # #[cfg(feature = "redis")]
+/// # mod with_redis {
+/// # use memokit::cached;
+/// #[cached(backend = redis, url = "redis://cache.internal:6379", timeout = "2s", ttl = "10m")]
+/// fn exchange_rate(pair: &str) -> u64 {
+///     # let _ = pair;
+///     42 // an expensive lookup
+/// }
+/// # }
+/// ```
+///
 /// **`crate = path`** names this crate where it is not `::memokit`, for a crate that re-exports
 /// memokit and uses the attribute from its own macros:
 ///

@@ -232,7 +232,8 @@ fn silent_url() -> String {
     SILENT_URL.get().cloned().unwrap_or_default()
 }
 
-#[cached(backend = redis, url = silent_url())]
+/// A deadline four times the default, so the first call shows which one applied.
+#[cached(backend = redis, url = silent_url(), timeout = "1s")]
 fn quadruple(x: u64) -> u64 {
     x * 4
 }
@@ -241,7 +242,16 @@ fn quadruple(x: u64) -> u64 {
 fn memoized_functions_fail_open_on_a_silent_server() {
     let (_listener, url) = silent_server();
     SILENT_URL.set(url).unwrap();
-    for _ in 0..3 {
+    let started = Instant::now();
+    assert_eq!(quadruple(2), 8);
+    // A lower bound only: the call cannot give up on Redis before its deadline, so a wait
+    // shorter than `timeout` would mean the default 250 ms deadline was used instead.
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "gave up after {:?}",
+        started.elapsed()
+    );
+    for _ in 0..2 {
         assert_eq!(quadruple(2), 8);
     }
     assert!(QUADRUPLE_MEMO.stats().errors >= 1);

@@ -33,7 +33,7 @@ thread_local! {
     static SANDBOX: Cell<u64> = const { Cell::new(u64::MAX) };
 }
 
-#[cached(backend = redis, url = url())]
+#[cached(backend = redis, url = url(), timeout = "5s")]
 fn value_of(key: u64) -> u64 {
     SANDBOX.get() * 1_000 + key
 }

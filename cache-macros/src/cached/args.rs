@@ -31,6 +31,7 @@ const OPTIONS: &[&str] = &[
     "name",
     "backend",
     "url",
+    "timeout",
     "cache_err",
     "cache_none",
     "refresh",
@@ -93,6 +94,8 @@ pub(crate) struct Args {
     pub(crate) backend: Option<BackendArg>,
     /// The Redis URL: a string literal or any expression of a type `Into<String>`.
     pub(crate) url: Option<Expr>,
+    /// The deadline of each Redis operation.
+    pub(crate) timeout: Option<(Ident, DurationArg)>,
     pub(crate) cache_err: Option<Ident>,
     pub(crate) cache_none: Option<Ident>,
     /// Stale-while-revalidate age.
@@ -113,13 +116,19 @@ impl Args {
             args.parse_option(name, key, input, diag)
         })?;
         args.check_refresh_before_ttl(diag);
-        if let Some(url) = &args.url
-            && !matches!(args.backend, Some(BackendArg::Redis(_)))
-        {
-            diag.error(
-                url,
-                "`url` is the address of a Redis server: add `backend = redis`",
-            );
+        if !matches!(args.backend, Some(BackendArg::Redis(_))) {
+            if let Some(url) = &args.url {
+                diag.error(
+                    url,
+                    "`url` is the address of a Redis server: add `backend = redis`",
+                );
+            }
+            if let Some((name, _)) = &args.timeout {
+                diag.error(
+                    name,
+                    "`timeout` is the deadline of each Redis operation: add `backend = redis`",
+                );
+            }
         }
         Ok(args)
     }
@@ -245,6 +254,7 @@ impl Args {
             "name" => self.name = Some(parse_name(input, diag)?),
             "backend" => self.backend = Some(parse_backend(input, diag)?),
             "url" => self.url = Some(input.parse()?),
+            "timeout" => self.timeout = Some((name.clone(), parse_duration(input, key, diag)?)),
             "sandbox" => self.sandbox_required = parse_sandbox(input, diag)?,
             "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
             _ => KNOWN.skip_unknown(name, input, diag)?,

@@ -229,8 +229,13 @@ fn memo_static(
         .weigher
         .as_ref()
         .map(|(_, w)| quote_spanned!(w.span()=> .weigher(#w)));
-    let url = args.url.as_ref().map(|url| {
-        quote_spanned!(url.span()=> .backend_options(#private::RedisOptions::new().url(#url)))
+    let redis = (args.url.is_some() || args.timeout.is_some()).then(|| {
+        let url = args
+            .url
+            .as_ref()
+            .map(|url| quote_spanned!(url.span()=> .url(#url)));
+        let timeout = args.timeout.as_ref().map(|(_, t)| duration("timeout", t));
+        quote!(.backend_options(#private::RedisOptions::new() #url #timeout))
     });
     // `cfg!(test)` expands in the user's crate: strict in its own test build only.
     let sandbox = args
@@ -238,7 +243,7 @@ fn memo_static(
         .map(|span| quote_spanned!(span=> .require_sandbox(::core::cfg!(test))));
     quote! {
         static __MEMOKIT_MEMO: #memo_ty = #private::Memo::new(#id, || {
-            #private::Cache::builder(#name) #ttl #tti #refresh #capacity #weigher #url #sandbox .build()
+            #private::Cache::builder(#name) #ttl #tti #refresh #capacity #weigher #redis #sandbox .build()
         });
     }
 }
