@@ -216,7 +216,7 @@ impl Ghost {
         // ages the lowest index is most likely the earliest.
         let oldest = (0..BUCKET)
             .max_by_key(|&i| (self.age(self.buckets[b][i]), std::cmp::Reverse(i)))
-            .map_or(0, |i| i);
+            .unwrap_or(0);
         self.forget((b, oldest));
         (b, oldest)
     }

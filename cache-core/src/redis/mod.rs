@@ -12,9 +12,10 @@
 //! # Ok::<(), memokit_core::CacheError>(())
 //! ```
 //!
-//! With the macros, `#[cached(backend = redis, url = "redis://cache.internal:6379")]`; without a
-//! `url` the backend reads `MEMOKIT_REDIS_URL`, then falls back to `redis://127.0.0.1:6379`
-//! ([`RedisOptions`] has the details, including TLS, AUTH, database index and Redis Cluster).
+//! With the macros, `#[cached(backend = redis, url = "redis://cache.internal:6379")]` (add
+//! `timeout = "1s"` for a deadline other than 250 ms); without a `url` the backend reads
+//! `MEMOKIT_REDIS_URL`, then falls back to `redis://127.0.0.1:6379` ([`RedisOptions`] has the
+//! details, including TLS, AUTH, database index and Redis Cluster).
 //!
 //! # Design
 //!
