@@ -76,6 +76,19 @@ fn fingerprint(hash: u64) -> u16 {
     ((hash >> (64 - (16 - EPOCH_BITS))) as u16).max(1)
 }
 
+/// How many epochs before `epoch` the cell `cell` was added, modulo 16; [`EPOCHS`] or more
+/// means forgotten. (The sweep clears a cell long before its epoch could come round again.) A
+/// free function, so the bucket scans can call it while they borrow a bucket.
+#[inline]
+fn age(epoch: u16, cell: u16) -> u16 {
+    epoch.wrapping_sub(cell) & EPOCH_MASK
+}
+
+/// The index in [`Ghost::live`] of the epoch in `cell`'s (or an epoch's own) low bits.
+fn slot(cell: u16) -> usize {
+    usize::from(cell & EPOCH_MASK) % usize::from(EPOCHS)
+}
+
 impl Ghost {
     pub(super) fn new() -> Self {
         Self {
@@ -118,10 +131,8 @@ impl Ghost {
         (((hash & 0xFFFF_FFFF) * self.buckets.len() as u64) >> 32) as usize
     }
 
-    /// How many epochs ago `cell` was added, modulo 16; [`EPOCHS`] or more means forgotten.
-    /// (The sweep clears a cell long before its epoch could come round again.)
     fn age(&self, cell: u16) -> u16 {
-        self.epoch.wrapping_sub(cell) & EPOCH_MASK
+        age(self.epoch, cell)
     }
 
     fn is_live(&self, cell: u16) -> bool {
@@ -158,7 +169,7 @@ impl Ghost {
     /// Forgets the live cell at `at`.
     fn forget(&mut self, (b, i): At) {
         let cell = std::mem::take(&mut self.buckets[b][i]);
-        self.live[usize::from(cell & EPOCH_MASK) % usize::from(EPOCHS)] -= 1;
+        self.live[slot(cell)] -= 1;
     }
 
     /// Remembers `hash` as evicted now (again, if it already was).
@@ -179,7 +190,7 @@ impl Ghost {
             None => self.free_cell(self.bucket(hash)),
         };
         self.buckets[b][i] = fingerprint(hash) << EPOCH_BITS | self.epoch;
-        self.live[usize::from(self.epoch) % usize::from(EPOCHS)] += 1;
+        self.live[slot(self.epoch)] += 1;
     }
 
     /// Counts one addition: starts a new epoch every `window / EPOCHS` of them, and clears the
@@ -190,13 +201,16 @@ impl Ghost {
             self.ticks = 0;
             self.epoch = (self.epoch + 1) & EPOCH_MASK;
             // The cells of the epoch that falls out of the window are forgotten all at once.
-            self.live[usize::from(self.epoch) % usize::from(EPOCHS)] = 0;
+            self.live[slot(self.epoch)] = 0;
         }
         let epoch = self.epoch;
         for cell in self.buckets[self.sweep].iter_mut() {
             // Empty cells stay 0 whatever their computed age.
-            let expired = epoch.wrapping_sub(*cell) & EPOCH_MASK >= EPOCHS;
-            *cell = if expired { 0 } else { *cell };
+            *cell = if age(epoch, *cell) >= EPOCHS {
+                0
+            } else {
+                *cell
+            };
         }
         self.sweep = (self.sweep + 1) % self.buckets.len();
     }
@@ -206,8 +220,7 @@ impl Ghost {
         let epoch = self.epoch;
         let mut free = 0_u32;
         for (i, &cell) in self.buckets[b].iter().enumerate() {
-            let expired = epoch.wrapping_sub(cell) & EPOCH_MASK >= EPOCHS;
-            free |= u32::from(cell == 0 || expired) << i;
+            free |= u32::from(cell == 0 || age(epoch, cell) >= EPOCHS) << i;
         }
         if free != 0 {
             return (b, free.trailing_zeros() as usize);
