@@ -1,0 +1,50 @@
+//! Runs `N` cache hits of one kind in a loop, for counting instructions per hit under callgrind
+//! (`benches/callgrind.sh` runs it at two counts and divides the difference by the extra hits, so
+//! start-up and warm-up cancel out).
+//!
+//! `hit_instructions get N` hits `Cache::get` on a warm memory cache of 1,000 `u64 -> u64`
+//! entries; `hit_instructions macro N` hits a `#[memokit::cached]` function with the same keys.
+
+use std::hint::black_box;
+
+use memokit::Cache;
+
+const KEYS: u64 = 1_000;
+
+#[memokit::cached(capacity = 10_000)]
+fn square(x: u64) -> u64 {
+    x.wrapping_mul(x)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: hit_instructions get|macro N";
+    let kind = args.next().expect(usage);
+    let n: u64 = args.next().and_then(|n| n.parse().ok()).expect(usage);
+    let mut sum = 0u64;
+    match kind.as_str() {
+        "get" => {
+            let cache: Cache<u64, u64> = Cache::builder("hit-instructions")
+                .capacity(10_000)
+                .build()
+                .expect("a valid cache");
+            for k in 0..KEYS {
+                cache.insert(k, k).expect("memory never fails");
+            }
+            for i in 0..n {
+                let hit = cache.get(black_box(&(i % KEYS))).expect("memory never fails");
+                sum = sum.wrapping_add(hit.unwrap_or(0));
+            }
+        }
+        "macro" => {
+            for k in 0..KEYS {
+                square(k);
+            }
+            for i in 0..n {
+                sum = sum.wrapping_add(square(black_box(i % KEYS)));
+            }
+        }
+        _ => panic!("{usage}"),
+    }
+    println!("{}", black_box(sum));
+}
