@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Instructions per hit under callgrind, for `Cache::get` and a `#[cached]` hit: each kind runs at
 # two hit counts and the difference in instructions is divided by the difference in hits, so
-# process start-up and the warm-up writes cancel out. Needs valgrind.
+# process start-up and the warm-up writes cancel out. Hash seeds differ per process, which moves
+# the figure by a few instructions, so each kind is measured RUNS times (default 5) and the
+# median printed with the range. Needs valgrind.
 #
-#   bash benches/callgrind.sh
+#   bash benches/callgrind.sh            # RUNS=9 bash benches/callgrind.sh for a tighter median
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p memokit-bench --bin hit_instructions
-bin=target/release/hit_instructions
+bin="${CARGO_TARGET_DIR:-target}/release/hit_instructions"
+runs="${RUNS:-5}"
 small=200000
 large=400000
 instructions() {
@@ -15,7 +18,12 @@ instructions() {
         | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 for kind in get macro; do
-    a=$(instructions "$kind" "$small")
-    b=$(instructions "$kind" "$large")
-    echo "$kind: $(( (b - a) / (large - small) )) instructions per hit"
+    per_hit=()
+    for _ in $(seq "$runs"); do
+        a=$(instructions "$kind" "$small")
+        b=$(instructions "$kind" "$large")
+        per_hit+=($(( (b - a) / (large - small) )))
+    done
+    sorted=($(printf '%s\n' "${per_hit[@]}" | sort -n))
+    echo "$kind: median ${sorted[$(( runs / 2 ))]} instructions per hit (${sorted[0]}-${sorted[$(( runs - 1 ))]} over $runs runs)"
 done

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use crate::clock::Timestamp;
 use crate::config::Config;
+pub use crate::config::RemovalCause;
 use crate::context::Namespace;
 use crate::error::BackendError;
 use crate::key::Lookup;
@@ -57,33 +58,6 @@ pub struct BackendStats {
     pub expired: u64,
     /// Values overwritten by a newer insert for the same key.
     pub replaced: u64,
-}
-
-/// Why an entry left a backend, as reported to an eviction listener and in events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RemovalCause {
-    /// Evicted to respect the capacity.
-    Size,
-    /// Its TTL or TTI passed.
-    Expired,
-    /// Removed by `remove`, `clear` or invalidation.
-    Explicit,
-    /// Overwritten by a newer value for the same key.
-    Replaced,
-}
-
-impl RemovalCause {
-    /// The cause as a lowercase word (`"size"`, `"expired"`, `"explicit"`, `"replaced"`), as used
-    /// in metric labels.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Size => "size",
-            Self::Expired => "expired",
-            Self::Explicit => "explicit",
-            Self::Replaced => "replaced",
-        }
-    }
 }
 
 /// Storage for a [`Cache`](crate::Cache); see the [module docs](self) for the design.

@@ -20,12 +20,11 @@
 //! assert_eq!(clock::now().duration_since(t0), Duration::from_secs(600));
 //! ```
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-use crate::context;
 
 /// A point on memokit's clock, in nanoseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,9 +83,29 @@ pub fn system_now() -> Timestamp {
     )
 }
 
+thread_local! {
+    /// The manual clock installed on this thread. An `Arc` has a destructor, so this is a
+    /// separate thread-local from the namespace's plain `Cell`; only operations on entries with a
+    /// TTL read it, and they borrow the `Arc` rather than clone it, so a test clock shared by many
+    /// threads is not a contended counter.
+    static INSTALLED: RefCell<Option<Arc<ManualClock>>> = const { RefCell::new(None) };
+}
+
 /// The current time: the manual clock installed on this thread if there is one, else the real one.
 pub fn now() -> Timestamp {
-    context::manual_now().unwrap_or_else(system_now)
+    INSTALLED
+        .with_borrow(|c| c.as_ref().map(|clock| clock.now()))
+        .unwrap_or_else(system_now)
+}
+
+/// The manual clock installed on this thread, if any, to carry it to other threads and tasks.
+pub(crate) fn installed() -> Option<Arc<ManualClock>> {
+    INSTALLED.with_borrow(Clone::clone)
+}
+
+/// Installs `clock` on this thread (none: the real clock), returning the one it replaces.
+pub(crate) fn replace_installed(clock: Option<Arc<ManualClock>>) -> Option<Arc<ManualClock>> {
+    INSTALLED.with_borrow_mut(|c| std::mem::replace(c, clock))
 }
 
 /// A clock that stands still until it is advanced. Share it with `Arc`; install it with
@@ -118,7 +137,7 @@ impl ManualClock {
     /// previous clock comes back then.
     pub fn install(self: &Arc<Self>) -> ClockGuard {
         ClockGuard {
-            previous: context::replace_clock(Some(self.clone())),
+            previous: replace_installed(Some(self.clone())),
         }
     }
 }
@@ -132,6 +151,6 @@ pub struct ClockGuard {
 
 impl Drop for ClockGuard {
     fn drop(&mut self) {
-        context::replace_clock(self.previous.take());
+        replace_installed(self.previous.take());
     }
 }

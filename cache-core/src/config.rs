@@ -1,10 +1,36 @@
-//! The options of one cache, shared by the cache and its backend.
+//! The options of one cache, shared by the cache and its backend, and the [`RemovalCause`] its
+//! eviction listener hears.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::RemovalCause;
+/// Why an entry left a backend, as reported to an eviction listener and in events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RemovalCause {
+    /// Evicted to respect the capacity.
+    Size,
+    /// Its TTL or TTI passed.
+    Expired,
+    /// Removed by `remove`, `clear` or invalidation.
+    Explicit,
+    /// Overwritten by a newer value for the same key.
+    Replaced,
+}
+
+impl RemovalCause {
+    /// The cause as a lowercase word (`"size"`, `"expired"`, `"explicit"`, `"replaced"`), as used
+    /// in metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Size => "size",
+            Self::Expired => "expired",
+            Self::Explicit => "explicit",
+            Self::Replaced => "replaced",
+        }
+    }
+}
 
 /// Computes an entry's weight for a weight-bounded cache.
 pub type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u64 + Send + Sync>;

@@ -1,4 +1,5 @@
-//! The per-thread context every cache consults: the namespace (sandbox) and the clock.
+//! The per-thread namespace every cache consults (the other half of a thread's context, its
+//! manual clock, lives with the [clock](crate::clock)).
 //!
 //! Namespace 0 is the shared, process-wide one; [sandboxes](mod@crate::sandbox) allocate the others.
 //!
@@ -6,17 +7,12 @@
 //!
 //! Every cache operation reads the namespace, so it lives alone in a `const`-initialized
 //! `Cell<u64>`: a type without a destructor needs no lazy-registration check, and reading it is a
-//! single load from thread-local storage. The manual clock (an `Arc`, so it has a destructor) sits
-//! in a second thread-local that only an operation on an entry with a TTL reads, and reading it
-//! borrows the `Arc` instead of cloning it, so a shared test clock is not a contended counter.
+//! single load from thread-local storage.
 //!
 //! The context is per *thread*: nothing here follows a closure to another thread or a future to
 //! another worker. [`sandbox`](mod@crate::sandbox) provides the helpers that carry it there.
 
-use std::cell::{Cell, RefCell};
-use std::sync::Arc;
-
-use crate::clock::{ManualClock, Timestamp};
+use std::cell::Cell;
 
 /// Identifies one namespace of every cache. `Namespace::GLOBAL` is where code outside any
 /// sandbox reads and writes.
@@ -58,7 +54,6 @@ impl std::fmt::Display for Namespace {
 
 thread_local! {
     static NAMESPACE: Cell<u64> = const { Cell::new(0) };
-    static CLOCK: RefCell<Option<Arc<ManualClock>>> = const { RefCell::new(None) };
 }
 
 /// The namespace the current thread works in: the innermost [sandbox](mod@crate::sandbox) entered on
@@ -66,20 +61,6 @@ thread_local! {
 #[inline]
 pub fn namespace() -> Namespace {
     Namespace(NAMESPACE.get())
-}
-
-/// The reading of the manual clock installed on this thread, if any.
-pub(crate) fn manual_now() -> Option<Timestamp> {
-    CLOCK.with_borrow(|c| c.as_ref().map(|clock| clock.now()))
-}
-
-/// The manual clock installed on this thread, if any, to carry it to other threads and tasks.
-pub(crate) fn clock() -> Option<Arc<ManualClock>> {
-    CLOCK.with_borrow(Clone::clone)
-}
-
-pub(crate) fn replace_clock(clock: Option<Arc<ManualClock>>) -> Option<Arc<ManualClock>> {
-    CLOCK.with_borrow_mut(|c| std::mem::replace(c, clock))
 }
 
 pub(crate) fn replace_namespace(namespace: Namespace) -> Namespace {

@@ -33,10 +33,6 @@ use std::sync::Arc;
 
 pub use equivalent::Equivalent;
 
-use crate::backend::Backend;
-use crate::cache::Cache;
-use crate::error::CacheError;
-
 /// Builds the owned key `K` from a borrowed form; see the [module docs](self).
 pub trait ToKey<K> {
     /// The owned key.
@@ -96,39 +92,43 @@ impl<K, Q: ?Sized + Hash + Equivalent<K> + ToKey<K>> Lookup<K> for Q {}
 /// arguments, a tuple of references to them (`("alice", &3)` for a `(String, u32)` key).
 ///
 /// ```
-/// use memokit_core::{Cache, key::KeyArgs};
+/// use memokit_core::{Cache, CacheError, key::KeyArgs};
 ///
-/// let pages: Cache<(String, u32), String> = Cache::builder("doc-pages").build()?;
+/// type Pages = Cache<(String, u32), String>;
+///
+/// /// Removes one page, named as a companion handle names it.
+/// fn forget(pages: &Pages, args: impl KeyArgs<(String, u32)>) -> Result<bool, CacheError> {
+///     args.with_lookup(|key| pages.remove(key))
+/// }
+///
+/// let pages: Pages = Cache::builder("doc-pages").build()?;
 /// pages.insert(("alice".to_string(), 3), "page 3".to_string())?;
-/// assert!(("alice", &3u32).remove_from(&pages)?);
+/// assert!(forget(&pages, ("alice", &3u32))?);
 /// let key: (String, u32) = ("bob", &1u32).to_key();
 /// assert_eq!(key, ("bob".to_string(), 1));
 /// # Ok::<(), memokit_core::CacheError>(())
 /// ```
 pub trait KeyArgs<K> {
+    /// The borrowed form a cache looks this key up by.
+    type Lookup: ?Sized + Lookup<K>;
+
     /// The owned key.
     fn to_key(&self) -> K;
 
-    /// Removes the key's entry from `cache`; whether there was one.
-    fn remove_from<V, B>(&self, cache: &Cache<K, V, B>) -> Result<bool, CacheError>
-    where
-        K: Hash + Eq + Clone + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
-        B: Backend<K, V>;
+    /// Calls `f` with the borrowed form of the key, which every cache operation that takes a
+    /// key by reference accepts.
+    fn with_lookup<R>(&self, f: impl FnOnce(&Self::Lookup) -> R) -> R;
 }
 
 impl<K, Q: ?Sized + Lookup<K>> KeyArgs<K> for &Q {
+    type Lookup = Q;
+
     fn to_key(&self) -> K {
         (**self).to_key()
     }
 
-    fn remove_from<V, B>(&self, cache: &Cache<K, V, B>) -> Result<bool, CacheError>
-    where
-        K: Hash + Eq + Clone + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
-        B: Backend<K, V>,
-    {
-        cache.remove(*self)
+    fn with_lookup<R>(&self, f: impl FnOnce(&Q) -> R) -> R {
+        f(self)
     }
 }
 
@@ -159,96 +159,32 @@ macro_rules! key_ref_tuple {
         }
 
         impl<'a, $($q: ?Sized + Lookup<$k>, $k,)+> KeyArgs<($($k,)+)> for ($(&'a $q,)+) {
+            type Lookup = KeyRef<($(&'a $q,)+)>;
+
             fn to_key(&self) -> ($($k,)+) {
                 KeyRef(*self).to_key()
             }
 
-            fn remove_from<V, B>(&self, cache: &Cache<($($k,)+), V, B>) -> Result<bool, CacheError>
-            where
-                ($($k,)+): Hash + Eq + Clone + Send + Sync + 'static,
-                V: Clone + Send + Sync + 'static,
-                B: Backend<($($k,)+), V>,
-            {
-                cache.remove(&KeyRef(*self))
+            fn with_lookup<R>(&self, f: impl FnOnce(&Self::Lookup) -> R) -> R {
+                f(&KeyRef(*self))
             }
         }
     };
 }
 
-key_ref_tuple!((Q0, K0, 0), (Q1, K1, 1));
-key_ref_tuple!((Q0, K0, 0), (Q1, K1, 1), (Q2, K2, 2));
-key_ref_tuple!((Q0, K0, 0), (Q1, K1, 1), (Q2, K2, 2), (Q3, K3, 3));
-key_ref_tuple!(
-    (Q0, K0, 0),
-    (Q1, K1, 1),
-    (Q2, K2, 2),
-    (Q3, K3, 3),
-    (Q4, K4, 4)
-);
-key_ref_tuple!(
-    (Q0, K0, 0),
-    (Q1, K1, 1),
-    (Q2, K2, 2),
-    (Q3, K3, 3),
-    (Q4, K4, 4),
-    (Q5, K5, 5)
-);
-key_ref_tuple!(
-    (Q0, K0, 0),
-    (Q1, K1, 1),
-    (Q2, K2, 2),
-    (Q3, K3, 3),
-    (Q4, K4, 4),
-    (Q5, K5, 5),
-    (Q6, K6, 6)
-);
-key_ref_tuple!(
-    (Q0, K0, 0),
-    (Q1, K1, 1),
-    (Q2, K2, 2),
-    (Q3, K3, 3),
-    (Q4, K4, 4),
-    (Q5, K5, 5),
-    (Q6, K6, 6),
-    (Q7, K7, 7)
-);
-key_ref_tuple!(
-    (Q0, K0, 0),
-    (Q1, K1, 1),
-    (Q2, K2, 2),
-    (Q3, K3, 3),
-    (Q4, K4, 4),
-    (Q5, K5, 5),
-    (Q6, K6, 6),
-    (Q7, K7, 7),
-    (Q8, K8, 8)
-);
-key_ref_tuple!(
-    (Q0, K0, 0),
-    (Q1, K1, 1),
-    (Q2, K2, 2),
-    (Q3, K3, 3),
-    (Q4, K4, 4),
-    (Q5, K5, 5),
-    (Q6, K6, 6),
-    (Q7, K7, 7),
-    (Q8, K8, 8),
-    (Q9, K9, 9)
-);
-key_ref_tuple!(
-    (Q0, K0, 0),
-    (Q1, K1, 1),
-    (Q2, K2, 2),
-    (Q3, K3, 3),
-    (Q4, K4, 4),
-    (Q5, K5, 5),
-    (Q6, K6, 6),
-    (Q7, K7, 7),
-    (Q8, K8, 8),
-    (Q9, K9, 9),
-    (Q10, K10, 10)
-);
-key_ref_tuple!(
+// `key_ref_tuple!` for every arity from 2 up to the length of the list, from one list.
+macro_rules! key_ref_tuples {
+    ($first:tt $(, $rest:tt)+) => {
+        key_ref_tuples!(@after [$first] $($rest)+);
+    };
+    (@after [$($done:tt)+] $next:tt $($rest:tt)*) => {
+        key_ref_tuple!($($done,)+ $next);
+        key_ref_tuples!(@after [$($done)+ $next] $($rest)*);
+    };
+    (@after [$($done:tt)+]) => {};
+}
+
+key_ref_tuples!(
     (Q0, K0, 0),
     (Q1, K1, 1),
     (Q2, K2, 2),

@@ -7,18 +7,29 @@
 //!
 //! # Layout
 //!
-//! | module | what it holds |
-//! |---|---|
-//! | [`cache`](Cache) | the typed handle, its builder, loads and single flight (misses on one key run one loader; failures and cancellation hand over to a waiter; same-key recursion is an error), stale-while-revalidate |
-//! | [`backend`] | the storage contract ([`Backend`]) and why it is shaped so |
-//! | [`memory`] | the default in-memory backend, and why its policy is S3-FIFO |
-//! | [`key`] | borrowed lookups ([`key::KeyRef`], [`key::ToKey`]) |
-//! | [`module`](Settings) | runtime [`Settings`] of cache modules (`#[derive(Cache)]`) |
-//! | [`clock`] | the coarse clock and the manual clock for tests |
-//! | [`context`] | the per-thread namespace the caches consult |
-//! | [`telemetry`] | events for every operation, handlers, `tracing` and `metrics` bridges |
-//! | `redis` | the Redis backend (feature `redis`) |
-//! | [`sandbox`](mod@sandbox) | test sandboxes: a namespace and a clock per test |
+//! The modules form one-way layers: each imports only from its own layer (without cycles) and
+//! the layers below it, which `tests/layers.rs` checks.
+//!
+//! | layer | module | what it holds |
+//! |---|---|---|
+//! | primitives | `error` | [`CacheError`], [`BackendError`], [`LoadError`] |
+//! | | `bounds` | [`CacheKey`] and [`CacheValue`], the bounds of every cached key and value |
+//! | | `config` | a cache's options ([`Config`]), its eviction listener and [`RemovalCause`] |
+//! | | [`key`] | borrowed lookups ([`key::KeyRef`], [`key::ToKey`]) and companion arguments ([`key::KeyArgs`]) |
+//! | | [`clock`] | the coarse clock and the manual clock for tests |
+//! | | [`context`] | the per-thread namespace the caches consult |
+//! | storage contract | [`backend`] | the [`Backend`] trait and why it is shaped so |
+//! | services | `stats` | striped counters and [`Stats`] |
+//! | | `flight` | the single-flight table: one loader per key, waiters, recursion detection |
+//! | | `registry` | every cache by name: [`caches`], [`clear_all`], sandbox teardown |
+//! | | [`telemetry`] | events for every operation, handlers, `tracing` and `metrics` bridges |
+//! | isolation | [`sandbox`](mod@sandbox) | test sandboxes: a namespace and a clock per test |
+//! | backends | [`memory`] | the default in-memory backend |
+//! | | `redis` | the Redis backend (feature `redis`) |
+//! | the handle | `cache` | [`Cache`] and [`CacheBuilder`]: operations, single-flight loads, stale-while-revalidate |
+//! | macro support | `memo` | [`Memo`], the cache of one memoized function, and the call path `#[cached]` expands to |
+//! | | `module` | runtime [`Settings`] of cache modules (`#[derive(Cache)]`) |
+//! | | `__private` | re-exports for generated code (hidden) |
 //!
 //! ```
 //! use memokit_core::Cache;
@@ -32,33 +43,36 @@
 
 #![warn(missing_docs)]
 
-pub mod backend;
-mod cache;
+// Primitives.
+mod bounds;
 pub mod clock;
 mod config;
 pub mod context;
-mod directive;
 mod error;
-mod flight;
 pub mod key;
-mod load;
-mod memo;
-pub mod memory;
-mod module;
-mod outcome;
-mod recent_scopes;
-#[cfg(feature = "redis")]
-pub mod redis;
-mod refresh;
+// The storage contract.
+pub mod backend;
+// Services.
+mod flight;
 mod registry;
-pub mod sandbox;
 mod stats;
 pub mod telemetry;
-
+// Isolation.
+pub mod sandbox;
+// Backends.
+pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
+// The handle.
+mod cache;
+// Macro support.
 #[doc(hidden)]
 pub mod __private;
+mod memo;
+mod module;
 
 pub use backend::{Backend, BackendStats, Found, RemovalCause};
+pub use bounds::{CacheKey, CacheValue};
 pub use cache::{Cache, CacheBuilder};
 pub use config::{Config, EvictionListener, Weigher};
 pub use context::Namespace;

@@ -80,7 +80,7 @@ use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::clock::ManualClock;
+use crate::clock::{self, ManualClock};
 use crate::context::{self, Namespace};
 use crate::registry;
 use crate::stats::Stats;
@@ -453,7 +453,7 @@ impl Captured {
     pub(crate) fn current() -> Self {
         Self {
             sandbox: current(),
-            clock: context::clock(),
+            clock: clock::installed(),
         }
     }
 
@@ -474,7 +474,7 @@ impl Captured {
         let sandbox = self.sandbox.clone();
         let previous = Previous {
             namespace: context::replace_namespace(namespace),
-            clock: context::replace_clock(self.clock.clone()),
+            clock: clock::replace_installed(self.clock.clone()),
             sandbox: CURRENT.with_borrow_mut(|c| std::mem::replace(c, sandbox)),
         };
         Entered {
@@ -490,7 +490,7 @@ impl Drop for Entered {
             return;
         };
         context::replace_namespace(previous.namespace);
-        context::replace_clock(previous.clock);
+        clock::replace_installed(previous.clock);
         let left = CURRENT.with_borrow_mut(|c| std::mem::replace(c, previous.sandbox));
         // Released outside the borrow: if it was the last reference, teardown runs now.
         drop(left);

@@ -86,11 +86,15 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
     } else {
         (quote!(probe), quote!(move || -> #ret #block), quote!())
     };
-    let load = match (args.single_flight(), is_async) {
-        (true, false) => quote!(load),
-        (true, true) => quote!(load_async),
-        (false, false) => quote!(load_unshared),
-        (false, true) => quote!(load_unshared_async),
+    let load = if is_async {
+        quote!(load_async)
+    } else {
+        quote!(load)
+    };
+    let flight = if args.single_flight() {
+        quote!(#private::Flight::Single)
+    } else {
+        quote!(#private::Flight::PerCaller)
     };
     // With `refresh`, a stale hit hands the runtime a reload: the body again, with the arguments
     // rebound from the owned key it moves into the background.
@@ -115,7 +119,7 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
     });
     let probe =
         quote!(#private::#probe::<#policy, #ret, _, _, _, _>(&__MEMOKIT_MEMO, #lookup)#wait);
-    let load = quote!(#private::#load::<#policy, #ret, _, _, _, _>(&__MEMOKIT_MEMO, __memokit_probe, __memokit_key, #rules, #body)#wait);
+    let load = quote!(#private::#load::<#policy, #ret, _, _, _, _>(&__MEMOKIT_MEMO, __memokit_probe, __memokit_key, #rules, #flight, #body)#wait);
     let condition = args.condition.as_ref();
     let lookup_and_load = match &analysis.key {
         Key::Parts(_) => {

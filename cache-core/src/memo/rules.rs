@@ -1,51 +1,16 @@
-//! Which results of a loader are cached.
+//! A memoized function's own rules for storing a result, beyond its policy: `unless` (keep it
+//! or not) and a per-entry TTL computed from the value.
 //!
-//! A memoized function returns some `R`; the cache stores a `V` derived from it. The policy type
-//! `P` picks the rule, chosen by the macro from the return type and options: [`OkOnly`] caches the
-//! `T` of `Result<T, E>::Ok` (errors pass through and are retried), [`SomeOnly`] caches the `T` of
-//! `Option<T>::Some`, and [`Whole`] caches the whole value (`cache_err`, `cache_none`, and
-//! functions returning anything else). Type aliases such as `io::Result<T>` work because the rule
-//! is a trait on the real type.
-//!
-//! A memoized function may narrow its policy with [`Rules`] (`unless`, a per-entry TTL); the
-//! runtime wraps its result in [`Judged`] so the cache's load path applies them without knowing
-//! they exist.
+//! The runtime wraps the function's result in a [`RuledResult`], whose [`Cacheable`] policy
+//! ([`ByRules`]) applies the rules, so the cache's load path stores by them without knowing they
+//! exist.
 
 use std::marker::PhantomData;
 use std::time::Duration;
 
-/// Caches every result as it is.
-#[derive(Debug, Clone, Copy)]
-pub struct Whole;
+use crate::cache::Cacheable;
 
-/// Caches `Ok(T)` as `T`; `Err` is returned and not cached.
-#[derive(Debug, Clone, Copy)]
-pub struct OkOnly;
-
-/// Caches `Some(T)` as `T`; `None` is returned and not cached.
-#[derive(Debug, Clone, Copy)]
-pub struct SomeOnly;
-
-/// A loader's result under policy `P`: what to cache, and how to rebuild the result from it.
-pub trait Outcome<P>: Sized {
-    /// The type stored in the cache.
-    type Value: Clone + Send + Sync + 'static;
-
-    /// A copy of the part to cache, or `None` if this result is not cached.
-    fn cacheable(&self) -> Option<Self::Value>;
-
-    /// The result a hit returns.
-    fn from_cached(value: Self::Value) -> Self;
-
-    /// How long `value`, just taken from this result by [`cacheable`](Self::cacheable), stays
-    /// cached; `None` means the cache-wide TTL. Memoized functions with a per-entry TTL override it.
-    fn ttl(&self, value: &Self::Value) -> Option<Duration> {
-        let _ = value;
-        None
-    }
-}
-
-/// The policy of a [`Judged`] result: `P`'s rule, narrowed by the function's own rules.
+/// The policy of a [`RuledResult`] result: `P`'s rule, narrowed by the function's own rules.
 #[derive(Debug, Clone, Copy)]
 pub struct ByRules<P>(P);
 
@@ -141,7 +106,7 @@ where
 }
 
 /// A result with the decision its function's [`Rules`] made about it.
-pub struct Judged<'r, R, X> {
+pub struct RuledResult<'r, R, X> {
     /// The result the caller gets.
     pub result: R,
     /// The rules, when this caller ran the body (a result handed over by another caller's load has
@@ -149,7 +114,7 @@ pub struct Judged<'r, R, X> {
     rules: Option<&'r X>,
 }
 
-impl<'r, R, X> Judged<'r, R, X> {
+impl<'r, R, X> RuledResult<'r, R, X> {
     /// `result` under `rules`.
     pub fn new(result: R, rules: &'r X) -> Self {
         Self {
@@ -159,9 +124,9 @@ impl<'r, R, X> Judged<'r, R, X> {
     }
 }
 
-impl<P, R, X> Outcome<ByRules<P>> for Judged<'_, R, X>
+impl<P, R, X> Cacheable<ByRules<P>> for RuledResult<'_, R, X>
 where
-    R: Outcome<P>,
+    R: Cacheable<P>,
     X: Rules<R, R::Value>,
 {
     type Value = R::Value;
@@ -182,41 +147,5 @@ where
 
     fn ttl(&self, value: &R::Value) -> Option<Duration> {
         self.rules.and_then(|rules| rules.ttl(value))
-    }
-}
-
-impl<T: Clone + Send + Sync + 'static> Outcome<Whole> for T {
-    type Value = T;
-
-    fn cacheable(&self) -> Option<T> {
-        Some(self.clone())
-    }
-
-    fn from_cached(value: T) -> Self {
-        value
-    }
-}
-
-impl<T: Clone + Send + Sync + 'static, E> Outcome<OkOnly> for Result<T, E> {
-    type Value = T;
-
-    fn cacheable(&self) -> Option<T> {
-        self.as_ref().ok().cloned()
-    }
-
-    fn from_cached(value: T) -> Self {
-        Ok(value)
-    }
-}
-
-impl<T: Clone + Send + Sync + 'static> Outcome<SomeOnly> for Option<T> {
-    type Value = T;
-
-    fn cacheable(&self) -> Option<T> {
-        self.clone()
-    }
-
-    fn from_cached(value: T) -> Self {
-        Some(value)
     }
 }

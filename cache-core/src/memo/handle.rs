@@ -1,35 +1,16 @@
-//! [`Memo`], the cache behind one memoized function, and the companion handle users hold.
-//!
-//! # Design: one cache, two statics, linked by id
-//!
-//! `#[cached]` has to give the function body and the companion handle the same cache, from code
-//! that cannot name each other reliably: a body in a free function reaches a sibling constant as
-//! `NAME`, a body in an `impl` block needs `Self::NAME`, and an attribute cannot tell the two apart
-//! (a receiver-less associated function looks exactly like a free function), nor add an item to a
-//! trait impl at all. So the body keeps its own `static` inside the function, which works
-//! everywhere, and the companion constant keeps another; both carry the same id, made by the
-//! macro from the module path, the function name and its source position, and
-//! the first of the two to be used builds the cache and publishes it under that id, where the
-//! other finds it. The lookup happens once per static (a [`OnceLock`] caches it), so the hit path
-//! pays one atomic load, as a `LazyLock` would.
-//!
-//! Memos whose ids match but whose key, value or backend types differ (which the macro never
-//! produces) do not share: each builds its own cache instead of failing.
+//! [`Memo`], the lazily built cache of one memoized function, and how its two statics find one
+//! cache (see the [module docs](super)).
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::hash::Hash;
 use std::sync::{LazyLock, Mutex, OnceLock};
 
 use crate::backend::Backend;
+use crate::bounds::{CacheKey, CacheValue};
 use crate::cache::Cache;
-use crate::directive::{self, Directive};
 use crate::error::CacheError;
-use crate::key::KeyArgs;
 use crate::memory::MemoryBackend;
-use crate::stats::Stats;
 
 type Built<K, V, B> = Result<Cache<K, V, B>, CacheError>;
 
@@ -77,12 +58,7 @@ impl<K: 'static, V: 'static, B: Backend<K, V>> Memo<K, V, B> {
 static LINKS: LazyLock<Mutex<HashMap<&'static str, &'static (dyn Any + Send + Sync)>>> =
     LazyLock::new(Default::default);
 
-impl<K, V, B> Memo<K, V, B>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    B: Backend<K, V>,
-{
+impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Memo<K, V, B> {
     fn shared(&self) -> &'static Built<K, V, B> {
         self.shared.get_or_init(|| self.link())
     }
@@ -111,7 +87,8 @@ where
         ours
     }
 
-    /// Identifies this memo's cache to [`directive`]s; equal for memos that share the cache.
+    /// Identifies this memo's cache to [directives](super::directive); equal for memos that share
+    /// the cache.
     pub(crate) fn target(&self) -> usize {
         std::ptr::from_ref(self.shared()).addr()
     }
@@ -119,70 +96,6 @@ where
     /// The cache, or the configuration error that keeps it from existing.
     pub fn cache(&self) -> Result<&Cache<K, V, B>, &CacheError> {
         self.shared().as_ref()
-    }
-
-    fn usable(&self) -> Result<&Cache<K, V, B>, CacheError> {
-        self.cache().map_err(Clone::clone)
-    }
-
-    /// Activity of the cache in the current namespace (zeros if it could not be built).
-    pub fn stats(&self) -> Stats {
-        self.cache().map(Cache::stats).unwrap_or_default()
-    }
-
-    /// Live entries in the current namespace.
-    pub fn len(&self) -> u64 {
-        self.stats().entries
-    }
-
-    /// Whether the current namespace holds no entries.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Forgets the result cached for one call; whether there was one. Pass references to the
-    /// key's parts as the function receives them: `&id` for `fn f(id: u64)`, `name` for
-    /// `fn f(name: &str)`, `(name, &page)` for `fn f(name: &str, page: u32)`, or `&key` for a
-    /// function with a custom `key`.
-    pub fn invalidate(&self, args: impl KeyArgs<K>) -> Result<bool, CacheError> {
-        args.remove_from(self.usable()?)
-    }
-
-    /// Forgets every cached result in the current namespace.
-    pub fn clear(&self) -> Result<(), CacheError> {
-        self.usable()?.clear()
-    }
-
-    /// Stores `value` as the cached result of one call (arguments as for
-    /// [`invalidate`](Self::invalidate)); `value` is what a hit returns, unwrapped: the `T` of a
-    /// function returning `Result<T, E>` or `Option<T>`.
-    pub fn prime(&self, args: impl KeyArgs<K>, value: V) -> Result<(), CacheError> {
-        self.usable()?.insert(args.to_key(), value)
-    }
-
-    /// Runs `call`, in which the memoized function's next call skips the cache: no lookup and no
-    /// store. Other memoized functions called meanwhile use their caches as usual.
-    ///
-    /// The function must be called on this thread inside `call` (for async functions, see
-    /// [`uncached_async`](Self::uncached_async)); the `memokit` facade's `cached` docs show it.
-    pub fn uncached<T>(&self, call: impl FnOnce() -> T) -> T {
-        directive::run(self.target(), Directive::Uncached, call)
-    }
-
-    /// Runs `call`, in which the memoized function's next call skips the lookup, runs its body and
-    /// stores the result (as a miss would): a forced reload of one key.
-    pub fn refresh<T>(&self, call: impl FnOnce() -> T) -> T {
-        directive::run(self.target(), Directive::Refresh, call)
-    }
-
-    /// Async form of [`uncached`](Self::uncached): `MEMO.uncached_async(fetch(42)).await`.
-    pub fn uncached_async<F: Future>(&self, call: F) -> impl Future<Output = F::Output> {
-        directive::run_async(self.target(), Directive::Uncached, call)
-    }
-
-    /// Async form of [`refresh`](Self::refresh): `MEMO.refresh_async(fetch(42)).await`.
-    pub fn refresh_async<F: Future>(&self, call: F) -> impl Future<Output = F::Output> {
-        directive::run_async(self.target(), Directive::Refresh, call)
     }
 }
 

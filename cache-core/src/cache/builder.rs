@@ -1,0 +1,176 @@
+//! [`CacheBuilder`]: a cache's options, validated when it is built.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use hashbrown::HashMap;
+use parking_lot::RwLock;
+
+use super::handle::{Cache, Inner, Scope};
+use super::thread_scopes;
+use crate::backend::{Backend, RemovalCause};
+use crate::bounds::{CacheKey, CacheValue};
+use crate::config::{Config, EvictionListener, Weigher};
+use crate::error::CacheError;
+use crate::memory::MemoryBackend;
+use crate::registry::{self, Registered};
+use crate::telemetry;
+
+/// Builds a [`Cache`]; from [`Cache::builder`].
+pub struct CacheBuilder<K, V, B: Backend<K, V> = MemoryBackend<K, V>> {
+    config: Config<K, V>,
+    options: B::Options,
+}
+
+impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
+    /// Every entry expires this long after it was written.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.config.ttl = Some(ttl);
+        self
+    }
+
+    /// Every entry expires when it has not been read for this long.
+    pub fn tti(mut self, tti: Duration) -> Self {
+        self.config.tti = Some(tti);
+        self
+    }
+
+    /// Holds at most this many entries (or this much weight, with a [`weigher`](Self::weigher)).
+    pub fn capacity(mut self, capacity: u64) -> Self {
+        self.config.capacity = Some(capacity);
+        self
+    }
+
+    /// Stale-while-revalidate: a hit on an entry older than `age` returns it at once and starts
+    /// one reload of that key in the background; see [`Cache::get_or_refresh_with`]. Must be
+    /// shorter than the `ttl`, if there is one.
+    pub fn refresh(mut self, age: Duration) -> Self {
+        self.config.refresh = Some(age);
+        self
+    }
+
+    /// Bounds the cache by total weight instead of entry count.
+    pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u64 + Send + Sync + 'static) -> Self {
+        self.config.weigher = Some(Arc::new(weigher) as Weigher<K, V>);
+        self
+    }
+
+    /// Calls `listener` for every entry that leaves the cache, with the cause; see
+    /// [`EvictionListener`](crate::EvictionListener) for where it runs.
+    pub fn eviction_listener(
+        mut self,
+        listener: impl Fn(&K, &V, RemovalCause) + Send + Sync + 'static,
+    ) -> Self {
+        self.config.listener = Some(Arc::new(listener) as EvictionListener<K, V>);
+        self
+    }
+
+    /// With `enforce` true, using the cache outside a [sandbox](mod@crate::sandbox) panics with a
+    /// message naming the cache and the fix. Pass `cfg!(test)` so that only your crate's own test
+    /// build is strict (this is what `#[cached(sandbox = "required")]` does); a cache shared by
+    /// parallel tests then cannot leak values between them unnoticed.
+    ///
+    /// ```should_panic
+    /// use memokit_core::Cache;
+    /// let strict: Cache<u8, u8> = Cache::builder("strict").require_sandbox(true).build().unwrap();
+    /// {
+    ///     let _sb = memokit_core::sandbox();
+    ///     strict.insert(1, 1).unwrap(); // fine: inside a sandbox
+    /// }
+    /// strict.get(&1); // panics: "cache `strict` requires a test sandbox ..."
+    /// ```
+    pub fn require_sandbox(mut self, enforce: bool) -> Self {
+        self.config.sandbox_required = enforce;
+        self
+    }
+
+    /// Settings specific to the backend.
+    pub fn backend_options(mut self, options: B::Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Validates the options and opens the backend. An invalid option is a
+    /// [`CacheError::Config`] naming the cache and the option.
+    ///
+    /// ```
+    /// use memokit_core::{Cache, CacheError};
+    /// let err = Cache::<u8, u8>::builder("tiny").capacity(0).build().unwrap_err();
+    /// assert!(matches!(err, CacheError::Config { setting: "capacity", .. }));
+    /// assert_eq!(err.to_string(), "cache `tiny`: invalid `capacity`: must be at least 1");
+    /// ```
+    pub fn build(self) -> Result<Cache<K, V, B>, CacheError>
+    where
+        K: CacheKey,
+        V: CacheValue,
+    {
+        let config = self.config;
+        let name = &config.name;
+        if name.is_empty() {
+            return Err(CacheError::config(name, "name", "must not be empty"));
+        }
+        for (setting, value) in [
+            ("ttl", config.ttl),
+            ("tti", config.tti),
+            ("refresh", config.refresh),
+        ] {
+            if value == Some(Duration::ZERO) {
+                return Err(CacheError::config(
+                    name,
+                    setting,
+                    "must be longer than zero",
+                ));
+            }
+        }
+        if let (Some(refresh), Some(ttl)) = (config.refresh, config.ttl)
+            && refresh >= ttl
+        {
+            return Err(CacheError::config(
+                name,
+                "refresh",
+                format!(
+                    "must be shorter than the `ttl` ({ttl:?}), or entries expire before they are refreshed"
+                ),
+            ));
+        }
+        if config.capacity == Some(0) {
+            return Err(CacheError::config(name, "capacity", "must be at least 1"));
+        }
+        if config.weigher.is_some() && config.capacity.is_none() {
+            return Err(CacheError::config(
+                name,
+                "weigher",
+                "a weigher needs a `capacity` to bound the total weight",
+            ));
+        }
+        let observed = telemetry::observed(&config, B::KIND);
+        let backend =
+            B::open(&observed, &self.options).map_err(|source| match source.setting() {
+                Some(setting) => CacheError::config(name, setting, source.message()),
+                None => CacheError::Backend {
+                    cache: name.clone(),
+                    source,
+                },
+            })?;
+        let inner = Arc::new(Inner {
+            id: thread_scopes::next_cache_id(),
+            global: Scope::new(backend),
+            sandboxes: RwLock::new(HashMap::new()),
+            config,
+        });
+        let weak: Weak<dyn Registered> = Arc::downgrade(&inner) as Weak<Inner<K, V, B>>;
+        registry::register(weak);
+        Ok(Cache { inner })
+    }
+}
+
+impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
+    /// Starts building a cache called `name`. Names identify caches in stats, events, errors and
+    /// remote keys, so give each cache its own.
+    pub fn builder(name: impl Into<Arc<str>>) -> CacheBuilder<K, V, B> {
+        CacheBuilder {
+            config: Config::new(name.into()),
+            options: B::Options::default(),
+        }
+    }
+}

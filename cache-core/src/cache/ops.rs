@@ -1,0 +1,122 @@
+//! The plain operations of a [`Cache`]: read, write, remove, clear, count, and their async twins.
+//! Each runs in the current namespace's scope and reports through [`accounting`](super::accounting).
+
+use std::time::Duration;
+
+use super::handle::Cache;
+use crate::backend::Backend;
+use crate::bounds::{CacheKey, CacheValue};
+use crate::error::CacheError;
+use crate::key::Lookup;
+use crate::stats::Stats;
+
+impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
+    /// The value under `key`, if there is a live one.
+    #[inline]
+    pub fn get<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<V>, CacheError> {
+        self.with_scope(|scope| {
+            let found = self.lookup_result(scope, scope.backend.get(key))?;
+            Ok(found.map(|f| f.value))
+        })
+    }
+
+    /// Stores `value` under `key` with the cache-wide TTL, replacing any previous value.
+    pub fn insert(&self, key: K, value: V) -> Result<(), CacheError> {
+        self.insert_for(key, value, self.inner.config.ttl)
+    }
+
+    /// Stores `value` under `key`, expiring after `ttl` instead of the cache-wide TTL.
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) -> Result<(), CacheError> {
+        self.insert_for(key, value, Some(ttl))
+    }
+
+    fn insert_for(&self, key: K, value: V, ttl: Option<Duration>) -> Result<(), CacheError> {
+        let scope = self.scope()?;
+        self.stored(&scope, scope.backend.insert(key, value, ttl))
+    }
+
+    /// Removes `key`; whether a value was there.
+    pub fn remove<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, CacheError> {
+        let scope = self.scope()?;
+        self.removed(&scope, scope.backend.remove(key))
+    }
+
+    /// Removes every entry of the current namespace.
+    pub fn clear(&self) -> Result<(), CacheError> {
+        let scope = self.scope()?;
+        self.cleared(&scope, scope.backend.clear())
+    }
+
+    /// Live entries in the current namespace (as the backend counts them).
+    pub fn len(&self) -> u64 {
+        self.stats().entries
+    }
+
+    /// Whether the current namespace holds no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Activity and contents of the current namespace. If the namespace's backend view cannot be
+    /// opened the counters are all zero.
+    pub fn stats(&self) -> Stats {
+        match self.scope() {
+            Ok(scope) => scope.counters.snapshot(scope.backend.stats()),
+            Err(_) => Stats::default(),
+        }
+    }
+
+    /// Async form of [`get`](Self::get).
+    pub async fn get_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> Result<Option<V>, CacheError> {
+        let scope = self.scope()?;
+        let found = scope.backend.get_async(key).await;
+        Ok(self.lookup_result(&scope, found)?.map(|f| f.value))
+    }
+
+    /// Async form of [`insert`](Self::insert).
+    pub async fn insert_async(&self, key: K, value: V) -> Result<(), CacheError> {
+        self.insert_for_async(key, value, self.inner.config.ttl)
+            .await
+    }
+
+    /// Async form of [`insert_with_ttl`](Self::insert_with_ttl).
+    pub async fn insert_with_ttl_async(
+        &self,
+        key: K,
+        value: V,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        self.insert_for_async(key, value, Some(ttl)).await
+    }
+
+    async fn insert_for_async(
+        &self,
+        key: K,
+        value: V,
+        ttl: Option<Duration>,
+    ) -> Result<(), CacheError> {
+        let scope = self.scope()?;
+        let written = scope.backend.insert_async(key, value, ttl).await;
+        self.stored(&scope, written)
+    }
+
+    /// Async form of [`remove`](Self::remove).
+    pub async fn remove_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> Result<bool, CacheError> {
+        let scope = self.scope()?;
+        let removed = scope.backend.remove_async(key).await;
+        self.removed(&scope, removed)
+    }
+
+    /// Async form of [`clear`](Self::clear).
+    pub async fn clear_async(&self) -> Result<(), CacheError> {
+        let scope = self.scope()?;
+        let cleared = scope.backend.clear_async().await;
+        self.cleared(&scope, cleared)
+    }
+}

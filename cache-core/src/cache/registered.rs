@@ -1,0 +1,58 @@
+//! A cache as the [registry](crate::registry) sees it, whatever its types: its name, its stats
+//! per namespace, clearing, and tearing a sandbox's namespace down.
+
+use std::sync::Arc;
+
+use super::handle::{Cache, Inner, Scope, ScopeRef};
+use crate::backend::Backend;
+use crate::bounds::{CacheKey, CacheValue};
+use crate::context::{self, Namespace};
+use crate::error::CacheError;
+use crate::registry::Registered;
+use crate::stats::Stats;
+
+impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Registered for Inner<K, V, B> {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn backend_kind(&self) -> &'static str {
+        B::KIND
+    }
+
+    fn stats_in(&self, ns: Namespace) -> Option<Stats> {
+        let snapshot = |scope: &Scope<K, V, B>| scope.counters.snapshot(scope.backend.stats());
+        if ns.is_global() {
+            return Some(snapshot(&self.global));
+        }
+        self.sandboxes.read().get(&ns).map(|scope| snapshot(scope))
+    }
+
+    fn clear(self: Arc<Self>) -> Result<(), CacheError> {
+        // Clearing needs no strictness check: it cannot leak a value into a test.
+        let cache = Cache { inner: self };
+        let ns = context::namespace();
+        let scope = if ns.is_global() {
+            ScopeRef::Global(&cache.inner.global)
+        } else {
+            cache.sandbox_scope(ns)?
+        };
+        cache.cleared(&scope, scope.backend.clear())
+    }
+
+    fn drop_namespace(&self, ns: Namespace) -> Result<(), CacheError> {
+        // Most caches never saw the namespace: a shared lock answers that without stalling the
+        // other sandboxes. Otherwise out of the map first, so no new operation finds the scope;
+        // then emptied, so its entries are freed even if a straggler still holds the `Arc`.
+        if !self.sandboxes.read().contains_key(&ns) {
+            return Ok(());
+        }
+        let Some(scope) = self.sandboxes.write().remove(&ns) else {
+            return Ok(());
+        };
+        scope.backend.clear().map_err(|source| CacheError::Backend {
+            cache: self.config.name.clone(),
+            source,
+        })
+    }
+}
