@@ -10,7 +10,7 @@ pub use std::time::Duration;
 #[doc(hidden)]
 pub use crate::backend::Backend;
 #[doc(hidden)]
-pub use crate::cache::{Cache, CacheBuilder, Flight, OkOnly, SomeOnly, Whole};
+pub use crate::cache::{Cache, CacheBuilder, FlightMode, OkOnly, SomeOnly, Whole};
 #[doc(hidden)]
 pub use crate::error::{CacheError, LoadError};
 #[doc(hidden)]

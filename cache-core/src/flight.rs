@@ -157,13 +157,13 @@ impl<V: Clone> Future for WaitFlight<V> {
     }
 }
 
-struct Entry<K, V> {
+struct KeyFlight<K, V> {
     hash: u64,
     key: K,
     flight: Arc<Flight<V>>,
 }
 
-type Shard<K, V> = Mutex<HashTable<Entry<K, V>>>;
+type Shard<K, V> = Mutex<HashTable<KeyFlight<K, V>>>;
 
 /// The flights of one namespace of one cache.
 pub(crate) struct Flights<K, V> {
@@ -228,11 +228,11 @@ impl<K: Hash + Eq, V: Clone> Flights<K, V> {
         shard.find(hash, |e| q.equivalent(&e.key)).is_some()
     }
 
-    fn lead(&self, shard: &mut HashTable<Entry<K, V>>, hash: u64, key: K) -> Leader<K, V> {
+    fn lead(&self, shard: &mut HashTable<KeyFlight<K, V>>, hash: u64, key: K) -> Leader<K, V> {
         let flight = Arc::new(Flight::new());
         shard.insert_unique(
             hash,
-            Entry {
+            KeyFlight {
                 hash,
                 key,
                 flight: flight.clone(),
@@ -271,8 +271,8 @@ impl<K, V> Leader<K, V> {
     }
 
     /// Wraps the loader's future so every poll runs marked as this flight's loader.
-    pub(crate) fn track<F: Future>(&self, future: F) -> Tracked<F> {
-        Tracked {
+    pub(crate) fn track<F: Future>(&self, future: F) -> RunningLoader<F> {
+        RunningLoader {
             id: self.flight.id(),
             future: Box::pin(future),
         }
@@ -336,12 +336,12 @@ impl Drop for Running {
 ///
 /// The future is boxed so the wrapper is `Unpin` and needs no unsafe pin projection; one
 /// allocation is noise beside a load.
-pub(crate) struct Tracked<F> {
+pub(crate) struct RunningLoader<F> {
     id: usize,
     future: Pin<Box<F>>,
 }
 
-impl<F: Future> Future for Tracked<F> {
+impl<F: Future> Future for RunningLoader<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {

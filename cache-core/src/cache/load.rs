@@ -46,7 +46,7 @@ pub(crate) enum WhenCached {
 
 /// Whether concurrent misses on one key share one run of the loader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flight {
+pub enum FlightMode {
     /// One run per key at a time; the other callers wait for its value (the default).
     Single,
     /// Every caller runs the loader; the last value stored wins (`#[cached(sync = false)]`).
@@ -114,7 +114,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         &self,
         key: K,
         when_cached: WhenCached,
-        flight: Flight,
+        flight: FlightMode,
         loader: F,
     ) -> Result<R, NotRun<F>>
     where
@@ -126,8 +126,8 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
             Err(error) => return Err(NotRun { error, loader }),
         };
         match flight {
-            Flight::Single => self.load(&scope, key, when_cached, loader),
-            Flight::PerCaller => Ok(self.lead(&scope, None, key, RunFor::Caller, loader)),
+            FlightMode::Single => self.load(&scope, key, when_cached, loader),
+            FlightMode::PerCaller => Ok(self.lead(&scope, None, key, RunFor::Caller, loader)),
         }
     }
 
@@ -136,7 +136,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         &self,
         key: K,
         when_cached: WhenCached,
-        flight: Flight,
+        flight: FlightMode,
         loader: F,
     ) -> Result<R, NotRun<F>>
     where
@@ -148,8 +148,8 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
             Err(error) => return Err(NotRun { error, loader }),
         };
         match flight {
-            Flight::Single => self.load_async(&scope, key, when_cached, loader).await,
-            Flight::PerCaller => Ok(self
+            FlightMode::Single => self.load_async(&scope, key, when_cached, loader).await,
+            FlightMode::PerCaller => Ok(self
                 .lead_async(&scope, None, key, RunFor::Caller, loader)
                 .await),
         }

@@ -26,7 +26,7 @@ mod thread_scopes;
 
 pub use builder::CacheBuilder;
 pub use handle::Cache;
-pub use load::Flight;
+pub use load::FlightMode;
 pub(crate) use load::{NotRun, WhenCached};
 pub use policy::{Cacheable, OkOnly, SomeOnly, Whole};
 pub(crate) use stale::Probed;

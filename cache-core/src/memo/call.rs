@@ -25,7 +25,7 @@ use super::handle::Memo;
 use super::rules::{ByRules, RuledResult, Rules};
 use crate::backend::Backend;
 use crate::bounds::{CacheKey, CacheValue};
-use crate::cache::{Cache, Cacheable, Flight, NotRun, Probed, WhenCached};
+use crate::cache::{Cache, Cacheable, FlightMode, NotRun, Probed, WhenCached};
 use crate::error::CacheError;
 use crate::key::Lookup;
 
@@ -159,7 +159,7 @@ pub fn load<'r, P, R, K, V, B, X>(
     probe: Probe<R>,
     key: Option<K>,
     rules: &'r X,
-    flight: Flight,
+    flight: FlightMode,
     body: impl FnOnce() -> R,
 ) -> R
 where
@@ -193,7 +193,7 @@ pub async fn load_async<P, R, K, V, B, X>(
     probe: Probe<R>,
     key: Option<K>,
     rules: &X,
-    flight: Flight,
+    flight: FlightMode,
     body: impl Future<Output = R>,
 ) -> R
 where

@@ -92,9 +92,9 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         quote!(load)
     };
     let flight = if args.single_flight() {
-        quote!(#private::Flight::Single)
+        quote!(#private::FlightMode::Single)
     } else {
-        quote!(#private::Flight::PerCaller)
+        quote!(#private::FlightMode::PerCaller)
     };
     // With `refresh`, a stale hit hands the runtime a reload: the body again, with the arguments
     // rebound from the owned key it moves into the background.
