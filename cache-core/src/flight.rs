@@ -157,6 +157,7 @@ impl<V: Clone> Future for WaitFlight<V> {
     }
 }
 
+/// One key's running flight in the table, with the key's hash kept so the table can grow.
 struct KeyFlight<K, V> {
     hash: u64,
     key: K,
