@@ -51,6 +51,7 @@ pub struct Config<K, V> {
     pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listener: Option<EvictionListener<K, V>>,
     pub(crate) sandbox_required: bool,
+    pub(crate) version: u32,
 }
 
 impl<K, V> Config<K, V> {
@@ -64,6 +65,7 @@ impl<K, V> Config<K, V> {
             weigher: None,
             listener: None,
             sandbox_required: false,
+            version: 0,
         }
     }
 
@@ -107,6 +109,13 @@ impl<K, V> Config<K, V> {
     pub fn sandbox_required(&self) -> bool {
         self.sandbox_required
     }
+
+    /// The schema version of the cached values; see
+    /// [`CacheBuilder::version`](crate::CacheBuilder::version). A backend that stores bytes
+    /// writes it beside each value and treats a value of another version as a miss.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
 }
 
 impl<K, V> Clone for Config<K, V> {
@@ -120,6 +129,7 @@ impl<K, V> Clone for Config<K, V> {
             weigher: self.weigher.clone(),
             listener: self.listener.clone(),
             sandbox_required: self.sandbox_required,
+            version: self.version,
         }
     }
 }
@@ -135,6 +145,7 @@ impl<K, V> fmt::Debug for Config<K, V> {
             .field("weigher", &self.weigher.is_some())
             .field("eviction_listener", &self.listener.is_some())
             .field("sandbox_required", &self.sandbox_required)
+            .field("version", &self.version)
             .finish()
     }
 }

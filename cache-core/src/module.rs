@@ -68,6 +68,8 @@ pub struct Settings<K, V, B: Backend<K, V> = MemoryBackend<K, V>> {
     /// Whether using the cache outside a [sandbox](mod@crate::sandbox) panics (the derive's
     /// `sandbox = "required"` sets it in the declaring crate's test builds).
     pub require_sandbox: bool,
+    /// The schema version of the values; see [`CacheBuilder::version`](crate::CacheBuilder::version).
+    pub version: u32,
 }
 
 impl<K, V, B: Backend<K, V>> Settings<K, V, B> {
@@ -102,7 +104,10 @@ impl<K, V, B: Backend<K, V>> Settings<K, V, B> {
         if let Some(weigher) = self.weigher {
             builder = builder.weigher(move |k, v| weigher(k, v));
         }
-        builder.require_sandbox(self.require_sandbox).build()
+        builder
+            .require_sandbox(self.require_sandbox)
+            .version(self.version)
+            .build()
     }
 }
 
@@ -115,6 +120,7 @@ impl<K, V, B: Backend<K, V>> Default for Settings<K, V, B> {
             weigher: None,
             backend: B::Options::default(),
             require_sandbox: false,
+            version: 0,
         }
     }
 }
@@ -131,6 +137,7 @@ where
             .field("weigher", &self.weigher.is_some())
             .field("backend", &self.backend)
             .field("require_sandbox", &self.require_sandbox)
+            .field("version", &self.version)
             .finish()
     }
 }

@@ -84,6 +84,16 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
         self
     }
 
+    /// The schema version of the values. A backend that stores bytes (Redis) writes it beside
+    /// each value, with the identity of the key and value types, and reads a value written under
+    /// another version as a miss that the next load overwrites. Bump it when the value type keeps
+    /// its name but its serialized form changes (a field added, a meaning changed), so that
+    /// values written by the previous deploy are not decoded as the new type. Defaults to 0.
+    pub fn version(mut self, version: u32) -> Self {
+        self.config.version = version;
+        self
+    }
+
     /// Settings specific to the backend.
     pub fn backend_options(mut self, options: B::Options) -> Self {
         self.options = options;
