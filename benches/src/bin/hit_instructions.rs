@@ -32,7 +32,9 @@ fn main() {
                 cache.insert(k, k).expect("memory never fails");
             }
             for i in 0..n {
-                let hit = cache.get(black_box(&(i % KEYS))).expect("memory never fails");
+                let hit = cache
+                    .get(black_box(&(i % KEYS)))
+                    .expect("memory never fails");
                 sum = sum.wrapping_add(hit.unwrap_or(0));
             }
         }
