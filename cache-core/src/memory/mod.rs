@@ -220,7 +220,7 @@ use hashbrown::DefaultHashBuilder;
 
 pub use counter::Counter;
 use lock::RwLock;
-use shard::{Env, NEVER, Removals, Shard, Tracked};
+use shard::{KeptTimes, NEVER, Removals, Shard, WriteContext};
 
 use crate::backend::{Backend, BackendStats, Found};
 use crate::clock::{self, Timestamp, duration_nanos};
@@ -295,7 +295,7 @@ where
     fn with_config(config: Config<K, V>) -> Self {
         let shards = shard_count(&config);
         let capacity = config.capacity.map_or(u64::MAX, |c| c / shards as u64);
-        let tracked = Tracked {
+        let kept = KeptTimes {
             idle: config.tti.is_some(),
             written: config.refresh.is_some(),
         };
@@ -303,7 +303,7 @@ where
             tti: config.tti.map_or(NEVER, duration_nanos),
             clocked: config.ttl.is_some() || config.tti.is_some() || config.refresh.is_some(),
             shards: (0..shards)
-                .map(|_| RwLock::new(Shard::new(capacity, tracked)))
+                .map(|_| RwLock::new(Shard::new(capacity, kept)))
                 .collect(),
             hasher: DefaultHashBuilder::default(),
             config,
@@ -318,8 +318,8 @@ where
         &self.shards[index]
     }
 
-    fn env(&self, now: u64) -> Env<'_, K, V> {
-        Env {
+    fn write_context(&self, now: u64) -> WriteContext<'_, K, V> {
+        WriteContext {
             hasher: &self.hasher,
             weigher: self.config.weigher.as_ref(),
             listener: self.config.listener.as_ref(),
@@ -372,10 +372,10 @@ where
     /// # Ok::<(), memokit_core::CacheError>(())
     /// ```
     pub fn remove_where(&self, mut pred: impl FnMut(&K, &V) -> bool) -> u64 {
-        let env = self.env(clock::now().as_nanos());
+        let ctx = self.write_context(clock::now().as_nanos());
         self.shards
             .iter()
-            .map(|shard| shard.write().remove_where(&mut pred, &env))
+            .map(|shard| shard.write().remove_where(&mut pred, &ctx))
             .sum()
     }
 }
@@ -402,19 +402,19 @@ where
     fn get<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<Found<V>>, BackendError> {
         let hash = self.hasher.hash_one(key);
         let shard = self.shard(hash).read();
-        let Some((index, slot)) = shard.find(hash, key) else {
+        let Some((index, entry)) = shard.find(hash, key) else {
             return Ok(None);
         };
-        if slot.expires != NEVER || self.tti != NEVER {
+        if entry.expires != NEVER || self.tti != NEVER {
             let now = clock::now().as_nanos();
-            if shard.expired(index, slot, now, self.tti) {
+            if shard.expired(index, entry, now, self.tti) {
                 return Ok(None);
             }
             shard.mark_read(index, now);
         }
-        slot.touch();
+        entry.touch();
         Ok(Some(Found {
-            value: slot.value.clone(),
+            value: entry.value.clone(),
             written: Timestamp::from_nanos(shard.written(index)),
         }))
     }
@@ -424,8 +424,8 @@ where
         let early = self.write_time(ttl.is_some());
         let mut shard = self.shard(hash).write();
         let now = Self::write_time_in(early, &shard);
-        let env = self.env(now.as_nanos());
-        shard.insert(hash, key, value, Self::expiry(now, ttl), &env);
+        let ctx = self.write_context(now.as_nanos());
+        shard.insert(hash, key, value, Self::expiry(now, ttl), &ctx);
         Ok(())
     }
 
@@ -433,14 +433,14 @@ where
         let hash = self.hasher.hash_one(key);
         let early = self.write_time(false);
         let mut shard = self.shard(hash).write();
-        let env = self.env(Self::write_time_in(early, &shard).as_nanos());
-        Ok(shard.remove(hash, key, &env))
+        let ctx = self.write_context(Self::write_time_in(early, &shard).as_nanos());
+        Ok(shard.remove(hash, key, &ctx))
     }
 
     fn clear(&self) -> Result<(), BackendError> {
-        let env = self.env(clock::now().as_nanos());
+        let ctx = self.write_context(clock::now().as_nanos());
         for shard in self.shards.iter() {
-            shard.write().clear(&env);
+            shard.write().clear(&ctx);
         }
         Ok(())
     }
