@@ -1,8 +1,8 @@
 //! One shard of the in-memory backend: a hash index over a slab of slots, threaded on the two
 //! S3-FIFO queues.
 //!
-//! Slots live in a `Vec` (the slab) and the [index](super::index) holds only their `u32`
-//! indices, so growing moves 4-byte indices rather than whole entries, and the index costs
+//! Slots live in a `Vec` (the slab), each holding a [`Resident`] entry or nothing, and the
+//! [index](super::index) holds only their `u32` indices, so growing moves 4-byte indices rather than whole entries, and the index costs
 //! about 5 to 11 bytes per entry whatever `K` and `V` are (quick_cache indexes a slab the same
 //! way). A slot holds only what a hit reads (key, value, expiry, access frequency, queue); each
 //! slot's `prev`/`next` queue links and weight sit in a parallel array, so any slot unlinks in
@@ -14,7 +14,8 @@
 //!
 //! Admission is steered by two ghosts (fingerprints of keys recently evicted from each queue,
 //! in `ghost`) and a frequency sketch of recent use (`sketch`); the parent module's docs
-//! give the policy and the measurements behind it.
+//! give the policy, and `cache-core/src/memory/DESIGN.md` the measurements that chose each
+//! constant below.
 //!
 //! Readers hold the shard's read lock and touch only atomics (the access frequency and, with a
 //! time-to-idle, the last-read time); everything else changes under the write lock.
@@ -39,18 +40,18 @@ const NIL: u32 = u32::MAX;
 /// without a read.
 const MAX_FREQ: u8 = 3;
 /// The small (probation) queue's share of a shard's capacity, in percent: where it starts, and
-/// the bounds its adaptation keeps it in (see the [module docs](super)).
+/// the bounds its adaptation keeps it in (DESIGN.md beside this file compares fixed shares).
 const SMALL_START_PERCENT: u64 = 5;
 const SMALL_MIN_PERCENT: u64 = 1;
 const SMALL_MAX_PERCENT: u64 = 30;
 /// Reads an entry needs while on probation to be promoted to the main queue rather than evicted.
 const PROMOTE_AFTER: u8 = 2;
 /// Counters per sketch row for each entry the shard holds when it first fills: 4 in each of the
-/// sketch's two rows, 4 bytes per entry in all (the module docs compare the sizes tried).
+/// sketch's two rows, 4 bytes per entry in all (DESIGN.md compares the sizes tried).
 const SKETCH_COUNTERS_PER_ENTRY: usize = 4;
 /// How many evictions each ghost remembers, in percent of the entries the shard holds: the
-/// small queue's ghost a window and a half, the main queue's one (the module docs compare the
-/// sizes tried).
+/// small queue's ghost a window and a half, the main queue's one (DESIGN.md compares the sizes
+/// tried).
 const SMALL_GHOST_PERCENT: usize = 150;
 const MAIN_GHOST_PERCENT: usize = 100;
 /// One in this many returning keys that lose the frequency duel is admitted to the main queue
@@ -435,7 +436,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     /// ghost counts it after, so a tie keeps the resident. In a loop every key misses once a
     /// pass, so a newcomer that counted its miss first would outcount, by that one miss, a
     /// victim whose miss this pass is still to come; it would win every duel, and the main
-    /// queue would cycle through the loop without a hit (the module docs measure both rules).
+    /// queue would cycle through the loop without a hit (DESIGN.md measures both rules).
     fn admit(&mut self, hash: u64, weight: u64, ctx: &WriteContext<'_, K, V>) -> Queue {
         let small_too_small = if self.small_ghost.remove(hash) {
             true
