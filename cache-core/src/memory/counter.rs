@@ -61,9 +61,9 @@ where
         let early = self.write_time(false);
         let mut shard = self.shard(hash).write();
         let now = Self::write_time_in(early, &shard);
-        let env = self.env(now.as_nanos());
+        let ctx = self.write_context(now.as_nanos());
         let expires = Self::expiry(now, self.config.ttl);
-        shard.update(hash, key, expires, &env, |current| {
+        shard.update(hash, key, expires, &ctx, |current| {
             let current = current.copied().unwrap_or(V::ZERO);
             current.checked_add_signed(delta).ok_or_else(|| {
                 BackendError::new(

@@ -7,11 +7,9 @@
 //!
 //! # Layout: 2.5 bytes per remembered key
 //!
-//! The ghosts remember about as many keys as the cache holds (the small queue's twice that),
-//! so their size per key weighs on the cache's as much as the slots' own bookkeeping does. A
-//! ring of fingerprints in eviction order beside a hash set for the membership test (the
-//! first layout) took about 14 bytes per key. This one takes one `u16` cell per key, in a
-//! table sized a quarter over the window:
+//! The ghosts remember about as many keys as the cache holds (the small queue's one and a half
+//! times that), so their size per key weighs on the cache's as much as the slots' own
+//! bookkeeping does. One `u16` cell per key, in a table sized a quarter over the window:
 //!
 //! - A cell holds a 12-bit fingerprint and the 4-bit *epoch* of its eviction (0 is an empty
 //!   cell). Every `window / EPOCHS` additions start a new epoch, and a cell is remembered while
@@ -24,16 +22,14 @@
 //! - Each addition also clears the expired cells of one bucket, in turn, so no cell stays
 //!   long enough for its 4-bit epoch to come round again and look recent: the whole table is
 //!   swept within about two epochs, and a wrap takes sixteen.
-//! - Twelve bits of fingerprint in a bucket of 32 cells mistake a new key for a remembered
-//!   one about once in 200 lookups. That only sends the key to the frequency duel, which a
-//!   new key's low count nearly always loses; it never returns a wrong value. (24-bit
-//!   fingerprints in 4-byte cells gave the same hit ratios on the ARC traces to 0.05 points.)
+//! - A new key mistaken for a remembered one (about once in 200 lookups) only goes to the
+//!   frequency duel, which its low count nearly always loses.
 //! - A count of the members added in each live epoch gives [`Ghost::len`] in eight additions.
 //!
 //! A key evicted, readmitted and evicted again takes one cell, dated by its last eviction: it
-//! is remembered a whole window after that. (The ring forgot such a key when its first copy
-//! left, so a key looping through the cache faster than half a window was never recognised,
-//! which hid the loop from the policy.)
+//! is remembered a whole window after that. (The first ghost, a ring beside a hash set, took
+//! 14 bytes per key and forgot such a key early, which hid loops from the policy:
+//! `cache-core/src/memory/DESIGN.md` tells that story and measures the fingerprint width.)
 
 /// Cells per bucket: one 64-byte cache line of `u16`.
 const BUCKET: usize = 32;

@@ -3,13 +3,11 @@
 //!
 //! # Why not `hashbrown`
 //!
-//! The shard first indexed its slab with a `hashbrown::HashTable<u32>`, as quick_cache does.
 //! hashbrown keeps its control bytes and its buckets in two separate arrays, so a lookup
-//! touches two cache lines of the table (the control group, then the bucket holding the slab
-//! index) before the one in the slab: three dependent misses per hit in a cache larger than
-//! L2, where a plain map with the values inline in its buckets pays two. Cachegrind on bench 1
-//! (100k `u64 -> u64` entries, random keys, 1 MiB L2) counted 3.5 L1 misses per hit for both
-//! memokit and quick_cache, against 2.0 for the plain map.
+//! through a `HashTable<u32>` of slab indices (the shard's first index, and quick_cache's)
+//! touches two cache lines of the table before the one in the slab: three dependent misses per
+//! hit in a cache larger than L2, where a map with its values inline pays two
+//! (`cache-core/src/memory/DESIGN.md` has the cachegrind counts).
 //!
 //! This index puts the tags and the slab indices they stand for in the same 64-byte chunk:
 //! 12 one-byte tags, an overflow count and 12 `u32` indices, the layout of Folly's F14 maps

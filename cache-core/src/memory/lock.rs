@@ -1,30 +1,11 @@
 //! The shard lock: a read-write lock whose readers write only to a record of their own thread.
 //!
-//! # Why not `parking_lot::RwLock`
-//!
-//! A read lock that counts its readers in the lock word costs two atomic read-modify-writes
-//! per hit (count up, count down), and under several readers that word's cache line moves
-//! between cores on every hit. Measured on the benchmark machine (quiet, one thread, a plain
-//! `hashbrown` lookup of 100k `u64` keys in random order, with what each form adds around it):
-//!
-//! | around the lookup | ns per hit |
-//! |---|---:|
-//! | nothing (the floor) | 3.0 |
-//! | an optimistic sequence-count check (loads only) | 3.0 |
-//! | one `mfence` | 6.2 |
-//! | one uncontended `fetch_add` | 6.6 |
-//! | a store to a thread-local record and an `xchg` (this lock) | 6.7 |
-//! | `parking_lot::RwLock::read` | 12.0 to 13.6 |
-//!
-//! Any atomic read-modify-write or full fence costs about 3.5 ns in this loop, because it
-//! stops the processor from overlapping one lookup's cache misses with the next; the
-//! parking_lot read lock pays for two of them plus its bookkeeping. Only a reader that writes
-//! nothing shared can reach the floor, and for values of any type that takes deferred
-//! reclamation (epochs) with asymmetric fences (`membarrier`), a much larger design. This lock
-//! takes the step that needs neither: one fence per read, on a cache line no other core
-//! writes. In the whole backend the fence is no longer what bounds a hit: removing it
-//! (unsound, measured only to size it) saved about 1 ns of a 13 ns hit in the same loop; the
-//! rest is the second cache miss, into the slab, and the lookup's instructions.
+//! A read lock that counts its readers in the lock word (`parking_lot`'s, `std`'s) costs two
+//! atomic read-modify-writes per hit, and under several readers that word's cache line moves
+//! between cores on every hit; on the benchmark machine that alone costs more than the lookup it
+//! guards. This lock pays one fence per read, on a cache line no other core writes. The
+//! measurements, the history (a first version whose writers took a mutex) and the full
+//! memory-ordering argument are in `cache-core/src/memory/DESIGN.md`, "The shard lock".
 //!
 //! # How it works
 //!
@@ -32,24 +13,26 @@
 //! it exits). A reader stores the lock's address in its record, fences, and checks the lock's
 //! `writing` flag; a writer sets `writing` with a sequentially consistent compare-and-swap
 //! (which also excludes other writers) and waits until no record holds the lock's address.
-//! This is the store-buffering (Dekker) pattern: with sequentially consistent ordering on each
-//! side, at least one of the two sees the other's store, so a reader either sees the writer
-//! and backs off until it is done, or is seen and waited for. Releasing a read or a write is a
-//! plain release store.
+//! Releasing a read or a write is a release store. A thread with no record to use (a nested
+//! read, or a thread whose thread-locals are being torn down) counts itself in the lock's
+//! `shared` count instead.
 //!
-//! Writers take no mutex: a first version did, and its lock and unlock were two more atomic
-//! read-modify-writes per write, measured at a third of a replacing write (26 -> 16 ns without
-//! them, quick_cache 18). Waiters therefore never park; they spin, yield, then nap in steps
-//! doubling up to about a millisecond, which only matters when a writer runs slow user code
-//! (an eviction listener or weigher) under the lock. The same idea is the
-//! "reader indicator" of BRAVO (Dice and Kogan, USENIX ATC 2019), without its fallback to a
-//! central count except where a thread has no record to use (a nested read, or a thread whose
-//! thread-locals are being torn down): those readers count themselves in `shared`.
+//! Why a reader and a writer never both get in: this is the store-buffering (Dekker) pattern.
+//! The reader's fence and the writer's swap and loads are sequentially consistent, so they fall
+//! in one total order. If the swap comes first, the reader's load after its fence sees
+//! `writing` and it backs off until the writer is done. If the fence comes first, the writer's
+//! loads after its swap see the announcement and it waits until the announcement is withdrawn,
+//! whose release store its load then acquires. The list's links are set and read sequentially
+//! consistently for the same reason, so a writer cannot walk past a record appended just before
+//! its reader announced. (DESIGN.md states this in full, with one case the language's memory
+//! model does not cover: a writer that reads the record's next announcement, of another lock,
+//! in place of the withdrawal.)
 //!
-//! The price is on the write side: a writer reads every live thread's record, one cache line
-//! each. With the handful of threads a process usually reads a cache from, that is a few
-//! nanoseconds; a process with hundreds of threads reading caches pays that many loads per
-//! write. Writers never wait for readers of other locks.
+//! Waiters never park: they spin, yield, then nap in steps doubling up to about a millisecond,
+//! which only matters when a writer runs slow user code (an eviction listener or weigher) under
+//! the lock. The price of cheap reads is on the write side: a writer reads every live thread's
+//! record, one cache line each, which is a few nanoseconds with the handful of threads a
+//! process usually reads a cache from.
 
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
@@ -77,8 +60,8 @@ struct Record {
 /// walk must not miss a node that a reader appended just before announcing a read in it. With
 /// both sides in that order, the argument of the module docs covers the link too (a reader's
 /// append precedes its fence, which precedes the writer's swap, which precedes the writer's
-/// load of the link). Miri found the gap: with the `OnceLock`, a writer could walk past a
-/// record being added and enter while that record's reader was inside.
+/// load of the link; DESIGN.md gives it in full). Miri found the gap: with the `OnceLock`, a
+/// writer could walk past a record being added and enter while that record's reader was inside.
 struct Node {
     record: Record,
     /// The next node, or null. Once set it never changes; the node it points to is owned by

@@ -1,8 +1,8 @@
 //! One shard of the in-memory backend: a hash index over a slab of slots, threaded on the two
 //! S3-FIFO queues.
 //!
-//! Slots live in a `Vec` (the slab) and the [index](super::index) holds only their `u32`
-//! indices, so growing moves 4-byte indices rather than whole entries, and the index costs
+//! Slots live in a `Vec` (the slab), each holding a [`Resident`] entry or nothing, and the
+//! [index](super::index) holds only their `u32` indices, so growing moves 4-byte indices rather than whole entries, and the index costs
 //! about 5 to 11 bytes per entry whatever `K` and `V` are (quick_cache indexes a slab the same
 //! way). A slot holds only what a hit reads (key, value, expiry, access frequency, queue); each
 //! slot's `prev`/`next` queue links and weight sit in a parallel array, so any slot unlinks in
@@ -14,7 +14,8 @@
 //!
 //! Admission is steered by two ghosts (fingerprints of keys recently evicted from each queue,
 //! in `ghost`) and a frequency sketch of recent use (`sketch`); the parent module's docs
-//! give the policy and the measurements behind it.
+//! give the policy, and `cache-core/src/memory/DESIGN.md` the measurements that chose each
+//! constant below.
 //!
 //! Readers hold the shard's read lock and touch only atomics (the access frequency and, with a
 //! time-to-idle, the last-read time); everything else changes under the write lock.
@@ -39,18 +40,18 @@ const NIL: u32 = u32::MAX;
 /// without a read.
 const MAX_FREQ: u8 = 3;
 /// The small (probation) queue's share of a shard's capacity, in percent: where it starts, and
-/// the bounds its adaptation keeps it in (see the [module docs](super)).
+/// the bounds its adaptation keeps it in (DESIGN.md beside this file compares fixed shares).
 const SMALL_START_PERCENT: u64 = 5;
 const SMALL_MIN_PERCENT: u64 = 1;
 const SMALL_MAX_PERCENT: u64 = 30;
 /// Reads an entry needs while on probation to be promoted to the main queue rather than evicted.
 const PROMOTE_AFTER: u8 = 2;
 /// Counters per sketch row for each entry the shard holds when it first fills: 4 in each of the
-/// sketch's two rows, 4 bytes per entry in all (the module docs compare the sizes tried).
+/// sketch's two rows, 4 bytes per entry in all (DESIGN.md compares the sizes tried).
 const SKETCH_COUNTERS_PER_ENTRY: usize = 4;
 /// How many evictions each ghost remembers, in percent of the entries the shard holds: the
-/// small queue's ghost a window and a half, the main queue's one (the module docs compare the
-/// sizes tried).
+/// small queue's ghost a window and a half, the main queue's one (DESIGN.md compares the sizes
+/// tried).
 const SMALL_GHOST_PERCENT: usize = 150;
 const MAIN_GHOST_PERCENT: usize = 100;
 /// One in this many returning keys that lose the frequency duel is admitted to the main queue
@@ -66,11 +67,10 @@ enum Queue {
     Main,
 }
 
-/// A cached entry: what a hit reads, and nothing else, so that for small keys and values the
-/// slot stays within one cache line (32 bytes for `u64 -> u64`, where one with the queue links
-/// in it took 48 and straddled two lines for one slot in four). Bookkeeping only writers touch
-/// lives beside it in [`Links`].
-pub(super) struct Slot<K, V> {
+/// An entry resident in the shard, as a slab slot holds it: what a hit reads, and nothing else,
+/// so that for small keys and values it stays within one cache line (32 bytes for
+/// `u64 -> u64`). Bookkeeping only writers touch lives beside it in [`Links`].
+pub(super) struct Resident<K, V> {
     pub(super) key: K,
     pub(super) value: V,
     /// Absolute expiry in nanoseconds, or [`NEVER`].
@@ -98,7 +98,7 @@ impl Links {
     };
 }
 
-impl<K, V> Slot<K, V> {
+impl<K, V> Resident<K, V> {
     /// Records a read. A plain load and store, not a read-modify-write: two readers racing may
     /// count once, which the policy tolerates, and the hit path stays free of locked
     /// instructions.
@@ -126,9 +126,9 @@ impl List {
     };
 }
 
-/// What a shard needs from its backend for one write: how to hash and weigh, whom to tell, and
-/// the time.
-pub(super) struct Env<'a, K, V> {
+/// What a shard needs from its backend for one write (an insert, a removal, a clear, and the
+/// evictions and expiry sweeps they run): how to hash and weigh, whom to tell, and the time.
+pub(super) struct WriteContext<'a, K, V> {
     pub(super) hasher: &'a DefaultHashBuilder,
     pub(super) weigher: Option<&'a Weigher<K, V>>,
     pub(super) listener: Option<&'a EvictionListener<K, V>>,
@@ -137,7 +137,7 @@ pub(super) struct Env<'a, K, V> {
     pub(super) now: u64,
 }
 
-impl<K, V> Env<'_, K, V> {
+impl<K, V> WriteContext<'_, K, V> {
     pub(super) fn weigh(&self, key: &K, value: &V) -> u64 {
         self.weigher.map_or(1, |w| w(key, value))
     }
@@ -157,9 +157,10 @@ pub(super) struct Removals {
     pub(super) replaced: u64,
 }
 
-/// Which per-slot times a shard keeps beside its slots, each only when something reads it.
+/// Which per-entry times a shard keeps, in arrays beside its slab, each only when something
+/// reads it.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Tracked {
+pub(super) struct KeptTimes {
     /// Last-read times, for a time to idle.
     pub(super) idle: bool,
     /// Write times, for a refresh age ([`Found::written`](crate::backend::Found::written)).
@@ -168,7 +169,7 @@ pub(super) struct Tracked {
 
 pub(super) struct Shard<K, V> {
     table: Index,
-    slab: Vec<Option<Slot<K, V>>>,
+    slab: Vec<Option<Resident<K, V>>>,
     /// Each slab slot's queue links and weight, indexed like `slab`.
     links: Vec<Links>,
     free: Vec<u32>,
@@ -176,7 +177,7 @@ pub(super) struct Shard<K, V> {
     idle: Vec<AtomicU64>,
     /// Write time of each slab slot, in nanoseconds; kept only when the cache has a refresh age.
     written: Vec<u64>,
-    tracked: Tracked,
+    kept: KeptTimes,
     small: List,
     main: List,
     /// Keys recently evicted from the small queue; their return means it is too small.
@@ -204,7 +205,7 @@ fn percent(n: u64, p: u64) -> u64 {
 
 impl<K: Hash + Eq, V> Shard<K, V> {
     /// A shard holding at most `capacity` weight (`u64::MAX` for unbounded).
-    pub(super) fn new(capacity: u64, tracked: Tracked) -> Self {
+    pub(super) fn new(capacity: u64, kept: KeptTimes) -> Self {
         Self {
             table: Index::new(),
             slab: Vec::new(),
@@ -212,7 +213,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             free: Vec::new(),
             idle: Vec::new(),
             written: Vec::new(),
-            tracked,
+            kept,
             small: List::EMPTY,
             main: List::EMPTY,
             small_ghost: Ghost::new(),
@@ -246,7 +247,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         &self,
         hash: u64,
         key: &Q,
-    ) -> Option<(u32, &Slot<K, V>)> {
+    ) -> Option<(u32, &Resident<K, V>)> {
         self.table.find(hash, |i| {
             self.slab
                 .get(i as usize)?
@@ -257,8 +258,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
 
     /// Whether the slot at `index` has expired at `now`.
     #[inline]
-    pub(super) fn expired(&self, index: u32, slot: &Slot<K, V>, now: u64, tti: u64) -> bool {
-        now >= slot.expires
+    pub(super) fn expired(&self, index: u32, entry: &Resident<K, V>, now: u64, tti: u64) -> bool {
+        now >= entry.expires
             || (tti != NEVER
                 && self
                     .idle
@@ -281,11 +282,11 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         }
     }
 
-    fn slot(&self, index: u32) -> Option<&Slot<K, V>> {
+    fn entry(&self, index: u32) -> Option<&Resident<K, V>> {
         self.slab.get(index as usize)?.as_ref()
     }
 
-    fn slot_mut(&mut self, index: u32) -> Option<&mut Slot<K, V>> {
+    fn entry_mut(&mut self, index: u32) -> Option<&mut Resident<K, V>> {
         self.slab.get_mut(index as usize)?.as_mut()
     }
 
@@ -308,10 +309,10 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     }
 
     fn push_back(&mut self, index: u32, queue: Queue) {
-        let Some(slot) = self.slot_mut(index) else {
+        let Some(entry) = self.entry_mut(index) else {
             return;
         };
-        slot.queue = queue;
+        entry.queue = queue;
         let weight = u64::from(self.links[index as usize].weight);
         let list = self.list(queue);
         let tail = list.tail;
@@ -327,11 +328,11 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     }
 
     fn unlink(&mut self, index: u32) {
-        let Some(slot) = self.slot(index) else {
+        let Some(entry) = self.entry(index) else {
             return;
         };
         let Links { prev, next, weight } = self.links[index as usize];
-        let queue = slot.queue;
+        let queue = entry.queue;
         let list = self.list(queue);
         list.weight -= u64::from(weight);
         if prev == NIL {
@@ -349,15 +350,15 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     }
 
     /// Takes the slot at `index` out of the queues, the index and the slab, and reports it.
-    fn remove_at(&mut self, index: u32, cause: RemovalCause, env: &Env<'_, K, V>) {
+    fn remove_at(&mut self, index: u32, cause: RemovalCause, ctx: &WriteContext<'_, K, V>) {
         self.unlink(index);
-        let Some(slot) = self.slab.get_mut(index as usize).and_then(Option::take) else {
+        let Some(entry) = self.slab.get_mut(index as usize).and_then(Option::take) else {
             return;
         };
-        let hash = env.hasher.hash_one(&slot.key);
+        let hash = ctx.hasher.hash_one(&entry.key);
         self.table.remove(hash, index);
         self.free.push(index);
-        if slot.expires != NEVER {
+        if entry.expires != NEVER {
             self.timed -= 1;
         }
         match cause {
@@ -366,11 +367,11 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             RemovalCause::Replaced => self.removals.replaced += 1,
             _ => {}
         }
-        env.notify(&slot.key, &slot.value, cause);
+        ctx.notify(&entry.key, &entry.value, cause);
     }
 
     /// Evicts one entry by the S3-FIFO rules; whether anything was evicted.
-    fn evict_one(&mut self, env: &Env<'_, K, V>) -> bool {
+    fn evict_one(&mut self, ctx: &WriteContext<'_, K, V>) -> bool {
         if !self.sketch.is_sized() {
             // Sized by entries, not weight, and only now: a cache that never fills pays
             // nothing, and the entry count at the first eviction is what the shard holds.
@@ -385,39 +386,39 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             } else {
                 self.main.head
             };
-            let Some(slot) = self.slot(index) else {
+            let Some(entry) = self.entry(index) else {
                 return false;
             };
-            if self.expired(index, slot, env.now, env.tti) {
-                self.remove_at(index, RemovalCause::Expired, env);
+            if self.expired(index, entry, ctx.now, ctx.tti) {
+                self.remove_at(index, RemovalCause::Expired, ctx);
                 return true;
             }
-            let freq = slot.freq.load(Relaxed);
+            let freq = entry.freq.load(Relaxed);
             if from_small {
                 if freq >= PROMOTE_AFTER {
                     // Read while on probation: it has earned a place in the main queue.
-                    slot.freq.store(0, Relaxed);
+                    entry.freq.store(0, Relaxed);
                     self.unlink(index);
                     self.push_back(index, Queue::Main);
                 } else {
-                    let hash = env.hasher.hash_one(&slot.key);
+                    let hash = ctx.hasher.hash_one(&entry.key);
                     self.small_ghost.add(hash);
-                    self.remove_at(index, RemovalCause::Size, env);
+                    self.remove_at(index, RemovalCause::Size, ctx);
                     return true;
                 }
             } else if freq > 0 {
-                slot.freq.store(freq - 1, Relaxed);
+                entry.freq.store(freq - 1, Relaxed);
                 // The read it spends counts in the sketch, which otherwise sees misses only: a
                 // resident that keeps being read must not look rarer than keys that keep
                 // missing, or a loop's newcomers would win every duel against it.
-                let hash = env.hasher.hash_one(&slot.key);
+                let hash = ctx.hasher.hash_one(&entry.key);
                 self.sketch.increment(hash);
                 self.unlink(index);
                 self.push_back(index, Queue::Main);
             } else {
-                let hash = env.hasher.hash_one(&slot.key);
+                let hash = ctx.hasher.hash_one(&entry.key);
                 self.main_ghost.add(hash);
-                self.remove_at(index, RemovalCause::Size, env);
+                self.remove_at(index, RemovalCause::Size, ctx);
                 return true;
             }
         }
@@ -435,8 +436,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     /// ghost counts it after, so a tie keeps the resident. In a loop every key misses once a
     /// pass, so a newcomer that counted its miss first would outcount, by that one miss, a
     /// victim whose miss this pass is still to come; it would win every duel, and the main
-    /// queue would cycle through the loop without a hit (the module docs measure both rules).
-    fn admit(&mut self, hash: u64, weight: u64, env: &Env<'_, K, V>) -> Queue {
+    /// queue would cycle through the loop without a hit (DESIGN.md measures both rules).
+    fn admit(&mut self, hash: u64, weight: u64, ctx: &WriteContext<'_, K, V>) -> Queue {
         let small_too_small = if self.small_ghost.remove(hash) {
             true
         } else if self.main_ghost.remove(hash) {
@@ -446,12 +447,12 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             return Queue::Small;
         };
         let wins = if small_too_small {
-            let wins = self.wins_duel(hash, env);
+            let wins = self.wins_duel(hash, ctx);
             self.sketch.increment(hash);
             wins
         } else {
             self.sketch.increment(hash);
-            self.wins_duel(hash, env)
+            self.wins_duel(hash, ctx)
         };
         if !wins {
             return Queue::Small;
@@ -478,11 +479,11 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     /// would evict each key just before its return). The rare pass lets a working set that
     /// does fit (P3 at 100k) still move into the main queue, and keeps a victim whose count
     /// is inflated by collisions from locking a key out for good.
-    fn wins_duel(&mut self, hash: u64, env: &Env<'_, K, V>) -> bool {
-        let Some(head) = self.slot(self.main.head) else {
+    fn wins_duel(&mut self, hash: u64, ctx: &WriteContext<'_, K, V>) -> bool {
+        let Some(head) = self.entry(self.main.head) else {
             return true;
         };
-        let victim = self.sketch.estimate(env.hasher.hash_one(&head.key));
+        let victim = self.sketch.estimate(ctx.hasher.hash_one(&head.key));
         if self.sketch.estimate(hash) > victim {
             return true;
         }
@@ -492,8 +493,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     }
 
     /// Drops a few expired entries, continuing where the last write stopped.
-    fn sweep(&mut self, env: &Env<'_, K, V>) {
-        if self.timed == 0 && env.tti == NEVER {
+    fn sweep(&mut self, ctx: &WriteContext<'_, K, V>) {
+        if self.timed == 0 && ctx.tti == NEVER {
             return;
         }
         for _ in 0..SWEEP_STEPS {
@@ -505,10 +506,10 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             }
             let index = self.cursor as u32;
             self.cursor += 1;
-            if let Some(slot) = self.slot(index)
-                && self.expired(index, slot, env.now, env.tti)
+            if let Some(entry) = self.entry(index)
+                && self.expired(index, entry, ctx.now, ctx.tti)
             {
-                self.remove_at(index, RemovalCause::Expired, env);
+                self.remove_at(index, RemovalCause::Expired, ctx);
             }
         }
     }
@@ -516,8 +517,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     /// Evicts until `incoming` more weight fits. Inlined, so a write with room to spare pays one
     /// comparison rather than a call.
     #[inline]
-    fn make_room(&mut self, incoming: u64, env: &Env<'_, K, V>) {
-        while self.weight().saturating_add(incoming) > self.capacity && self.evict_one(env) {}
+    fn make_room(&mut self, incoming: u64, ctx: &WriteContext<'_, K, V>) {
+        while self.weight().saturating_add(incoming) > self.capacity && self.evict_one(ctx) {}
     }
 
     /// Stores `value` under `key` (whose hash is `hash`), replacing any previous value.
@@ -527,33 +528,33 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         key: K,
         value: V,
         expires: u64,
-        env: &Env<'_, K, V>,
+        ctx: &WriteContext<'_, K, V>,
     ) {
-        self.sweep(env);
-        let weight = env.weigh(&key, &value);
-        if let Some((index, slot)) = self.find(hash, &key) {
-            let cause = if self.expired(index, slot, env.now, env.tti) {
+        self.sweep(ctx);
+        let weight = ctx.weigh(&key, &value);
+        if let Some((index, entry)) = self.find(hash, &key) {
+            let cause = if self.expired(index, entry, ctx.now, ctx.tti) {
                 RemovalCause::Expired
             } else {
                 RemovalCause::Replaced
             };
             if weight > self.capacity {
-                self.remove_at(index, cause, env);
+                self.remove_at(index, cause, ctx);
             } else {
-                self.replace_at(index, value, weight, expires, cause, env);
-                self.make_room(0, env);
+                self.replace_at(index, value, weight, expires, cause, ctx);
+                self.make_room(0, ctx);
                 return;
             }
         }
         if weight > self.capacity {
             // It could never fit; storing it would only evict everything else.
             self.removals.evicted += 1;
-            env.notify(&key, &value, RemovalCause::Size);
+            ctx.notify(&key, &value, RemovalCause::Size);
             return;
         }
-        let queue = self.admit(hash, weight, env);
-        self.make_room(weight, env);
-        let slot = Slot {
+        let queue = self.admit(hash, weight, ctx);
+        self.make_room(weight, ctx);
+        let entry = Resident {
             key,
             value,
             expires,
@@ -562,28 +563,28 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         };
         let index = match self.free.pop() {
             Some(i) => {
-                self.slab[i as usize] = Some(slot);
+                self.slab[i as usize] = Some(entry);
                 i
             }
             None => {
-                self.slab.push(Some(slot));
+                self.slab.push(Some(entry));
                 self.links.push(Links::UNLINKED);
-                if self.tracked.idle {
+                if self.kept.idle {
                     self.idle.push(AtomicU64::new(0));
                 }
-                if self.tracked.written {
+                if self.kept.written {
                     self.written.push(0);
                 }
                 (self.slab.len() - 1) as u32
             }
         };
         self.links[index as usize].weight = u32::try_from(weight).unwrap_or(u32::MAX);
-        self.set_written(index, env.now);
-        self.mark_read(index, env.now);
+        self.set_written(index, ctx.now);
+        self.mark_read(index, ctx.now);
         if expires != NEVER {
             self.timed += 1;
         }
-        let (slab, hasher) = (&self.slab, env.hasher);
+        let (slab, hasher) = (&self.slab, ctx.hasher);
         self.table.insert(hash, index, |i| {
             slab[i as usize]
                 .as_ref()
@@ -605,16 +606,16 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         weight: u64,
         expires: u64,
         cause: RemovalCause,
-        env: &Env<'_, K, V>,
+        ctx: &WriteContext<'_, K, V>,
     ) {
-        let now = env.now;
-        let Some(slot) = self.slot_mut(index) else {
+        let now = ctx.now;
+        let Some(entry) = self.entry_mut(index) else {
             return;
         };
-        let old = std::mem::replace(&mut slot.value, value);
-        let was_timed = slot.expires != NEVER;
-        slot.expires = expires;
-        let queue = slot.queue;
+        let old = std::mem::replace(&mut entry.value, value);
+        let was_timed = entry.expires != NEVER;
+        entry.expires = expires;
+        let queue = entry.queue;
         self.set_written(index, now);
         self.reweigh(index, queue, weight);
         self.timed = self.timed - usize::from(was_timed) + usize::from(expires != NEVER);
@@ -623,8 +624,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             RemovalCause::Expired => self.removals.expired += 1,
             _ => self.removals.replaced += 1,
         }
-        if let Some(slot) = self.slot(index) {
-            env.notify(&slot.key, &old, cause);
+        if let Some(entry) = self.entry(index) {
+            ctx.notify(&entry.key, &old, cause);
         }
     }
 
@@ -648,18 +649,18 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         &mut self,
         hash: u64,
         key: &Q,
-        env: &Env<'_, K, V>,
+        ctx: &WriteContext<'_, K, V>,
     ) -> bool {
-        let Some((index, slot)) = self.find(hash, key) else {
+        let Some((index, entry)) = self.find(hash, key) else {
             return false;
         };
-        let expired = self.expired(index, slot, env.now, env.tti);
+        let expired = self.expired(index, entry, ctx.now, ctx.tti);
         let cause = if expired {
             RemovalCause::Expired
         } else {
             RemovalCause::Explicit
         };
-        self.remove_at(index, cause, env);
+        self.remove_at(index, cause, ctx);
         !expired
     }
 
@@ -668,17 +669,17 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     pub(super) fn remove_where(
         &mut self,
         mut pred: impl FnMut(&K, &V) -> bool,
-        env: &Env<'_, K, V>,
+        ctx: &WriteContext<'_, K, V>,
     ) -> u64 {
         let mut removed = 0;
         for index in 0..self.slab.len() as u32 {
-            let Some(slot) = self.slot(index) else {
+            let Some(entry) = self.entry(index) else {
                 continue;
             };
-            if self.expired(index, slot, env.now, env.tti) {
-                self.remove_at(index, RemovalCause::Expired, env);
-            } else if pred(&slot.key, &slot.value) {
-                self.remove_at(index, RemovalCause::Explicit, env);
+            if self.expired(index, entry, ctx.now, ctx.tti) {
+                self.remove_at(index, RemovalCause::Expired, ctx);
+            } else if pred(&entry.key, &entry.value) {
+                self.remove_at(index, RemovalCause::Explicit, ctx);
                 removed += 1;
             }
         }
@@ -693,37 +694,37 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         hash: u64,
         key: &Q,
         expires: u64,
-        env: &Env<'_, K, V>,
+        ctx: &WriteContext<'_, K, V>,
         f: impl FnOnce(Option<&V>) -> Result<V, E>,
     ) -> Result<V, E>
     where
         Q: ?Sized + Equivalent<K> + crate::key::ToKey<K>,
         V: Clone,
     {
-        if let Some((index, slot)) = self.find(hash, key) {
-            if self.expired(index, slot, env.now, env.tti) {
-                self.remove_at(index, RemovalCause::Expired, env);
+        if let Some((index, entry)) = self.find(hash, key) {
+            if self.expired(index, entry, ctx.now, ctx.tti) {
+                self.remove_at(index, RemovalCause::Expired, ctx);
             } else {
-                let value = f(Some(&slot.value))?;
-                let weight = env.weigh(&slot.key, &value);
-                let Some(slot) = self.slot_mut(index) else {
+                let value = f(Some(&entry.value))?;
+                let weight = ctx.weigh(&entry.key, &value);
+                let Some(entry) = self.entry_mut(index) else {
                     return Ok(value);
                 };
-                slot.value = value.clone();
-                let queue = slot.queue;
+                entry.value = value.clone();
+                let queue = entry.queue;
                 self.reweigh(index, queue, weight);
-                self.mark_read(index, env.now);
-                self.make_room(0, env);
+                self.mark_read(index, ctx.now);
+                self.make_room(0, ctx);
                 return Ok(value);
             }
         }
         let value = f(None)?;
-        self.insert(hash, key.to_key(), value.clone(), expires, env);
+        self.insert(hash, key.to_key(), value.clone(), expires, ctx);
         Ok(value)
     }
 
     /// Removes every entry, reporting each as an explicit removal.
-    pub(super) fn clear(&mut self, env: &Env<'_, K, V>) {
+    pub(super) fn clear(&mut self, ctx: &WriteContext<'_, K, V>) {
         let slab = std::mem::take(&mut self.slab);
         self.table.clear();
         self.links.clear();
@@ -737,8 +738,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.main = List::EMPTY;
         self.timed = 0;
         self.cursor = 0;
-        for slot in slab.into_iter().flatten() {
-            env.notify(&slot.key, &slot.value, RemovalCause::Explicit);
+        for entry in slab.into_iter().flatten() {
+            ctx.notify(&entry.key, &entry.value, RemovalCause::Explicit);
         }
     }
 }

@@ -11,7 +11,7 @@
 //! steers one admission; it never returns a wrong value.
 //!
 //! Two rows rather than moka's four: at the same memory, two rows of twice the width
-//! estimated better on the ARC traces (the module docs of `memory` have the figures), since
+//! estimated better on the ARC traces (`cache-core/src/memory/DESIGN.md` has the figures), since
 //! conservative update already removes most of the overestimation extra rows would.
 
 /// Counters per `u64` word.
