@@ -15,14 +15,12 @@ use crate::context::Namespace;
 use crate::error::BackendError;
 use crate::key::Lookup;
 
+use super::KIND;
 use super::clear::{Walk, walk_async, walk_sync};
 use super::codec::{Codec, seal, unseal};
 use super::connection::Connector;
 use super::keys::KeySpace;
 use super::options::RedisOptions;
-
-/// The backend's kind name, in stats, events and errors.
-pub(crate) const KIND: &str = "redis";
 
 /// A cache stored in Redis or Redis Cluster; see the [module docs](super) for the design.
 ///

@@ -21,7 +21,7 @@ use crate::backend::Found;
 use crate::clock::Timestamp;
 use crate::error::{BackendError, BackendErrorKind};
 
-use super::backend::KIND;
+use super::KIND;
 
 const MAGIC: [u8; 2] = *b"mk";
 const ENVELOPE_VERSION: u8 = 1;

@@ -75,6 +75,9 @@ mod options;
 #[cfg(test)]
 mod tests;
 
+/// The backend's kind name, in stats, events and errors.
+const KIND: &str = "redis";
+
 pub use self::backend::RedisBackend;
 pub use self::codec::{Codec, CodecError, Postcard};
 pub use self::options::RedisOptions;
