@@ -43,12 +43,14 @@ use super::options::RedisOptions;
 /// ```
 #[derive(Clone)]
 pub struct RedisBackend {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) store: Arc<Store>,
+    /// This view's keys: the store's prefix and cache name, and the view's namespace.
     pub(crate) space: KeySpace,
 }
 
-/// What every view of one cache shares.
-pub(crate) struct Shared {
+/// One cache's store in Redis, which every view (one per namespace) of the cache shares: how to
+/// reach the server, how values are encoded, where the cache's keys live, and its time to idle.
+pub(crate) struct Store {
     pub(crate) connector: Connector,
     pub(crate) codec: Arc<dyn Codec>,
     prefix: Arc<str>,
@@ -71,25 +73,25 @@ fn px(ttl: Duration) -> u64 {
 impl RedisBackend {
     /// Runs `cmd` on a pooled blocking connection.
     pub(crate) fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, BackendError> {
-        self.shared
+        self.store
             .connector
             .run_sync(|conn| cmd.query(conn.as_dyn()))
     }
 
     /// Runs `cmd` on this runtime's multiplexed connection.
     pub(crate) async fn run_async<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, BackendError> {
-        self.shared
+        self.store
             .connector
             .run_async(|mut conn| async move { cmd.query_async(&mut conn).await })
             .await
     }
 
     pub(crate) fn codec(&self) -> &dyn Codec {
-        &*self.shared.codec
+        &*self.store.codec
     }
 
     fn read(&self, key: &[u8]) -> Cmd {
-        match self.shared.tti {
+        match self.store.tti {
             Some(tti) => {
                 let mut cmd = redis::cmd("GETEX");
                 cmd.arg(key).arg("PX").arg(px(tti));
@@ -112,7 +114,7 @@ impl RedisBackend {
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.space.key(key)?)
             .arg(seal(self.codec(), value, clock::now())?);
-        if let Some(ttl) = ttl.or(self.shared.tti) {
+        if let Some(ttl) = ttl.or(self.store.tti) {
             cmd.arg("PX").arg(px(ttl));
         }
         Ok(cmd)
@@ -167,24 +169,24 @@ where
             ));
         }
         let topology = options.topology()?;
-        let shared = Shared {
+        let store = Store {
             connector: Connector::new(topology, options)?,
             codec: options.codec.clone(),
             prefix: options.prefix.clone(),
             cache: config.name.clone(),
             tti: config.tti(),
         };
-        let space = KeySpace::new(&shared.prefix, &shared.cache, Namespace::GLOBAL);
+        let space = KeySpace::new(&store.prefix, &store.cache, Namespace::GLOBAL);
         Ok(Self {
-            shared: Arc::new(shared),
+            store: Arc::new(store),
             space,
         })
     }
 
     fn scoped(&self, namespace: Namespace) -> Result<Self, BackendError> {
         Ok(Self {
-            shared: self.shared.clone(),
-            space: KeySpace::new(&self.shared.prefix, &self.shared.cache, namespace),
+            store: self.store.clone(),
+            space: KeySpace::new(&self.store.prefix, &self.store.cache, namespace),
         })
     }
 
@@ -203,7 +205,7 @@ where
     }
 
     fn clear(&self) -> Result<(), BackendError> {
-        walk_sync(&self.shared.connector, &self.space, Walk::Unlink).map(drop)
+        walk_sync(&self.store.connector, &self.space, Walk::Unlink).map(drop)
     }
 
     /// No network call: `entries` and `weight` are 0, meaning unknown (see the
@@ -249,7 +251,7 @@ where
     }
 
     async fn clear_async(&self) -> Result<(), BackendError> {
-        walk_async(&self.shared.connector, &self.space, Walk::Unlink)
+        walk_async(&self.store.connector, &self.space, Walk::Unlink)
             .await
             .map(drop)
     }
@@ -259,7 +261,7 @@ impl std::fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisBackend")
             .field("prefix", &String::from_utf8_lossy(self.space.base()))
-            .field("codec", &self.shared.codec.name())
+            .field("codec", &self.store.codec.name())
             .finish_non_exhaustive()
     }
 }
