@@ -214,13 +214,12 @@ where
         BackendStats::default()
     }
 
+    // The impl's bounds already make `K` and `V` `Send`, so the `where K: Send, V: Send` of the
+    // trait's async methods is not repeated on them.
     fn get_async<Q: ?Sized + Lookup<K> + Sync>(
         &self,
         key: &Q,
-    ) -> impl Future<Output = Result<Option<Found<V>>, BackendError>> + Send
-    where
-        V: Send,
-    {
+    ) -> impl Future<Output = Result<Option<Found<V>>, BackendError>> + Send {
         let key = self.space.key(&key.to_key());
         async move {
             let cmd = self.read(&key?);
@@ -233,11 +232,7 @@ where
         key: K,
         value: V,
         ttl: Option<Duration>,
-    ) -> impl Future<Output = Result<(), BackendError>> + Send
-    where
-        K: Send,
-        V: Send,
-    {
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
         let cmd = self.write(&key, &value, ttl);
         async move { self.run_async(&cmd?).await }
     }
