@@ -79,7 +79,7 @@ mod tests;
 const KIND: &str = "redis";
 
 pub use self::backend::RedisBackend;
-pub use self::codec::{Codec, CodecError, Postcard};
+pub use self::codec::{Codec, CodecError, Postcard, Visit};
 pub use self::options::RedisOptions;
 /// The `redis` crate this backend is built on, for raw commands and pipelines
 /// ([`RedisBackend::query`], [`RedisBackend::query_pipeline`]).
