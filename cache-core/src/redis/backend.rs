@@ -16,7 +16,7 @@ use crate::error::BackendError;
 use crate::key::Lookup;
 
 use super::KIND;
-use super::clear::{Walk, walk_async, walk_sync};
+use super::clear::{Walk, Walker};
 use super::codec::{Codec, seal, unseal};
 use super::connection::Connector;
 use super::keys::KeySpace;
@@ -205,7 +205,9 @@ where
     }
 
     fn clear(&self) -> Result<(), BackendError> {
-        walk_sync(&self.store.connector, &self.space, Walk::Unlink).map(drop)
+        Walker::new(&self.space, Walk::Unlink)
+            .run_sync(&self.store.connector)
+            .map(drop)
     }
 
     /// No network call: `entries` and `weight` are 0, meaning unknown (see the
@@ -246,7 +248,8 @@ where
     }
 
     async fn clear_async(&self) -> Result<(), BackendError> {
-        walk_async(&self.store.connector, &self.space, Walk::Unlink)
+        Walker::new(&self.space, Walk::Unlink)
+            .run_async(&self.store.connector)
             .await
             .map(drop)
     }

@@ -16,7 +16,7 @@ use crate::clock;
 use crate::error::BackendError;
 
 use super::backend::RedisBackend;
-use super::clear::{Walk, walk_async, walk_sync};
+use super::clear::{Walk, Walker};
 use super::codec::{seal, unseal};
 
 impl RedisBackend {
@@ -188,12 +188,14 @@ impl RedisBackend {
     /// keyspace in steps, so it is for tools and tests, not hot paths;
     /// [`Cache::stats`](crate::Cache::stats) makes no network call and reports 0 entries for Redis.
     pub fn count(&self) -> Result<u64, BackendError> {
-        walk_sync(&self.store.connector, &self.space, Walk::Count)
+        Walker::new(&self.space, Walk::Count).run_sync(&self.store.connector)
     }
 
     /// Async form of [`count`](Self::count).
     pub async fn count_async(&self) -> Result<u64, BackendError> {
-        walk_async(&self.store.connector, &self.space, Walk::Count).await
+        Walker::new(&self.space, Walk::Count)
+            .run_async(&self.store.connector)
+            .await
     }
 
     fn hash_cmd<H: Serialize + ?Sized>(
