@@ -5,19 +5,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::event::{Event, EventKind, GetResult, LoadOutcome};
+use super::event::{Event, EventKind, GetResult, LoadOutcome, Source};
 use super::handlers::{active, dispatch};
 use crate::backend::RemovalCause;
 use crate::config::Config;
 use crate::context::{self, Namespace};
 use crate::error::BackendError;
-
-/// Which cache an event belongs to.
-#[derive(Clone, Copy)]
-pub(crate) struct Source<'a> {
-    pub(crate) cache: &'a str,
-    pub(crate) backend: &'static str,
-}
 
 #[cold]
 #[inline(never)]

@@ -27,8 +27,7 @@
 
 use tracing::Level;
 
-use super::emit::Source;
-use super::event::{Event, EventKind, GetResult};
+use super::event::{Event, EventKind, GetResult, Source};
 use super::handlers::{attach, detach, spans};
 use super::names;
 use crate::context::Namespace;
