@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::event::{Event, EventKind, GetResult, LoadOutcome, Source};
+#[cfg(feature = "tracing")]
+use super::handlers::load_span;
 use super::handlers::{active, dispatch};
 use crate::backend::RemovalCause;
 use crate::config::Config;
@@ -97,9 +99,9 @@ pub(crate) fn observed<K: 'static, V: 'static>(
 
 /// Watches one run of a loader: emits [`EventKind::LoadStart`] when a load begins and
 /// [`EventKind::Load`] (or [`EventKind::Refresh`] for a background refresh) when it ends, and
-/// runs the body inside a `tracing` span when the `tracing` bridge is attached. If the watch is
-/// dropped before [`finish`](Self::finish), the body panicked (or its future was cancelled), and
-/// that is the outcome reported.
+/// runs the body inside a `tracing` span while a handler that wants load spans (the `tracing`
+/// bridge) is attached. If the watch is dropped before [`finish`](Self::finish), the body panicked
+/// (or its future was cancelled), and that is the outcome reported.
 pub(crate) struct LoadWatch<'a> {
     /// `None` when nothing listened as the load began, or once its end is reported.
     watching: Option<WatchedLoad<'a>>,
@@ -135,7 +137,7 @@ impl<'a> LoadWatch<'a> {
         Self {
             watching: Some(WatchedLoad {
                 #[cfg(feature = "tracing")]
-                span: super::tracing::load_span(source, namespace, refresh),
+                span: load_span(source, namespace, refresh),
                 source,
                 namespace,
                 start: Instant::now(),

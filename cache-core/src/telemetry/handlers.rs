@@ -1,19 +1,32 @@
 //! The global table of attached handlers and the dispatch of one event to them.
+//!
+//! A handler may ask for load spans as it is attached ([`attach_with_load_span`], which the
+//! `tracing` bridge does): while such a handler is attached, loads run inside the span its hook
+//! makes. So the table needs only the hook, never the bridge.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+#[cfg(feature = "tracing")]
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use parking_lot::RwLock;
 
 use super::event::Event;
+#[cfg(feature = "tracing")]
+use super::event::Source;
+#[cfg(feature = "tracing")]
+use crate::context::Namespace;
 
 /// One handler in the table, with the id it was attached under.
 struct AttachedHandler {
     id: Box<str>,
     handler: Box<dyn Fn(&Event<'_>) + Send + Sync>,
+    /// Whether loads run inside a span while this handler is attached.
+    #[cfg(feature = "tracing")]
+    wants_load_spans: bool,
 }
 
 type HandlerTable = Arc<[Arc<AttachedHandler>]>;
@@ -27,9 +40,19 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// Whether any handler is attached: the one relaxed load every operation pays.
 static ANY_ATTACHED: AtomicBool = AtomicBool::new(false);
 
-/// Whether the `tracing` bridge is attached, so loads run inside a span.
+/// Makes the `tracing` span that a load (or, with `refresh`, a background refresh) of one of
+/// `source`'s keys runs in.
 #[cfg(feature = "tracing")]
-static SPANS: AtomicBool = AtomicBool::new(false);
+pub(crate) type LoadSpan =
+    fn(source: Source<'_>, namespace: Namespace, refresh: bool) -> tracing::Span;
+
+/// The hook given to [`attach_with_load_span`]: the first one given, as there is one bridge.
+#[cfg(feature = "tracing")]
+static LOAD_SPAN: OnceLock<LoadSpan> = OnceLock::new();
+
+/// Whether a handler that wants load spans is attached.
+#[cfg(feature = "tracing")]
+static LOAD_SPANS: AtomicBool = AtomicBool::new(false);
 
 /// A thread's copy of the table. Dispatch reads it without touching any shared cache line (one
 /// atomic load of [`GENERATION`]), so threads emitting at once do not contend on a lock or a
@@ -53,10 +76,14 @@ pub(crate) fn active() -> bool {
     ANY_ATTACHED.load(Ordering::Relaxed)
 }
 
-/// Whether loads should run inside a `tracing` span.
+/// The span a load (or refresh) runs in: the [`LoadSpan`] hook's while a handler that wants load
+/// spans is attached, else a disabled span.
 #[cfg(feature = "tracing")]
-pub(crate) fn spans() -> bool {
-    SPANS.load(Ordering::Relaxed)
+pub(crate) fn load_span(source: Source<'_>, namespace: Namespace, refresh: bool) -> tracing::Span {
+    match LOAD_SPAN.get() {
+        Some(make) if LOAD_SPANS.load(Ordering::Relaxed) => make(source, namespace, refresh),
+        _ => tracing::Span::none(),
+    }
 }
 
 /// [`attach`] was given an id that is already attached.
@@ -126,15 +153,36 @@ pub fn attach(
     id: &str,
     handler: impl Fn(&Event<'_>) + Send + Sync + 'static,
 ) -> Result<(), AttachError> {
-    let mut table = HANDLERS.write();
-    if table.iter().any(|h| *h.id == *id) {
-        return Err(AttachError { id: id.into() });
-    }
-    let attached = Arc::new(AttachedHandler {
+    attach_handler(AttachedHandler {
         id: id.into(),
         handler: Box::new(handler),
-    });
-    let next: HandlerTable = table.iter().cloned().chain([attached]).collect();
+        #[cfg(feature = "tracing")]
+        wants_load_spans: false,
+    })
+}
+
+/// Attaches `handler` under `id` as [`attach`] does; while it stays attached, loads run inside
+/// the span `load_span` makes.
+#[cfg(feature = "tracing")]
+pub(crate) fn attach_with_load_span(
+    id: &str,
+    handler: impl Fn(&Event<'_>) + Send + Sync + 'static,
+    load_span: LoadSpan,
+) -> Result<(), AttachError> {
+    LOAD_SPAN.get_or_init(|| load_span);
+    attach_handler(AttachedHandler {
+        id: id.into(),
+        handler: Box::new(handler),
+        wants_load_spans: true,
+    })
+}
+
+fn attach_handler(attached: AttachedHandler) -> Result<(), AttachError> {
+    let mut table = HANDLERS.write();
+    if table.iter().any(|h| h.id == attached.id) {
+        return Err(AttachError { id: attached.id });
+    }
+    let next: HandlerTable = table.iter().cloned().chain([Arc::new(attached)]).collect();
     publish(&mut table, next);
     Ok(())
 }
@@ -177,10 +225,7 @@ fn detach_where(pred: impl Fn(&AttachedHandler) -> bool) -> bool {
 fn publish(table: &mut HandlerTable, next: HandlerTable) {
     ANY_ATTACHED.store(!next.is_empty(), Ordering::Relaxed);
     #[cfg(feature = "tracing")]
-    SPANS.store(
-        next.iter().any(|h| *h.id == *super::tracing::HANDLER_ID),
-        Ordering::Relaxed,
-    );
+    LOAD_SPANS.store(next.iter().any(|h| h.wants_load_spans), Ordering::Relaxed);
     *table = next;
     GENERATION.fetch_add(1, Ordering::Release);
 }
