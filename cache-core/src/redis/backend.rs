@@ -15,14 +15,12 @@ use crate::context::Namespace;
 use crate::error::BackendError;
 use crate::key::Lookup;
 
-use super::clear::{Walk, walk_async, walk_sync};
+use super::KIND;
+use super::clear::{Walk, Walker};
 use super::codec::{Codec, seal, unseal};
 use super::connection::Connector;
 use super::keys::KeySpace;
 use super::options::RedisOptions;
-
-/// The backend's kind name, in stats, events and errors.
-pub(crate) const KIND: &str = "redis";
 
 /// A cache stored in Redis or Redis Cluster; see the [module docs](super) for the design.
 ///
@@ -45,12 +43,14 @@ pub(crate) const KIND: &str = "redis";
 /// ```
 #[derive(Clone)]
 pub struct RedisBackend {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) store: Arc<Store>,
+    /// This view's keys: the store's prefix and cache name, and the view's namespace.
     pub(crate) space: KeySpace,
 }
 
-/// What every view of one cache shares.
-pub(crate) struct Shared {
+/// One cache's store in Redis, which every view (one per namespace) of the cache shares: how to
+/// reach the server, how values are encoded, where the cache's keys live, and its time to idle.
+pub(crate) struct Store {
     pub(crate) connector: Connector,
     pub(crate) codec: Arc<dyn Codec>,
     prefix: Arc<str>,
@@ -73,25 +73,25 @@ fn px(ttl: Duration) -> u64 {
 impl RedisBackend {
     /// Runs `cmd` on a pooled blocking connection.
     pub(crate) fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, BackendError> {
-        self.shared
+        self.store
             .connector
             .run_sync(|conn| cmd.query(conn.as_dyn()))
     }
 
     /// Runs `cmd` on this runtime's multiplexed connection.
     pub(crate) async fn run_async<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, BackendError> {
-        self.shared
+        self.store
             .connector
             .run_async(|mut conn| async move { cmd.query_async(&mut conn).await })
             .await
     }
 
     pub(crate) fn codec(&self) -> &dyn Codec {
-        &*self.shared.codec
+        &*self.store.codec
     }
 
     fn read(&self, key: &[u8]) -> Cmd {
-        match self.shared.tti {
+        match self.store.tti {
             Some(tti) => {
                 let mut cmd = redis::cmd("GETEX");
                 cmd.arg(key).arg("PX").arg(px(tti));
@@ -114,7 +114,7 @@ impl RedisBackend {
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.space.key(key)?)
             .arg(seal(self.codec(), value, clock::now())?);
-        if let Some(ttl) = ttl.or(self.shared.tti) {
+        if let Some(ttl) = ttl.or(self.store.tti) {
             cmd.arg("PX").arg(px(ttl));
         }
         Ok(cmd)
@@ -169,24 +169,24 @@ where
             ));
         }
         let topology = options.topology()?;
-        let shared = Shared {
+        let store = Store {
             connector: Connector::new(topology, options)?,
             codec: options.codec.clone(),
             prefix: options.prefix.clone(),
             cache: config.name.clone(),
             tti: config.tti(),
         };
-        let space = KeySpace::new(&shared.prefix, &shared.cache, Namespace::GLOBAL);
+        let space = KeySpace::new(&store.prefix, &store.cache, Namespace::GLOBAL);
         Ok(Self {
-            shared: Arc::new(shared),
+            store: Arc::new(store),
             space,
         })
     }
 
     fn scoped(&self, namespace: Namespace) -> Result<Self, BackendError> {
         Ok(Self {
-            shared: self.shared.clone(),
-            space: KeySpace::new(&self.shared.prefix, &self.shared.cache, namespace),
+            store: self.store.clone(),
+            space: KeySpace::new(&self.store.prefix, &self.store.cache, namespace),
         })
     }
 
@@ -205,7 +205,9 @@ where
     }
 
     fn clear(&self) -> Result<(), BackendError> {
-        walk_sync(&self.shared.connector, &self.space, Walk::Unlink).map(drop)
+        Walker::new(&self.space, Walk::Unlink)
+            .run_sync(&self.store.connector)
+            .map(drop)
     }
 
     /// No network call: `entries` and `weight` are 0, meaning unknown (see the
@@ -214,13 +216,12 @@ where
         BackendStats::default()
     }
 
+    // The impl's bounds already make `K` and `V` `Send`, so the `where K: Send, V: Send` of the
+    // trait's async methods is not repeated on them.
     fn get_async<Q: ?Sized + Lookup<K> + Sync>(
         &self,
         key: &Q,
-    ) -> impl Future<Output = Result<Option<Found<V>>, BackendError>> + Send
-    where
-        V: Send,
-    {
+    ) -> impl Future<Output = Result<Option<Found<V>>, BackendError>> + Send {
         let key = self.space.key(&key.to_key());
         async move {
             let cmd = self.read(&key?);
@@ -233,11 +234,7 @@ where
         key: K,
         value: V,
         ttl: Option<Duration>,
-    ) -> impl Future<Output = Result<(), BackendError>> + Send
-    where
-        K: Send,
-        V: Send,
-    {
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
         let cmd = self.write(&key, &value, ttl);
         async move { self.run_async(&cmd?).await }
     }
@@ -251,7 +248,8 @@ where
     }
 
     async fn clear_async(&self) -> Result<(), BackendError> {
-        walk_async(&self.shared.connector, &self.space, Walk::Unlink)
+        Walker::new(&self.space, Walk::Unlink)
+            .run_async(&self.store.connector)
             .await
             .map(drop)
     }
@@ -261,7 +259,7 @@ impl std::fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisBackend")
             .field("prefix", &String::from_utf8_lossy(self.space.base()))
-            .field("codec", &self.shared.codec.name())
+            .field("codec", &self.store.codec.name())
             .finish_non_exhaustive()
     }
 }

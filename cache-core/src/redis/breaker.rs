@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::clock::{self, duration_nanos};
 use crate::error::{BackendError, BackendErrorKind};
 
-use super::backend::KIND;
+use super::KIND;
 
 /// 0 when closed, else the real-clock nanosecond until which operations are skipped.
 #[derive(Debug)]

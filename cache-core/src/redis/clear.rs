@@ -28,6 +28,7 @@ pub(crate) enum Walk {
 }
 
 /// Where one `SCAN` cursor lives.
+#[derive(Clone)]
 enum Node {
     /// The only server.
     Only,
@@ -38,39 +39,114 @@ enum Node {
 /// A `SCAN` reply: the next cursor and a batch of keys.
 type Step = (u64, Vec<Vec<u8>>);
 
-/// The state of a walk, shared by the sync and async loops: which command comes next.
-struct Walker {
+/// A walk over one view's keys, driven by [`run_sync`](Self::run_sync) or
+/// [`run_async`](Self::run_async); between steps its state says which command comes next, and where.
+pub(crate) struct Walker {
     pattern: Vec<u8>,
     walk: Walk,
-    /// The cursor of the next `SCAN` on the current node, or `None` once it is exhausted.
+    /// The nodes to walk: the only server, or a cluster's primaries once [`on`](Self::on) has them.
+    nodes: Vec<Node>,
+    /// The index in `nodes` of the node being walked.
+    node: usize,
+    /// The cursor of the next `SCAN` on that node, or `None` once it is exhausted.
     cursor: Option<u64>,
     found: u64,
 }
 
 impl Walker {
-    fn new(space: &KeySpace, walk: Walk) -> Self {
+    /// A walk over the keys of `space` that does `walk` with them.
+    pub(crate) fn new(space: &KeySpace, walk: Walk) -> Self {
         Self {
             pattern: space.pattern(),
             walk,
-            cursor: None,
+            nodes: vec![Node::Only],
+            node: 0,
+            cursor: Some(0),
             found: 0,
         }
     }
 
-    fn start_node(&mut self) {
-        self.cursor = Some(0);
+    /// Walks every key of the view; the number of keys found.
+    pub(crate) fn run_sync(mut self, connector: &Connector) -> Result<u64, BackendError> {
+        if connector.is_cluster() {
+            self.on(connector.run_sync(|conn| match conn {
+                SyncConn::Cluster(c) => {
+                    primaries(c.route_command(&redis::cmd("PING"), all_primaries())?)
+                }
+                SyncConn::Single(_) => Ok(vec![Node::Only]),
+            })?);
+        }
+        while let Some((scan, node)) = self.scan() {
+            let step = connector.run_sync(|conn| match (conn, node) {
+                (SyncConn::Cluster(c), Node::At(route)) => {
+                    Ok(from_redis_value(c.route_command(&scan, route)?)?)
+                }
+                (conn, _) => scan.query(conn.as_dyn()),
+            })?;
+            if let Some(unlink) = self.absorb(step) {
+                connector.run_sync(|conn| unlink.exec(conn.as_dyn()))?;
+            }
+        }
+        Ok(self.found)
     }
 
-    /// The next `SCAN` on the current node, if it has more.
-    fn scan(&self) -> Option<Cmd> {
-        let cursor = self.cursor?;
+    /// Async form of [`run_sync`](Self::run_sync).
+    pub(crate) async fn run_async(mut self, connector: &Connector) -> Result<u64, BackendError> {
+        if connector.is_cluster() {
+            let nodes = connector.run_async(|conn| async move {
+                match conn {
+                    AsyncConn::Cluster(mut c) => {
+                        primaries(c.route_command(redis::cmd("PING"), all_primaries()).await?)
+                    }
+                    AsyncConn::Single(_) => Ok(vec![Node::Only]),
+                }
+            });
+            self.on(nodes.await?);
+        }
+        while let Some((scan, node)) = self.scan() {
+            let step = connector
+                .run_async(|conn| async move {
+                    match (conn, node) {
+                        (AsyncConn::Cluster(mut c), Node::At(route)) => {
+                            Ok(from_redis_value(c.route_command(scan, route).await?)?)
+                        }
+                        (mut conn, _) => scan.query_async(&mut conn).await,
+                    }
+                })
+                .await?;
+            if let Some(unlink) = self.absorb(step) {
+                connector
+                    .run_async(|mut conn| async move { unlink.exec_async(&mut conn).await })
+                    .await?;
+            }
+        }
+        Ok(self.found)
+    }
+    /// Walks `nodes` (a cluster's primaries) instead of the only server.
+    fn on(&mut self, nodes: Vec<Node>) {
+        self.nodes = nodes;
+    }
+
+    /// The next `SCAN` and the node it goes to, moving on to the next node when one is exhausted;
+    /// `None` when every node is.
+    fn scan(&mut self) -> Option<(Cmd, Node)> {
+        let cursor = match self.cursor {
+            Some(cursor) => cursor,
+            // This node is exhausted: the next one starts at cursor 0.
+            None => {
+                self.node += 1;
+                self.cursor = Some(0);
+                0
+            }
+        };
+        let node = self.nodes.get(self.node)?.clone();
         let mut cmd = redis::cmd("SCAN");
         cmd.arg(cursor)
             .arg("MATCH")
             .arg(&self.pattern)
             .arg("COUNT")
             .arg(SCAN_COUNT);
-        Some(cmd)
+        Some((cmd, node))
     }
 
     /// Takes a `SCAN` reply; the `UNLINK` of its keys when clearing.
@@ -105,82 +181,4 @@ fn primaries(reply: Value) -> RedisResult<Vec<Node>> {
             )))
         })
         .collect())
-}
-
-/// Walks every key of `space`; the number of keys found.
-pub(crate) fn walk_sync(
-    connector: &Connector,
-    space: &KeySpace,
-    walk: Walk,
-) -> Result<u64, BackendError> {
-    let nodes = if connector.is_cluster() {
-        connector.run_sync(|conn| match conn {
-            SyncConn::Cluster(c) => {
-                primaries(c.route_command(&redis::cmd("PING"), all_primaries())?)
-            }
-            SyncConn::Single(_) => Ok(vec![Node::Only]),
-        })?
-    } else {
-        vec![Node::Only]
-    };
-    let mut walker = Walker::new(space, walk);
-    for node in &nodes {
-        walker.start_node();
-        while let Some(scan) = walker.scan() {
-            let step = connector.run_sync(|conn| match (conn, node) {
-                (SyncConn::Cluster(c), Node::At(route)) => {
-                    Ok(from_redis_value(c.route_command(&scan, route.clone())?)?)
-                }
-                (conn, _) => scan.query(conn.as_dyn()),
-            })?;
-            if let Some(unlink) = walker.absorb(step) {
-                connector.run_sync(|conn| unlink.exec(conn.as_dyn()))?;
-            }
-        }
-    }
-    Ok(walker.found)
-}
-
-/// Async form of [`walk_sync`].
-pub(crate) async fn walk_async(
-    connector: &Connector,
-    space: &KeySpace,
-    walk: Walk,
-) -> Result<u64, BackendError> {
-    let nodes = if connector.is_cluster() {
-        connector
-            .run_async(|conn| async move {
-                match conn {
-                    AsyncConn::Cluster(mut c) => {
-                        primaries(c.route_command(redis::cmd("PING"), all_primaries()).await?)
-                    }
-                    AsyncConn::Single(_) => Ok(vec![Node::Only]),
-                }
-            })
-            .await?
-    } else {
-        vec![Node::Only]
-    };
-    let mut walker = Walker::new(space, walk);
-    for node in &nodes {
-        walker.start_node();
-        while let Some(scan) = walker.scan() {
-            let step = connector
-                .run_async(|conn| async move {
-                    match (conn, node) {
-                        (AsyncConn::Cluster(mut c), Node::At(route)) => Ok(from_redis_value(
-                            c.route_command(scan, route.clone()).await?,
-                        )?),
-                        (mut conn, _) => scan.query_async(&mut conn).await,
-                    }
-                })
-                .await?;
-            if let Some(unlink) = walker.absorb(step) {
-                connector
-                    .run_async(|mut conn| async move { unlink.exec_async(&mut conn).await })
-                    .await?;
-            }
-        }
-    }
-    Ok(walker.found)
 }

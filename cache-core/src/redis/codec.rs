@@ -21,7 +21,7 @@ use crate::backend::Found;
 use crate::clock::Timestamp;
 use crate::error::{BackendError, BackendErrorKind};
 
-use super::backend::KIND;
+use super::KIND;
 
 const MAGIC: [u8; 2] = *b"mk";
 const ENVELOPE_VERSION: u8 = 1;
@@ -75,14 +75,15 @@ pub trait Codec: Send + Sync + 'static {
 
     /// Makes a deserializer over `bytes` and hands it to `visit`, which reads the value out. An
     /// error if `visit` fails or if bytes are left over.
-    fn decode<'de>(
-        &self,
-        bytes: &'de [u8],
-        visit: &mut dyn FnMut(
-            &mut dyn erased_serde::Deserializer<'de>,
-        ) -> Result<(), erased_serde::Error>,
-    ) -> Result<(), CodecError>;
+    fn decode<'de>(&self, bytes: &'de [u8], visit: Visit<'_, 'de>) -> Result<(), CodecError>;
 }
+
+/// What [`Codec::decode`] hands its deserializer to: the caller's code that reads the value out.
+///
+/// An alias, so an implementation may write either this or the type it stands for,
+/// `&mut dyn FnMut(&mut dyn erased_serde::Deserializer<'de>) -> Result<(), erased_serde::Error>`.
+pub type Visit<'a, 'de> =
+    &'a mut dyn FnMut(&mut dyn erased_serde::Deserializer<'de>) -> Result<(), erased_serde::Error>;
 
 /// The default codec: [postcard](https://docs.rs/postcard).
 ///
@@ -121,13 +122,7 @@ impl Codec for Postcard {
         Ok(())
     }
 
-    fn decode<'de>(
-        &self,
-        bytes: &'de [u8],
-        visit: &mut dyn FnMut(
-            &mut dyn erased_serde::Deserializer<'de>,
-        ) -> Result<(), erased_serde::Error>,
-    ) -> Result<(), CodecError> {
+    fn decode<'de>(&self, bytes: &'de [u8], visit: Visit<'_, 'de>) -> Result<(), CodecError> {
         let mut de = postcard::Deserializer::from_bytes(bytes);
         visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))?;
         let rest = de.finalize()?;

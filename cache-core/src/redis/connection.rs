@@ -21,7 +21,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::{BackendError, BackendErrorKind};
 
-use super::backend::KIND;
+use super::KIND;
 use super::breaker::Breaker;
 use super::options::{RedisOptions, Topology};
 

@@ -75,8 +75,11 @@ mod options;
 #[cfg(test)]
 mod tests;
 
+/// The backend's kind name, in stats, events and errors.
+const KIND: &str = "redis";
+
 pub use self::backend::RedisBackend;
-pub use self::codec::{Codec, CodecError, Postcard};
+pub use self::codec::{Codec, CodecError, Postcard, Visit};
 pub use self::options::RedisOptions;
 /// The `redis` crate this backend is built on, for raw commands and pipelines
 /// ([`RedisBackend::query`], [`RedisBackend::query_pipeline`]).

@@ -16,7 +16,7 @@ use crate::clock;
 use crate::error::BackendError;
 
 use super::backend::RedisBackend;
-use super::clear::{Walk, walk_async, walk_sync};
+use super::clear::{Walk, Walker};
 use super::codec::{seal, unseal};
 
 impl RedisBackend {
@@ -67,7 +67,7 @@ impl RedisBackend {
         &self,
         pipeline: &Pipeline,
     ) -> Result<T, BackendError> {
-        self.shared
+        self.store
             .connector
             .run_sync(|conn| pipeline.query(conn.as_dyn()))
     }
@@ -77,7 +77,7 @@ impl RedisBackend {
         &self,
         pipeline: &Pipeline,
     ) -> Result<T, BackendError> {
-        self.shared
+        self.store
             .connector
             .run_async(|mut conn| async move { pipeline.query_async(&mut conn).await })
             .await
@@ -188,12 +188,14 @@ impl RedisBackend {
     /// keyspace in steps, so it is for tools and tests, not hot paths;
     /// [`Cache::stats`](crate::Cache::stats) makes no network call and reports 0 entries for Redis.
     pub fn count(&self) -> Result<u64, BackendError> {
-        walk_sync(&self.shared.connector, &self.space, Walk::Count)
+        Walker::new(&self.space, Walk::Count).run_sync(&self.store.connector)
     }
 
     /// Async form of [`count`](Self::count).
     pub async fn count_async(&self) -> Result<u64, BackendError> {
-        walk_async(&self.shared.connector, &self.space, Walk::Count).await
+        Walker::new(&self.space, Walk::Count)
+            .run_async(&self.store.connector)
+            .await
     }
 
     fn hash_cmd<H: Serialize + ?Sized>(

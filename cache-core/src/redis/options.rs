@@ -8,7 +8,7 @@ use redis::{ConnectionInfo, IntoConnectionInfo};
 
 use crate::error::BackendError;
 
-use super::backend::KIND;
+use super::KIND;
 use super::codec::{Codec, Postcard};
 
 /// Options of the Redis backend, given to

@@ -5,20 +5,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::event::{Event, EventKind, GetResult, LoadOutcome};
+use super::event::{Event, EventKind, GetResult, LoadOutcome, Source};
+#[cfg(feature = "tracing")]
+use super::handlers::load_span;
 use super::handlers::{active, dispatch};
 use crate::backend::RemovalCause;
 use crate::config::Config;
 use crate::context::{self, Namespace};
 use crate::error::BackendError;
 
-/// Which cache an event belongs to.
-#[derive(Clone, Copy)]
-pub(crate) struct Source<'a> {
-    pub(crate) cache: &'a str,
-    pub(crate) backend: &'static str,
-}
-
+/// Builds the event and hands it to the handlers; callers have checked [`active`].
 #[cold]
 #[inline(never)]
 fn send(source: Source<'_>, namespace: Namespace, kind: EventKind<'_>) {
@@ -103,14 +99,16 @@ pub(crate) fn observed<K: 'static, V: 'static>(
 
 /// Watches one run of a loader: emits [`EventKind::LoadStart`] when a load begins and
 /// [`EventKind::Load`] (or [`EventKind::Refresh`] for a background refresh) when it ends, and
-/// runs the body inside a `tracing` span when the `tracing` bridge is attached. If the watch is
-/// dropped before [`finish`](Self::finish), the body panicked (or its future was cancelled), and
-/// that is the outcome reported.
+/// runs the body inside a `tracing` span while a handler that wants load spans (the `tracing`
+/// bridge) is attached. If the watch is dropped before [`finish`](Self::finish), the body panicked
+/// (or its future was cancelled), and that is the outcome reported.
 pub(crate) struct LoadWatch<'a> {
-    watching: Option<Watching<'a>>,
+    /// `None` when nothing listened as the load began, or once its end is reported.
+    watching: Option<WatchedLoad<'a>>,
 }
 
-struct Watching<'a> {
+/// A load that began while something listened: what its end event needs.
+struct WatchedLoad<'a> {
     source: Source<'a>,
     namespace: Namespace,
     start: Instant,
@@ -137,9 +135,9 @@ impl<'a> LoadWatch<'a> {
             send(source, namespace, EventKind::LoadStart);
         }
         Self {
-            watching: Some(Watching {
+            watching: Some(WatchedLoad {
                 #[cfg(feature = "tracing")]
-                span: super::tracing::load_span(source, namespace, refresh),
+                span: load_span(source, namespace, refresh),
                 source,
                 namespace,
                 start: Instant::now(),
@@ -152,8 +150,8 @@ impl<'a> LoadWatch<'a> {
     #[inline]
     pub(crate) fn run<R>(&self, body: impl FnOnce() -> R) -> R {
         #[cfg(feature = "tracing")]
-        if let Some(w) = &self.watching {
-            return w.span.in_scope(body);
+        if let Some(load) = &self.watching {
+            return load.span.in_scope(body);
         }
         body()
     }
@@ -163,7 +161,7 @@ impl<'a> LoadWatch<'a> {
     pub(crate) fn run_async<F: Future>(&self, body: F) -> impl Future<Output = F::Output> {
         use tracing::Instrument;
         let span = match &self.watching {
-            Some(w) => w.span.clone(),
+            Some(load) => load.span.clone(),
             None => tracing::Span::none(),
         };
         body.instrument(span)
@@ -179,18 +177,18 @@ impl<'a> LoadWatch<'a> {
     /// The body returned; `cached` says whether its result was kept.
     #[inline]
     pub(crate) fn finish(&mut self, cached: bool) {
-        if let Some(w) = self.watching.take() {
+        if let Some(load) = self.watching.take() {
             let outcome = if cached {
                 LoadOutcome::Ok
             } else {
                 LoadOutcome::NotCached
             };
-            w.end(outcome);
+            load.end(outcome);
         }
     }
 }
 
-impl Watching<'_> {
+impl WatchedLoad<'_> {
     #[cold]
     fn end(self, outcome: LoadOutcome) {
         let duration: Duration = self.start.elapsed();
@@ -207,13 +205,13 @@ impl Watching<'_> {
 
 impl Drop for LoadWatch<'_> {
     fn drop(&mut self) {
-        if let Some(w) = self.watching.take() {
+        if let Some(load) = self.watching.take() {
             let outcome = if std::thread::panicking() {
                 LoadOutcome::Panicked
             } else {
                 LoadOutcome::Cancelled
             };
-            w.end(outcome);
+            load.end(outcome);
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The event model: what happened ([`EventKind`]) and where ([`Event`]).
+//! The event model: what happened ([`EventKind`]) and where ([`Event`]), and the cache an emitter
+//! speaks for ([`Source`]).
 
 use std::time::Duration;
 
@@ -6,6 +7,13 @@ use super::names;
 use crate::backend::RemovalCause;
 use crate::context::Namespace;
 use crate::error::BackendError;
+
+/// Which cache an event belongs to (its name and backend kind), as every emitter is given it.
+#[derive(Clone, Copy)]
+pub(crate) struct Source<'a> {
+    pub(crate) cache: &'a str,
+    pub(crate) backend: &'static str,
+}
 
 /// One thing that happened to one cache, as handed to every attached handler.
 ///

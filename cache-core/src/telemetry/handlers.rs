@@ -1,61 +1,89 @@
 //! The global table of attached handlers and the dispatch of one event to them.
+//!
+//! A handler may ask for load spans as it is attached ([`attach_with_load_span`], which the
+//! `tracing` bridge does): while such a handler is attached, loads run inside the span its hook
+//! makes. So the table needs only the hook, never the bridge.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+#[cfg(feature = "tracing")]
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use parking_lot::RwLock;
 
 use super::event::Event;
+#[cfg(feature = "tracing")]
+use super::event::Source;
+#[cfg(feature = "tracing")]
+use crate::context::Namespace;
 
-struct Entry {
+/// One handler in the table, with the id it was attached under.
+struct AttachedHandler {
     id: Box<str>,
     handler: Box<dyn Fn(&Event<'_>) + Send + Sync>,
+    /// Whether loads run inside a span while this handler is attached.
+    #[cfg(feature = "tracing")]
+    wants_load_spans: bool,
 }
 
-type Table = Arc<[Arc<Entry>]>;
+type HandlerTable = Arc<[Arc<AttachedHandler>]>;
 
 /// The attached handlers, replaced whole (copy on write) by attach and detach.
-static HANDLERS: LazyLock<RwLock<Table>> = LazyLock::new(|| RwLock::new(Arc::new([])));
+static HANDLERS: LazyLock<RwLock<HandlerTable>> = LazyLock::new(|| RwLock::new(Arc::new([])));
 
 /// Bumped after every change of [`HANDLERS`], so threads know when their copy is out of date.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// Whether any handler is attached: the one relaxed load every operation pays.
-static ACTIVE: AtomicBool = AtomicBool::new(false);
+static ANY_ATTACHED: AtomicBool = AtomicBool::new(false);
 
-/// Whether the `tracing` bridge is attached, so loads run inside a span.
+/// Makes the `tracing` span that a load (or, with `refresh`, a background refresh) of one of
+/// `source`'s keys runs in.
 #[cfg(feature = "tracing")]
-static SPANS: AtomicBool = AtomicBool::new(false);
+pub(crate) type LoadSpan =
+    fn(source: Source<'_>, namespace: Namespace, refresh: bool) -> tracing::Span;
+
+/// The hook given to [`attach_with_load_span`]: the first one given, as there is one bridge.
+#[cfg(feature = "tracing")]
+static LOAD_SPAN: OnceLock<LoadSpan> = OnceLock::new();
+
+/// Whether a handler that wants load spans is attached.
+#[cfg(feature = "tracing")]
+static LOAD_SPANS: AtomicBool = AtomicBool::new(false);
 
 /// A thread's copy of the table. Dispatch reads it without touching any shared cache line (one
 /// atomic load of [`GENERATION`]), so threads emitting at once do not contend on a lock or a
 /// reference count; handlers run outside the global lock, so they may attach and detach.
-struct Local {
+struct ThreadTable {
     generation: u64,
-    table: Option<Table>,
+    table: Option<HandlerTable>,
 }
 
 thread_local! {
     /// Borrowed while this thread runs handlers: an event a handler causes (it reads a cache)
     /// finds it borrowed and is dropped, so a handler cannot recurse into itself forever.
-    static LOCAL: RefCell<Local> = const {
-        RefCell::new(Local { generation: u64::MAX, table: None })
+    static THREAD_TABLE: RefCell<ThreadTable> = const {
+        RefCell::new(ThreadTable { generation: u64::MAX, table: None })
     };
 }
 
 /// Whether any handler is attached. This is the only cost of telemetry when nothing listens.
 #[inline(always)]
 pub(crate) fn active() -> bool {
-    ACTIVE.load(Ordering::Relaxed)
+    ANY_ATTACHED.load(Ordering::Relaxed)
 }
 
-/// Whether loads should run inside a `tracing` span.
+/// The span a load (or refresh) runs in: the [`LoadSpan`] hook's while a handler that wants load
+/// spans is attached, else a disabled span.
 #[cfg(feature = "tracing")]
-pub(crate) fn spans() -> bool {
-    SPANS.load(Ordering::Relaxed)
+pub(crate) fn load_span(source: Source<'_>, namespace: Namespace, refresh: bool) -> tracing::Span {
+    match LOAD_SPAN.get() {
+        Some(make) if LOAD_SPANS.load(Ordering::Relaxed) => make(source, namespace, refresh),
+        _ => tracing::Span::none(),
+    }
 }
 
 /// [`attach`] was given an id that is already attached.
@@ -125,15 +153,36 @@ pub fn attach(
     id: &str,
     handler: impl Fn(&Event<'_>) + Send + Sync + 'static,
 ) -> Result<(), AttachError> {
-    let mut table = HANDLERS.write();
-    if table.iter().any(|e| *e.id == *id) {
-        return Err(AttachError { id: id.into() });
-    }
-    let entry = Arc::new(Entry {
+    attach_handler(AttachedHandler {
         id: id.into(),
         handler: Box::new(handler),
-    });
-    let next: Table = table.iter().cloned().chain([entry]).collect();
+        #[cfg(feature = "tracing")]
+        wants_load_spans: false,
+    })
+}
+
+/// Attaches `handler` under `id` as [`attach`] does; while it stays attached, loads run inside
+/// the span `load_span` makes.
+#[cfg(feature = "tracing")]
+pub(crate) fn attach_with_load_span(
+    id: &str,
+    handler: impl Fn(&Event<'_>) + Send + Sync + 'static,
+    load_span: LoadSpan,
+) -> Result<(), AttachError> {
+    LOAD_SPAN.get_or_init(|| load_span);
+    attach_handler(AttachedHandler {
+        id: id.into(),
+        handler: Box::new(handler),
+        wants_load_spans: true,
+    })
+}
+
+fn attach_handler(attached: AttachedHandler) -> Result<(), AttachError> {
+    let mut table = HANDLERS.write();
+    if table.iter().any(|h| h.id == attached.id) {
+        return Err(AttachError { id: attached.id });
+    }
+    let next: HandlerTable = table.iter().cloned().chain([Arc::new(attached)]).collect();
     publish(&mut table, next);
     Ok(())
 }
@@ -147,7 +196,7 @@ pub fn attach(
 /// assert!(!detach("doc-detach"));
 /// ```
 pub fn detach(id: &str) -> bool {
-    remove_where(|e| *e.id == *id)
+    detach_where(|h| *h.id == *id)
 }
 
 /// Whether a handler is attached under `id`.
@@ -160,26 +209,23 @@ pub fn detach(id: &str) -> bool {
 /// detach("doc-is-attached");
 /// ```
 pub fn is_attached(id: &str) -> bool {
-    HANDLERS.read().iter().any(|e| *e.id == *id)
+    HANDLERS.read().iter().any(|h| *h.id == *id)
 }
 
-fn remove_where(pred: impl Fn(&Entry) -> bool) -> bool {
+fn detach_where(pred: impl Fn(&AttachedHandler) -> bool) -> bool {
     let mut table = HANDLERS.write();
-    if !table.iter().any(|e| pred(e)) {
+    if !table.iter().any(|h| pred(h)) {
         return false;
     }
-    let next: Table = table.iter().filter(|e| !pred(e)).cloned().collect();
+    let next: HandlerTable = table.iter().filter(|h| !pred(h)).cloned().collect();
     publish(&mut table, next);
     true
 }
 
-fn publish(table: &mut Table, next: Table) {
-    ACTIVE.store(!next.is_empty(), Ordering::Relaxed);
+fn publish(table: &mut HandlerTable, next: HandlerTable) {
+    ANY_ATTACHED.store(!next.is_empty(), Ordering::Relaxed);
     #[cfg(feature = "tracing")]
-    SPANS.store(
-        next.iter().any(|e| *e.id == *super::tracing::HANDLER_ID),
-        Ordering::Relaxed,
-    );
+    LOAD_SPANS.store(next.iter().any(|h| h.wants_load_spans), Ordering::Relaxed);
     *table = next;
     GENERATION.fetch_add(1, Ordering::Release);
 }
@@ -188,7 +234,7 @@ fn publish(table: &mut Table, next: Table) {
 pub(crate) fn dispatch(event: &Event<'_>) {
     let generation = GENERATION.load(Ordering::Acquire);
     // `try_with`: an event emitted while the thread tears down its locals is dropped.
-    let _ = LOCAL.try_with(|local| {
+    let _ = THREAD_TABLE.try_with(|local| {
         let Ok(mut local) = local.try_borrow_mut() else {
             return;
         };
@@ -196,11 +242,11 @@ pub(crate) fn dispatch(event: &Event<'_>) {
             local.table = Some(HANDLERS.read().clone());
             local.generation = generation;
         }
-        for entry in local.table.iter().flat_map(|t| t.iter()) {
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| (entry.handler)(event))) {
-                // Detach this very entry, not whatever is attached under its id by now.
-                remove_where(|e| std::ptr::eq(e, &**entry));
-                report_panic(&entry.id, event.name(), &*panic);
+        for attached in local.table.iter().flat_map(|t| t.iter()) {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| (attached.handler)(event))) {
+                // Detach this very handler, not whatever is attached under its id by now.
+                detach_where(|h| std::ptr::eq(h, &**attached));
+                report_panic(&attached.id, event.name(), &*panic);
             }
         }
     });

@@ -42,6 +42,7 @@ use metrics::{
 use super::event::{Event, EventKind};
 use super::handlers::{attach, detach};
 use super::names::{self, LABEL_CACHE, LABEL_CAUSE, LABEL_KIND, LABEL_OUTCOME, LABEL_RESULT};
+use crate::registry;
 
 /// The id the bridge's handler is attached under.
 pub const HANDLER_ID: &str = "memokit.metrics";
@@ -126,7 +127,7 @@ fn record(event: &Event<'_>) {
 /// ```
 pub fn update_gauges() {
     let mut sizes: Vec<(String, u64, u64)> = Vec::new();
-    for info in crate::caches() {
+    for info in registry::caches() {
         // `caches()` is sorted by name, so namesakes are neighbours.
         match sizes.last_mut() {
             Some((name, entries, weight)) if *name == info.name => {

@@ -77,7 +77,8 @@ pub mod names;
 #[cfg(feature = "tracing")]
 pub mod tracing;
 
-pub(crate) use emit::{LoadWatch, Source, clear, error, get, insert, observed, remove};
+pub(crate) use emit::{LoadWatch, clear, error, get, insert, observed, remove};
+pub(crate) use event::Source;
 pub use event::{Event, EventKind, GetResult, LoadOutcome};
 pub(crate) use handlers::active;
 pub use handlers::{AttachError, attach, detach, is_attached};

@@ -27,9 +27,8 @@
 
 use tracing::Level;
 
-use super::emit::Source;
-use super::event::{Event, EventKind, GetResult};
-use super::handlers::{attach, detach, spans};
+use super::event::{Event, EventKind, GetResult, Source};
+use super::handlers::{attach_with_load_span, detach};
 use super::names;
 use crate::context::Namespace;
 
@@ -40,7 +39,7 @@ pub const HANDLER_ID: &str = "memokit.tracing";
 /// twice is harmless.
 pub fn install() {
     // Already attached is the only error, and it means installed.
-    let _ = attach(HANDLER_ID, forward);
+    let _ = attach_with_load_span(HANDLER_ID, forward, load_span);
 }
 
 /// Stops forwarding; whether the bridge was installed.
@@ -48,11 +47,8 @@ pub fn uninstall() -> bool {
     detach(HANDLER_ID)
 }
 
-/// The span a load (or refresh) runs in, or a disabled one when the bridge is not installed.
-pub(crate) fn load_span(source: Source<'_>, namespace: Namespace, refresh: bool) -> tracing::Span {
-    if !spans() {
-        return tracing::Span::none();
-    }
+/// The span a load (or refresh) runs in; the core asks for it only while the bridge is installed.
+fn load_span(source: Source<'_>, namespace: Namespace, refresh: bool) -> tracing::Span {
     // A span's name is part of its static metadata: one call site per name.
     macro_rules! span {
         ($name:expr) => {
