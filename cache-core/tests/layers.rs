@@ -327,7 +327,7 @@ fn read_tree(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) {
 }
 
 #[test]
-#[ignore = "enabled once the layering lands"]
+
 fn cache_core_imports_only_look_down() {
     let mut files = Vec::new();
     read_tree(
