@@ -1,8 +1,8 @@
 //! What `#[cached(...)]` and `#[derive(Cache)]`'s `#[cache(...)]` have in common: the
 //! `option = value, flag` list, the options both accept ([`CommonOptions`]), the value parsers
-//! other options reuse (durations) and the "unknown option" message. One parser per option means
-//! one spelling and one error message for `ttl = "5m"` wherever it is written; each attribute
-//! parses only the options of its own.
+//! other options reuse (durations, a string where a type belongs) and the "unknown option"
+//! message. One parser per option means one spelling and one error message for `ttl = "5m"`
+//! wherever it is written; each attribute parses only the options of its own.
 
 use std::time::Duration;
 
@@ -289,15 +289,7 @@ fn parse_capacity(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Exp
 }
 
 fn parse_backend(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<BackendArg> {
-    if input.peek(LitStr) {
-        let lit: LitStr = input.parse()?;
-        diag.error(
-            &lit,
-            format!(
-                "`backend` takes a name or a type, not a string: write `backend = {}`",
-                lit.value()
-            ),
-        );
+    if parse_quoted(input, "backend", "a name or a type", diag)?.is_some() {
         return Ok(BackendArg::Memory);
     }
     let ty: Type = input.parse()?;
@@ -322,4 +314,27 @@ fn parse_backend(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Back
         }
     }
     Ok(BackendArg::Custom(Box::new(ty)))
+}
+
+/// A string where option `key` takes `takes` (`backend = "redis"`, `key = "u64"`), reported with
+/// the unquoted spelling and returned for the caller to recover with; `None` if the value is not
+/// a string, with `input` untouched.
+pub(crate) fn parse_quoted(
+    input: ParseStream,
+    key: &str,
+    takes: &str,
+    diag: &mut Diagnostics,
+) -> syn::Result<Option<LitStr>> {
+    if !input.peek(LitStr) {
+        return Ok(None);
+    }
+    let lit: LitStr = input.parse()?;
+    diag.error(
+        &lit,
+        format!(
+            "`{key}` takes {takes}, not a string: write `{key} = {}`",
+            lit.value()
+        ),
+    );
+    Ok(Some(lit))
 }

@@ -3,10 +3,10 @@
 //! checked the same way in both places; this file parses the rest.
 
 use syn::parse::ParseStream;
-use syn::{Attribute, Expr, Ident, LitStr, Meta, Path, Type};
+use syn::{Attribute, Expr, Ident, Meta, Path, Type};
 
 use crate::diag::Diagnostics;
-use crate::options::{CommonOptions, Known, parse_list};
+use crate::options::{CommonOptions, Known, parse_list, parse_quoted};
 
 /// The options `#[cache]` accepts, and names people reach for from ElixirCache and other crates.
 const KNOWN: Known = Known {
@@ -103,15 +103,7 @@ impl ModuleArgs {
 /// `key = Type` / `value = Type`. A quoted type is reported with the unquoted spelling, and
 /// still used, so the module's functions exist and calls to them add no errors of their own.
 fn parse_type(input: ParseStream, key: &str, diag: &mut Diagnostics) -> syn::Result<Option<Type>> {
-    if input.peek(LitStr) {
-        let lit: LitStr = input.parse()?;
-        diag.error(
-            &lit,
-            format!(
-                "`{key}` takes a type, not a string: write `{key} = {}`",
-                lit.value()
-            ),
-        );
+    if let Some(lit) = parse_quoted(input, key, "a type", diag)? {
         return Ok(lit.parse().ok());
     }
     input.parse().map(Some)
