@@ -71,9 +71,7 @@ impl ModuleArgs {
             let parsed = parse_list(tokens, diag, |name, key, input, diag| {
                 args.parse_option(name, key, input, diag)
             });
-            if let Err(syntax) = parsed {
-                diag.push(syntax);
-            }
+            diag.recover(parsed);
         }
         args
     }
