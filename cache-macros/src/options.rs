@@ -1,7 +1,8 @@
 //! What `#[cached(...)]` and `#[derive(Cache)]`'s `#[cache(...)]` have in common: the
-//! `option = value, flag` list, the values several options share (durations, capacities, names,
-//! backends) and the "unknown option" message. One parser per value means one spelling and one
-//! error message for `ttl = "5m"` wherever it is written.
+//! `option = value, flag` list, the options both accept ([`CommonOptions`]), the value parsers
+//! other options reuse (durations, a string where a type belongs) and the "unknown option"
+//! message. One parser per option means one spelling and one error message for `ttl = "5m"`
+//! wherever it is written; each attribute parses only the options of its own.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token, Type};
+use syn::{Expr, ExprLit, Ident, Lit, LitStr, Path, Token, Type};
 
 use crate::diag::Diagnostics;
 use crate::duration;
@@ -31,6 +32,52 @@ impl DurationArg {
             }
             Self::Expr(expr) => quote_spanned!(expr.span()=> #expr),
         }
+    }
+}
+
+/// The options both attributes accept, each individually valid (or already reported).
+#[derive(Default)]
+pub(crate) struct CommonOptions {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) backend: Option<BackendArg>,
+    pub(crate) ttl: Option<DurationArg>,
+    pub(crate) tti: Option<DurationArg>,
+    pub(crate) capacity: Option<Expr>,
+    /// With the option's name, to report what it lacks.
+    pub(crate) weigher: Option<(Ident, Expr)>,
+    /// `sandbox = "required"`: the span of the literal; `"optional"` (the default) leaves it `None`.
+    pub(crate) sandbox_required: Option<Span>,
+    pub(crate) krate: Option<Path>,
+}
+
+impl CommonOptions {
+    /// Parses the value of option `key` (named `name`, `input` after its `=`) if it is one of
+    /// these; `false` leaves `input` untouched for the attribute's own options.
+    pub(crate) fn parse_value(
+        &mut self,
+        name: &Ident,
+        key: &str,
+        input: ParseStream,
+        diag: &mut Diagnostics,
+    ) -> syn::Result<bool> {
+        match key {
+            "name" => self.name = Some(parse_name(input, diag)?),
+            "backend" => self.backend = Some(parse_backend(input, diag)?),
+            "ttl" => self.ttl = Some(parse_duration(input, key, diag)?),
+            "tti" => self.tti = Some(parse_duration(input, key, diag)?),
+            "capacity" => self.capacity = Some(parse_capacity(input, diag)?),
+            "weigher" => self.weigher = Some((name.clone(), input.parse()?)),
+            "sandbox" => self.sandbox_required = parse_sandbox(input, diag)?,
+            "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The `weigher`, if there is no `capacity` for the total weight it bounds. The caller reports
+    /// it: each attribute words the error and places it its own way, as its UI tests pin.
+    pub(crate) fn weigher_without_capacity(&self) -> Option<&(Ident, Expr)> {
+        self.weigher.as_ref().filter(|_| self.capacity.is_none())
     }
 }
 
@@ -160,10 +207,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// `sandbox = "required" | "optional"`.
-pub(crate) fn parse_sandbox(
-    input: ParseStream,
-    diag: &mut Diagnostics,
-) -> syn::Result<Option<Span>> {
+fn parse_sandbox(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Option<Span>> {
     let lit: LitStr = input.parse()?;
     match lit.value().as_str() {
         "required" => return Ok(Some(lit.span())),
@@ -179,7 +223,7 @@ pub(crate) fn parse_sandbox(
 }
 
 /// `name = "..."`: a non-empty string.
-pub(crate) fn parse_name(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<LitStr> {
+fn parse_name(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<LitStr> {
     let lit: LitStr = input.parse()?;
     if lit.value().trim().is_empty() {
         diag.error(&lit, "`name` must not be empty");
@@ -226,7 +270,7 @@ pub(crate) fn parse_duration(
     }
 }
 
-pub(crate) fn parse_capacity(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Expr> {
+fn parse_capacity(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Expr> {
     let expr: Expr = input.parse()?;
     if let Expr::Lit(ExprLit { lit, .. }) = &expr {
         match lit {
@@ -244,16 +288,8 @@ pub(crate) fn parse_capacity(input: ParseStream, diag: &mut Diagnostics) -> syn:
     Ok(expr)
 }
 
-pub(crate) fn parse_backend(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<BackendArg> {
-    if input.peek(LitStr) {
-        let lit: LitStr = input.parse()?;
-        diag.error(
-            &lit,
-            format!(
-                "`backend` takes a name or a type, not a string: write `backend = {}`",
-                lit.value()
-            ),
-        );
+fn parse_backend(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<BackendArg> {
+    if parse_quoted(input, "backend", "a name or a type", diag)?.is_some() {
         return Ok(BackendArg::Memory);
     }
     let ty: Type = input.parse()?;
@@ -278,4 +314,27 @@ pub(crate) fn parse_backend(input: ParseStream, diag: &mut Diagnostics) -> syn::
         }
     }
     Ok(BackendArg::Custom(Box::new(ty)))
+}
+
+/// A string where option `key` takes `takes` (`backend = "redis"`, `key = "u64"`), reported with
+/// the unquoted spelling and returned for the caller to recover with; `None` if the value is not
+/// a string, with `input` untouched.
+pub(crate) fn parse_quoted(
+    input: ParseStream,
+    key: &str,
+    takes: &str,
+    diag: &mut Diagnostics,
+) -> syn::Result<Option<LitStr>> {
+    if !input.peek(LitStr) {
+        return Ok(None);
+    }
+    let lit: LitStr = input.parse()?;
+    diag.error(
+        &lit,
+        format!(
+            "`{key}` takes {takes}, not a string: write `{key} = {}`",
+            lit.value()
+        ),
+    );
+    Ok(Some(lit))
 }

@@ -17,37 +17,25 @@ use quote::quote;
 use syn::parse::{ParseStream, Parser};
 use syn::{Expr, Ident, ItemFn, Path, Token};
 
-use crate::diag::{Diagnostics, with_item};
+use crate::diag::{Diagnostics, function_attribute};
 
 pub(crate) fn sandboxed(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: ItemFn = match syn::parse2(item.clone()) {
-        Ok(func) => func,
-        Err(_) => {
-            let error = syn::Error::new_spanned(
-                item.clone().into_iter().next(),
-                "`#[memokit::sandboxed]` goes on a function, usually a `#[test]`; inside other code write `let _sb = memokit::sandbox();`",
-            );
-            return with_item(error, item);
-        }
-    };
-    let mut diag = Diagnostics::default();
-    let krate = match parse_args(args, &mut diag) {
-        Ok(krate) => krate,
-        Err(syntax) => {
-            diag.push(syntax);
-            None
-        }
-    };
-    if let Some(constness) = &func.sig.constness {
-        diag.error(
-            constness,
-            "`#[memokit::sandboxed]` can't apply to a `const fn`: entering a sandbox happens at run time",
-        );
-    }
-    match diag.finish(()) {
-        Ok(()) => expand(func, krate),
-        Err(error) => with_item(error, item),
-    }
+    function_attribute(
+        item,
+        "`#[memokit::sandboxed]` goes on a function, usually a `#[test]`; inside other code write `let _sb = memokit::sandbox();`",
+        |func, diag| {
+            let parsed = parse_args(args, diag);
+            let krate = diag.recover(parsed);
+            if let Some(constness) = &func.sig.constness {
+                diag.error(
+                    constness,
+                    "`#[memokit::sandboxed]` can't apply to a `const fn`: entering a sandbox happens at run time",
+                );
+            }
+            krate
+        },
+        expand,
+    )
 }
 
 /// `crate = path` is the only option, for re-exports of memokit under another name.

@@ -1,16 +1,14 @@
 //! Parsing `#[cached(...)]` into [`Args`]: hand-written, one option at a time, rejecting unknown and
-//! duplicate options with spanned errors that say what to write instead.
+//! duplicate options with spanned errors that say what to write instead. The options
+//! `#[derive(Cache)]` accepts too are [`CommonOptions`]; this file parses the rest.
 
 use proc_macro2::TokenStream;
 use syn::ext::IdentExt;
 use syn::parse::ParseStream;
-use syn::{Expr, ExprLit, Ident, Lit, LitBool, LitStr, Path, Token, Type};
+use syn::{Expr, ExprLit, Ident, Lit, LitBool, Token, Type};
 
 use crate::diag::Diagnostics;
-use crate::options::{
-    BackendArg, DurationArg, Known, parse_backend, parse_capacity, parse_duration, parse_list,
-    parse_name, parse_sandbox,
-};
+use crate::options::{BackendArg, CommonOptions, DurationArg, Known, parse_duration, parse_list};
 
 /// The options `#[cached]` accepts, in the order the docs list them, and names people reach for
 /// from other crates.
@@ -81,17 +79,13 @@ pub(crate) enum CompanionArg {
 /// A parsed, individually valid `#[cached(...)]`.
 #[derive(Default)]
 pub(crate) struct Args {
+    /// The options `#[derive(Cache)]` accepts too.
+    pub(crate) common: CommonOptions,
     pub(crate) key: Option<(Ident, KeyArg)>,
     pub(crate) condition: Option<Expr>,
     pub(crate) unless: Option<(Ident, Expr)>,
     pub(crate) ttl_from: Option<(Ident, Expr)>,
-    pub(crate) tti: Option<DurationArg>,
-    pub(crate) weigher: Option<(Ident, Expr)>,
     pub(crate) companion: Option<CompanionArg>,
-    pub(crate) ttl: Option<DurationArg>,
-    pub(crate) capacity: Option<Expr>,
-    pub(crate) name: Option<LitStr>,
-    pub(crate) backend: Option<BackendArg>,
     /// The Redis URL: a string literal or any expression of a type `Into<String>`.
     pub(crate) url: Option<Expr>,
     /// The deadline of each Redis operation.
@@ -102,9 +96,6 @@ pub(crate) struct Args {
     pub(crate) refresh: Option<(Ident, DurationArg)>,
     /// `sync = false` turns single flight off.
     pub(crate) sync: Option<LitBool>,
-    /// `sandbox = "required"`: the span of the literal; `"optional"` (the default) leaves it `None`.
-    pub(crate) sandbox_required: Option<proc_macro2::Span>,
-    pub(crate) krate: Option<Path>,
 }
 
 impl Args {
@@ -116,7 +107,7 @@ impl Args {
             args.parse_option(name, key, input, diag)
         })?;
         args.check_refresh_before_ttl(diag);
-        if !matches!(args.backend, Some(BackendArg::Redis(_))) {
+        if !matches!(args.common.backend, Some(BackendArg::Redis(_))) {
             if let Some(url) = &args.url {
                 diag.error(
                     url,
@@ -136,7 +127,7 @@ impl Args {
     /// A refresh age at or past the TTL would never fire: the entry expires first.
     fn check_refresh_before_ttl(&self, diag: &mut Diagnostics) {
         if let (Some((_, DurationArg::Literal(refresh, span))), Some(DurationArg::Literal(ttl, _))) =
-            (&self.refresh, &self.ttl)
+            (&self.refresh, &self.common.ttl)
             && refresh >= ttl
         {
             diag.push(syn::Error::new(
@@ -170,9 +161,7 @@ impl Args {
                 );
             }
         }
-        if let Some((weigher, _)) = &self.weigher
-            && self.capacity.is_none()
-        {
+        if let Some((weigher, _)) = self.common.weigher_without_capacity() {
             diag.error(
                 weigher,
                 "`weigher` bounds the total weight by `capacity`: add `capacity = <max total weight>`",
@@ -227,7 +216,9 @@ impl Args {
             }
             _ => {}
         }
-        if !KNOWN.expect_value(name, input, diag)? {
+        if !KNOWN.expect_value(name, input, diag)?
+            || self.common.parse_value(name, key, input, diag)?
+        {
             return Ok(());
         }
         match key {
@@ -235,10 +226,7 @@ impl Args {
             "condition" => self.condition = Some(parse_condition(input, diag)?),
             "unless" => self.unless = Some((name.clone(), parse_closure(input, key, diag)?)),
             "ttl_from" => self.ttl_from = Some((name.clone(), parse_closure(input, key, diag)?)),
-            "tti" => self.tti = Some(parse_duration(input, key, diag)?),
-            "weigher" => self.weigher = Some((name.clone(), input.parse()?)),
             "companion" => self.companion = Some(parse_companion(input, diag)?),
-            "ttl" => self.ttl = Some(parse_duration(input, key, diag)?),
             "refresh" => self.refresh = Some((name.clone(), parse_duration(input, key, diag)?)),
             "sync" => match input.parse::<Expr>()? {
                 Expr::Lit(ExprLit {
@@ -250,13 +238,8 @@ impl Args {
                     "`sync` takes `true` or `false`: `sync = false` turns single flight off",
                 ),
             },
-            "capacity" => self.capacity = Some(parse_capacity(input, diag)?),
-            "name" => self.name = Some(parse_name(input, diag)?),
-            "backend" => self.backend = Some(parse_backend(input, diag)?),
             "url" => self.url = Some(input.parse()?),
             "timeout" => self.timeout = Some((name.clone(), parse_duration(input, key, diag)?)),
-            "sandbox" => self.sandbox_required = parse_sandbox(input, diag)?,
-            "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
             _ => KNOWN.skip_unknown(name, input, diag)?,
         }
         Ok(())

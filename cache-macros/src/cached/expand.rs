@@ -24,7 +24,7 @@ pub(crate) fn companion_name(fn_name: &str) -> String {
 }
 
 pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStream {
-    let private = crate::paths::private(args.krate.as_ref());
+    let private = crate::paths::private(args.common.krate.as_ref());
     let ItemFn {
         attrs,
         vis,
@@ -58,7 +58,7 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
     };
     let value_ty = quote_spanned!(ret.span()=> #private::Value<#ret, #policy>);
     // The memory backend is `Memo`'s default parameter; naming it would only lengthen the output.
-    let backend_ty = BackendArg::explicit_type(args.backend.as_ref(), &private);
+    let backend_ty = BackendArg::explicit_type(args.common.backend.as_ref(), &private);
     let backend_ty = backend_ty.map(|b| quote!(, #b));
     let memo_ty = quote!(#private::Memo<#key_ty, #value_ty #backend_ty>);
     let memo = memo_static(&func, &args, &private, fn_name, &memo_ty);
@@ -213,7 +213,7 @@ fn memo_static(
     let path = format!("::{fn_name}");
     let at = format!("::{fn_name}@");
     let id = quote!(::core::concat!(::core::module_path!(), #at, #line, ":", #column, #hash));
-    let name = match &args.name {
+    let name = match &args.common.name {
         Some(name) => quote!(#name),
         None => quote!(::core::concat!(::core::module_path!(), #path)),
     };
@@ -222,14 +222,16 @@ fn memo_static(
         let duration = arg.to_duration(private);
         quote!(.#setter(#duration))
     };
-    let ttl = args.ttl.as_ref().map(|ttl| duration("ttl", ttl));
+    let ttl = args.common.ttl.as_ref().map(|ttl| duration("ttl", ttl));
     let refresh = args.refresh.as_ref().map(|(_, r)| duration("refresh", r));
-    let tti = args.tti.as_ref().map(|tti| duration("tti", tti));
+    let tti = args.common.tti.as_ref().map(|tti| duration("tti", tti));
     let capacity = args
+        .common
         .capacity
         .as_ref()
         .map(|c| quote_spanned!(c.span()=> .capacity(#c)));
     let weigher = args
+        .common
         .weigher
         .as_ref()
         .map(|(_, w)| quote_spanned!(w.span()=> .weigher(#w)));
@@ -243,6 +245,7 @@ fn memo_static(
     });
     // `cfg!(test)` expands in the user's crate: strict in its own test build only.
     let sandbox = args
+        .common
         .sandbox_required
         .map(|span| quote_spanned!(span=> .require_sandbox(::core::cfg!(test))));
     quote! {

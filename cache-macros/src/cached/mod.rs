@@ -33,37 +33,24 @@ mod expand;
 mod signature;
 
 use proc_macro2::TokenStream;
-use syn::ItemFn;
 
-use crate::diag::{Diagnostics, with_item};
+use crate::diag::function_attribute;
 use args::Args;
 use signature::Analysis;
 
 pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: ItemFn = match syn::parse2(item.clone()) {
-        Ok(func) => func,
-        Err(_) => {
-            let error = syn::Error::new_spanned(
-                item.clone().into_iter().next(),
-                "`#[cached]` memoizes functions and methods; to declare a cache you call directly, use `#[derive(memokit::Cache)]`",
-            );
-            return with_item(error, item);
-        }
-    };
-    let mut diag = Diagnostics::default();
-    let args = match Args::parse(args, &mut diag) {
-        Ok(args) => args,
-        Err(syntax) => {
-            diag.push(syntax);
-            Args::default()
-        }
-    };
-    args.check(&mut diag);
-    let analysis = Analysis::of(&func, &args, &mut diag);
-    match diag.finish(()) {
-        Ok(()) => expand::expand(func, args, analysis),
-        Err(error) => with_item(error, item),
-    }
+    function_attribute(
+        item,
+        "`#[cached]` memoizes functions and methods; to declare a cache you call directly, use `#[derive(memokit::Cache)]`",
+        |func, diag| {
+            let parsed = Args::parse(args, diag);
+            let args = diag.recover(parsed);
+            args.check(diag);
+            let analysis = Analysis::of(func, &args, diag);
+            (args, analysis)
+        },
+        |func, (args, analysis)| expand::expand(func, args, analysis),
+    )
 }
 
 #[cfg(test)]

@@ -1,15 +1,12 @@
-//! Parsing the `#[cache(...)]` attribute of a cache module into [`ModuleArgs`]. Options shared
-//! with `#[cached]` (`name`, `backend`, `ttl`, `capacity`, `crate`) use the same parsers, so they
-//! are spelled and checked the same way in both places.
+//! Parsing the `#[cache(...)]` attribute of a cache module into [`ModuleArgs`]. The options shared
+//! with `#[cached]` are [`CommonOptions`], parsed by the same code, so they are spelled and
+//! checked the same way in both places; this file parses the rest.
 
 use syn::parse::ParseStream;
-use syn::{Attribute, Expr, Ident, LitStr, Meta, Path, Type};
+use syn::{Attribute, Expr, Ident, Meta, Path, Type};
 
 use crate::diag::Diagnostics;
-use crate::options::{
-    BackendArg, DurationArg, Known, parse_backend, parse_capacity, parse_duration, parse_list,
-    parse_name, parse_sandbox,
-};
+use crate::options::{CommonOptions, Known, parse_list, parse_quoted};
 
 /// The options `#[cache]` accepts, and names people reach for from ElixirCache and other crates.
 const KNOWN: Known = Known {
@@ -38,18 +35,11 @@ const RENAMED: &[(&str, &str)] = &[
 /// A parsed `#[cache(...)]`; every field is individually valid (or already reported).
 #[derive(Default)]
 pub(crate) struct ModuleArgs {
-    pub(crate) name: Option<LitStr>,
+    /// The options `#[cached]` accepts too.
+    pub(crate) common: CommonOptions,
     pub(crate) key: Option<Type>,
     pub(crate) value: Option<Type>,
-    pub(crate) backend: Option<BackendArg>,
-    pub(crate) ttl: Option<DurationArg>,
-    pub(crate) tti: Option<DurationArg>,
-    pub(crate) capacity: Option<Expr>,
-    pub(crate) weigher: Option<Expr>,
     pub(crate) config: Option<Path>,
-    /// `sandbox = "required"`: the span of the literal; `"optional"` leaves it `None`.
-    pub(crate) sandbox_required: Option<proc_macro2::Span>,
-    pub(crate) krate: Option<Path>,
     /// The `cache(...)` attribute, for errors about what it lacks.
     pub(crate) attr: Option<Meta>,
 }
@@ -81,9 +71,7 @@ impl ModuleArgs {
             let parsed = parse_list(tokens, diag, |name, key, input, diag| {
                 args.parse_option(name, key, input, diag)
             });
-            if let Err(syntax) = parsed {
-                diag.push(syntax);
-            }
+            diag.recover(parsed);
         }
         args
     }
@@ -95,21 +83,15 @@ impl ModuleArgs {
         input: ParseStream,
         diag: &mut Diagnostics,
     ) -> syn::Result<()> {
-        if !KNOWN.expect_value(name, input, diag)? {
+        if !KNOWN.expect_value(name, input, diag)?
+            || self.common.parse_value(name, key, input, diag)?
+        {
             return Ok(());
         }
         match key {
-            "name" => self.name = Some(parse_name(input, diag)?),
             "key" => self.key = parse_type(input, key, diag)?,
             "value" => self.value = parse_type(input, key, diag)?,
-            "backend" => self.backend = Some(parse_backend(input, diag)?),
-            "ttl" => self.ttl = Some(parse_duration(input, key, diag)?),
-            "tti" => self.tti = Some(parse_duration(input, key, diag)?),
-            "capacity" => self.capacity = Some(parse_capacity(input, diag)?),
-            "weigher" => self.weigher = Some(input.parse()?),
             "config" => self.config = parse_config(input, diag)?,
-            "sandbox" => self.sandbox_required = parse_sandbox(input, diag)?,
-            "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
             _ => KNOWN.skip_unknown(name, input, diag)?,
         }
         Ok(())
@@ -119,15 +101,7 @@ impl ModuleArgs {
 /// `key = Type` / `value = Type`. A quoted type is reported with the unquoted spelling, and
 /// still used, so the module's functions exist and calls to them add no errors of their own.
 fn parse_type(input: ParseStream, key: &str, diag: &mut Diagnostics) -> syn::Result<Option<Type>> {
-    if input.peek(LitStr) {
-        let lit: LitStr = input.parse()?;
-        diag.error(
-            &lit,
-            format!(
-                "`{key}` takes a type, not a string: write `{key} = {}`",
-                lit.value()
-            ),
-        );
+    if let Some(lit) = parse_quoted(input, key, "a type", diag)? {
         return Ok(lit.parse().ok());
     }
     input.parse().map(Some)

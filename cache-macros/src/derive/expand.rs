@@ -20,15 +20,16 @@ pub(crate) fn expand(module: &Module, fallback: bool) -> TokenStream {
         args,
     } = module;
     let krate = args
+        .common
         .krate
         .as_ref()
         .map_or_else(|| quote!(::memokit), |path| quote!(#path));
     let private = quote!(#krate::__private);
     let key = quote!(#key);
     let value = quote!(#value);
-    let backend = BackendArg::explicit_type(args.backend.as_ref(), &private)
+    let backend = BackendArg::explicit_type(args.common.backend.as_ref(), &private)
         .unwrap_or_else(|| quote!(#private::MemoryBackend<#key, #value>));
-    let name = match &args.name {
+    let name = match &args.common.name {
         Some(name) => quote!(#name),
         None => {
             let ident = ident.to_string();
@@ -205,7 +206,7 @@ fn build(
     backend: &TokenStream,
     name: &TokenStream,
 ) -> TokenStream {
-    let args = &module.args;
+    let args = &module.args.common;
     let settings = quote!(__memokit_settings);
     let duration = |field: &str, arg: &Option<DurationArg>| {
         arg.as_ref().map(|d| {
@@ -223,12 +224,12 @@ fn build(
     let weigher = args
         .weigher
         .as_ref()
-        .map(|w| quote_spanned!(w.span()=> #settings.set_weigher(#w);));
+        .map(|(_, w)| quote_spanned!(w.span()=> #settings.set_weigher(#w);));
     // `cfg!(test)` expands in the user's crate: strict in its own test build only.
     let sandbox = args
         .sandbox_required
         .map(|span| quote_spanned!(span=> #settings.require_sandbox = ::core::cfg!(test);));
-    let config = match &args.config {
+    let config = match &module.args.config {
         Some(path) => quote_spanned!(path.span()=> #path),
         None => quote!(|_| ::core::result::Result::Ok(())),
     };

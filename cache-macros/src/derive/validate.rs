@@ -66,8 +66,7 @@ pub(crate) fn validate(
             );
         }
     }
-    if let Some(weigher) = &args.weigher
-        && args.capacity.is_none()
+    if let Some((_, weigher)) = args.common.weigher_without_capacity()
         && args.config.is_none()
     {
         diag.error(
