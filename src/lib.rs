@@ -433,6 +433,22 @@ pub use memokit_core::*;
 /// # }
 /// ```
 ///
+/// **`version = 2`** (a `u32` literal or expression, default 0) is the schema version of the
+/// cached values. A backend that stores bytes (Redis) writes it beside each value and reads a
+/// value of another version as a miss, which the next call overwrites: bump it when the return
+/// type keeps its name but its serialized form or meaning changes, so a new deploy never decodes
+/// the previous deploy's values as its own.
+///
+/// ```
+/// # use memokit::cached;
+/// #[cached(version = 2)]
+/// fn price(id: u32) -> u64 {
+///     u64::from(id) * 100
+/// }
+/// assert_eq!(price(1), 100);
+/// assert_eq!(PRICE_MEMO.cache().unwrap().config().version(), 2);
+/// ```
+///
 /// **`crate = path`** names this crate where it is not `::memokit`, for a crate that re-exports
 /// memokit and uses the attribute from its own macros:
 ///
@@ -625,6 +641,7 @@ pub use memokit_macros::cached;
 /// | `weigher = path_or_closure` | `Fn(&K, &V) -> u64`: bound the cache by total weight |
 /// | `config = path::to::fn` | `fn(&mut Settings<K, V, B>) -> Result<(), ConfigError>`, run once on first use; see [`Settings`] |
 /// | `sandbox = "required"` | in this crate's test builds, using the cache outside a [`sandbox()`] panics with a message naming the cache and the fix |
+/// | `version = 2` | the values' schema version (`u32`, default 0): a byte-storing backend reads values of another version as misses; bump it when the value type's serialized form changes |
 /// | `crate = path` | where the `memokit` crate is, when it is re-exported |
 ///
 /// # Generated functions

@@ -47,6 +47,8 @@ pub(crate) struct CommonOptions {
     pub(crate) weigher: Option<(Ident, Expr)>,
     /// `sandbox = "required"`: the span of the literal; `"optional"` (the default) leaves it `None`.
     pub(crate) sandbox_required: Option<Span>,
+    /// The schema version of the values (a `u32` literal or expression).
+    pub(crate) version: Option<Expr>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -68,6 +70,7 @@ impl CommonOptions {
             "capacity" => self.capacity = Some(parse_capacity(input, diag)?),
             "weigher" => self.weigher = Some((name.clone(), input.parse()?)),
             "sandbox" => self.sandbox_required = parse_sandbox(input, diag)?,
+            "version" => self.version = Some(parse_version(input, diag)?),
             "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
             _ => return Ok(false),
         }
@@ -283,6 +286,20 @@ fn parse_capacity(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Exp
                 other,
                 "`capacity` is a number of entries: write `capacity = 10_000`",
             ),
+        }
+    }
+    Ok(expr)
+}
+
+fn parse_version(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Expr> {
+    let expr: Expr = input.parse()?;
+    if let Expr::Lit(ExprLit { lit, .. }) = &expr {
+        let fits = matches!(lit, Lit::Int(int) if int.base10_parse::<u32>().is_ok());
+        if !fits {
+            diag.error(
+                lit,
+                "`version` is the values' schema version, a whole number from 0 to 4294967295: write `version = 2`",
+            );
         }
     }
     Ok(expr)

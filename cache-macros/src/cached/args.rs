@@ -36,6 +36,7 @@ const OPTIONS: &[&str] = &[
     "sync",
     "companion",
     "sandbox",
+    "version",
     "crate",
 ];
 

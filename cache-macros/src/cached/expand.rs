@@ -248,9 +248,14 @@ fn memo_static(
         .common
         .sandbox_required
         .map(|span| quote_spanned!(span=> .require_sandbox(::core::cfg!(test))));
+    let version = args
+        .common
+        .version
+        .as_ref()
+        .map(|v| quote_spanned!(v.span()=> .version(#v)));
     quote! {
         static __MEMOKIT_MEMO: #memo_ty = #private::Memo::new(#id, || {
-            #private::Cache::builder(#name) #ttl #tti #refresh #capacity #weigher #redis #sandbox .build()
+            #private::Cache::builder(#name) #ttl #tti #refresh #capacity #weigher #redis #sandbox #version .build()
         });
     }
 }

@@ -17,7 +17,7 @@ const KNOWN: Known = Known {
 /// In the order the docs list them.
 const OPTIONS: &[&str] = &[
     "name", "key", "value", "backend", "ttl", "tti", "capacity", "weigher", "config", "sandbox",
-    "crate",
+    "version", "crate",
 ];
 
 /// With what to write in memokit instead.

@@ -229,6 +229,10 @@ fn build(
     let sandbox = args
         .sandbox_required
         .map(|span| quote_spanned!(span=> #settings.require_sandbox = ::core::cfg!(test);));
+    let version = args
+        .version
+        .as_ref()
+        .map(|v| quote_spanned!(v.span()=> #settings.version = #v;));
     let config = match &module.args.config {
         Some(path) => quote_spanned!(path.span()=> #path),
         None => quote!(|_| ::core::result::Result::Ok(())),
@@ -236,7 +240,7 @@ fn build(
     quote! {
         #[allow(unused_mut)]
         let mut #settings = #private::Settings::<#key, #value, #backend>::default();
-        #ttl #tti #capacity #weigher #sandbox
+        #ttl #tti #capacity #weigher #sandbox #version
         #private::build_module(#name, #settings, #config)
     }
 }
