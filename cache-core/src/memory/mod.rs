@@ -55,21 +55,27 @@
 //! and sketch (DESIGN.md itemises them and compares the peers).
 
 mod counter;
+mod deadlines;
 mod ghost;
 mod index;
 mod lock;
 mod shard;
 mod shim;
 mod sketch;
+mod soonest;
 
 use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::Duration;
 
 use hashbrown::DefaultHashBuilder;
 
 pub use counter::Counter;
+use deadlines::NEVER;
 use lock::RwLock;
-use shard::{KeptTimes, NEVER, Removals, Shard, WriteContext};
+use shard::{KeptTimes, Removals, Shard, WriteContext};
+use shim::AtomicU64;
+use soonest::Soonest;
 
 use crate::backend::{Backend, BackendStats, Found};
 use crate::clock::{self, Timestamp, duration_nanos};
@@ -105,7 +111,12 @@ const MAX_SHARDS: usize = 64;
 pub struct MemoryBackend<K, V> {
     config: Config<K, V>,
     hasher: DefaultHashBuilder,
-    shards: Box<[RwLock<Shard<K, V>>]>,
+    shards: Box<[Cell<K, V>]>,
+    /// No entry of any shard expires before this time: at most the least of the shards'
+    /// [`Cell::next`]. Every operation compares it with the time, so the first one after a
+    /// deadline drops what has expired; a hit where nothing can expire pays one relaxed load
+    /// for it and never reads the clock.
+    soonest: Soonest,
     /// Time to idle in nanoseconds, or `NEVER`.
     tti: u64,
     /// Whether every write needs the time: the cache has a TTL or a time-to-idle (expiry), or a
@@ -113,6 +124,13 @@ pub struct MemoryBackend<K, V> {
     /// its shard holds an entry with a per-entry TTL, which saves a clock read (tens of
     /// nanoseconds on some virtual machines) on most writes.
     clocked: bool,
+}
+
+/// A shard behind its lock, and its earliest deadline, readable without the lock.
+struct Cell<K, V> {
+    shard: RwLock<Shard<K, V>>,
+    /// [`Shard::next_deadline`], as of the shard's last write; stored under the write lock.
+    next: AtomicU64,
 }
 
 /// How many shards a cache bounded as `config` says gets: about four per core, but few enough
@@ -152,19 +170,136 @@ where
             tti: config.tti.map_or(NEVER, duration_nanos),
             clocked: config.ttl.is_some() || config.tti.is_some() || config.refresh.is_some(),
             shards: (0..shards)
-                .map(|_| RwLock::new(Shard::new(capacity, kept)))
+                .map(|_| Cell {
+                    shard: RwLock::new(Shard::new(capacity, kept)),
+                    next: AtomicU64::new(NEVER),
+                })
                 .collect(),
+            soonest: Soonest::new(),
             hasher: DefaultHashBuilder::default(),
             config,
         }
     }
 
     #[inline]
-    fn shard(&self, hash: u64) -> &RwLock<Shard<K, V>> {
+    fn cell(&self, hash: u64) -> &Cell<K, V> {
         // High bits pick the shard; hashbrown uses the low ones (and the top seven as tags)
         // inside it.
         let index = (hash >> 32) as usize & (self.shards.len() - 1);
         &self.shards[index]
+    }
+
+    #[inline]
+    fn shard(&self, hash: u64) -> &RwLock<Shard<K, V>> {
+        &self.cell(hash).shard
+    }
+
+    /// The time for an operation that needs it (`needed`) or that may find a deadline passed,
+    /// having first dropped every entry whose deadline has passed at that time. `None` when
+    /// the operation does not need the time and nothing in the cache can expire.
+    fn due(&self, needed: bool) -> Option<Timestamp> {
+        let soonest = self.soonest.get();
+        if !needed && soonest == NEVER {
+            return None;
+        }
+        let now = clock::now();
+        if now.as_nanos() >= soonest {
+            self.expire(now.as_nanos());
+        }
+        Some(now)
+    }
+
+    /// Drops every entry whose deadline is at or before `now` from every shard, and recomputes
+    /// [`soonest`](Self::soonest); how many entries it dropped. Out of line: it runs once per
+    /// passing deadline, not per operation.
+    #[cold]
+    #[inline(never)]
+    fn expire(&self, now: u64) -> u64 {
+        let ctx = self.write_context(now);
+        let mut dropped = 0;
+        for cell in self.shards.iter() {
+            if cell.next.load(SeqCst) <= now {
+                let mut shard = cell.shard.write();
+                dropped += shard.expire(&ctx);
+                cell.next.store(shard.next_deadline(), SeqCst);
+            }
+        }
+        self.soonest.raise(|| {
+            self.shards
+                .iter()
+                .map(|c| c.next.load(SeqCst))
+                .min()
+                .unwrap_or(NEVER)
+        });
+        dropped
+    }
+
+    /// Publishes `shard`'s earliest deadline after a write to it, under its write lock.
+    fn publish(&self, cell: &Cell<K, V>, shard: &mut Shard<K, V>) {
+        let next = shard.next_deadline();
+        let old = cell.next.load(Relaxed);
+        if next != old {
+            cell.next.store(next, SeqCst);
+            if next < old {
+                self.soonest.lower(next);
+            }
+            // A later deadline leaves `soonest` early, which costs one needless `expire` that
+            // then raises it.
+        }
+    }
+
+    /// What a miss does for expiry: drops whatever has expired, if something can.
+    #[inline]
+    fn expire_if_due(&self) {
+        if self.soonest.may_expire() {
+            self.expire_if_due_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn expire_if_due_slow(&self) {
+        self.due(false);
+    }
+
+    /// Drops every entry whose TTL or time to idle has passed, now; how many it dropped. The
+    /// eviction listener hears each as [`RemovalCause::Expired`](crate::RemovalCause::Expired).
+    ///
+    /// Every operation on the cache already does this when a deadline has passed, so this is
+    /// for a cache nobody touches, to free its expired values at a moment of your choosing
+    /// (Cachex's `purge`); it returns 0 when an earlier operation has dropped them already.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memokit_core::Cache;
+    ///
+    /// let sb = memokit_core::sandbox();
+    /// let tokens: Cache<u32, String> = Cache::builder("tokens").build()?;
+    /// tokens.insert_with_ttl(1, "a".into(), Duration::from_secs(60))?;
+    /// tokens.insert(2, "b".into())?;
+    /// sb.advance(Duration::from_secs(60));
+    /// assert_eq!(tokens.backend()?.purge_expired(), 1);
+    /// assert_eq!(tokens.len(), 1);
+    /// # Ok::<(), memokit_core::CacheError>(())
+    /// ```
+    pub fn purge_expired(&self) -> u64 {
+        self.expire(clock::now().as_nanos())
+    }
+
+    /// Checks every shard's invariants and that no shard's earliest deadline is missed.
+    #[cfg(test)]
+    pub(crate) fn validate(&self) {
+        let soonest = self.soonest.get();
+        for cell in self.shards.iter() {
+            let mut shard = cell.shard.write();
+            shard.validate(self.tti);
+            let next = cell.next.load(SeqCst);
+            assert_eq!(next, shard.next_deadline(), "a shard's published deadline");
+            assert!(
+                soonest <= next,
+                "the backend's soonest deadline is after a shard's"
+            );
+        }
     }
 
     fn write_context(&self, now: u64) -> WriteContext<'_, K, V> {
@@ -178,12 +313,13 @@ where
     }
 
     /// The time a write to `shard` needs, read before the lock when the cache is
-    /// [`clocked`](Self::clocked) or the write carries a TTL (`timed`), else only if the shard
+    /// [`clocked`](Self::clocked), the write carries a TTL (`timed`) or some entry can expire
+    /// (having then dropped the expired ones, see [`due`](Self::due)), else only if the shard
     /// holds an entry that can expire. Otherwise nothing in the write can use the time (no
     /// expiry to check, no idle time or refresh age to record), so it is left at zero and the
     /// entry's write time means nothing, which is fine since only a refresh age reads it.
     fn write_time(&self, timed: bool) -> Option<Timestamp> {
-        (self.clocked || timed).then(clock::now)
+        self.due(self.clocked || timed)
     }
 
     /// Completes [`write_time`](Self::write_time) under the shard's write lock.
@@ -221,10 +357,16 @@ where
     /// # Ok::<(), memokit_core::CacheError>(())
     /// ```
     pub fn remove_where(&self, mut pred: impl FnMut(&K, &V) -> bool) -> u64 {
-        let ctx = self.write_context(clock::now().as_nanos());
+        let now = self.due(true).unwrap_or_else(clock::now);
+        let ctx = self.write_context(now.as_nanos());
         self.shards
             .iter()
-            .map(|shard| shard.write().remove_where(&mut pred, &ctx))
+            .map(|cell| {
+                let mut shard = cell.shard.write();
+                let removed = shard.remove_where(&mut pred, &ctx);
+                self.publish(cell, &mut shard);
+                removed
+            })
             .sum()
     }
 }
@@ -252,14 +394,33 @@ where
         let hash = self.hasher.hash_one(key);
         let shard = self.shard(hash).read();
         let Some((index, entry)) = shard.find(hash, key) else {
+            drop(shard);
+            self.expire_if_due();
             return Ok(None);
         };
-        if entry.expires != NEVER || self.tti != NEVER {
+        // Where nothing can expire, this relaxed load is all that expiry costs a hit, and the
+        // entry found has no deadline (the `soonest` module says why), so its expiry fields
+        // need no look. The rare drain runs after the answer is taken, so that no other
+        // answer joins the hit's.
+        if self.soonest.may_expire() {
             let now = clock::now().as_nanos();
             if shard.expired(index, entry, now, self.tti) {
+                drop(shard);
+                self.expire(now);
                 return Ok(None);
             }
             shard.mark_read(index, now);
+            if now >= self.soonest.get() {
+                // Another entry's deadline has passed: answer, then drop what has expired.
+                entry.touch();
+                let found = Found {
+                    value: entry.value.clone(),
+                    written: Timestamp::from_nanos(shard.written(index)),
+                };
+                drop(shard);
+                self.expire(now);
+                return Ok(Some(found));
+            }
         }
         entry.touch();
         Ok(Some(Found {
@@ -271,33 +432,49 @@ where
     fn insert(&self, key: K, value: V, ttl: Option<Duration>) -> Result<(), BackendError> {
         let hash = self.hasher.hash_one(&key);
         let early = self.write_time(ttl.is_some());
-        let mut shard = self.shard(hash).write();
+        let cell = self.cell(hash);
+        let mut shard = cell.shard.write();
         let now = Self::write_time_in(early, &shard);
         let ctx = self.write_context(now.as_nanos());
         shard.insert(hash, key, value, Self::expiry(now, ttl), &ctx);
+        self.publish(cell, &mut shard);
         Ok(())
     }
 
     fn remove<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, BackendError> {
         let hash = self.hasher.hash_one(key);
         let early = self.write_time(false);
-        let mut shard = self.shard(hash).write();
+        let cell = self.cell(hash);
+        let mut shard = cell.shard.write();
         let ctx = self.write_context(Self::write_time_in(early, &shard).as_nanos());
-        Ok(shard.remove(hash, key, &ctx))
+        let removed = shard.remove(hash, key, &ctx);
+        self.publish(cell, &mut shard);
+        Ok(removed)
     }
 
     fn clear(&self) -> Result<(), BackendError> {
-        let ctx = self.write_context(clock::now().as_nanos());
-        for shard in self.shards.iter() {
-            shard.write().clear(&ctx);
+        // Entries already expired are reported as such, as any other operation would.
+        let now = self.due(true).unwrap_or_else(clock::now);
+        let ctx = self.write_context(now.as_nanos());
+        for cell in self.shards.iter() {
+            let mut shard = cell.shard.write();
+            shard.clear(&ctx);
+            self.publish(cell, &mut shard);
         }
         Ok(())
     }
 
+    /// Exact: how many entries it dropped (see [`MemoryBackend::purge_expired`]).
+    fn purge_expired(&self) -> Result<u64, BackendError> {
+        Ok(MemoryBackend::purge_expired(self))
+    }
+
+    /// Counts only live entries: those whose deadline has passed are dropped first.
     fn stats(&self) -> BackendStats {
+        self.due(false);
         let mut stats = BackendStats::default();
-        for shard in self.shards.iter() {
-            let shard = shard.read();
+        for cell in self.shards.iter() {
+            let shard = cell.shard.read();
             let Removals {
                 evicted,
                 expired,
