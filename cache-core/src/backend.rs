@@ -65,7 +65,7 @@ pub struct BackendStats {
 /// Implement it to plug a store of your own into `#[cached(backend = MyBackend)]` or a cache
 /// module; the in-memory backend ([`MemoryBackend`](crate::MemoryBackend)) is the reference
 /// implementation. A backend never panics on bad data: a value that cannot be decoded is a miss
-/// (`Ok(None)`) or a [`BackendErrorKind::Codec`](crate::BackendErrorKind::Codec) error.
+/// (`Ok(None)`) or a [`BackendErrorKind::Codec`] error.
 pub trait Backend<K, V>: Sized + Send + Sync + 'static {
     /// Settings specific to this backend (a Redis URL, a timeout), given to [`Backend::open`].
     type Options: Clone + Default + Send + Sync + 'static;

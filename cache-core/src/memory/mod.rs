@@ -1,5 +1,5 @@
 //! The in-memory backend: sharded, bounded by an adaptive S3-FIFO with a frequency filter,
-//! expiring lazily, without background threads.
+//! expiring exactly at the first operation after a deadline, without background threads.
 //!
 //! The design document beside this file, `cache-core/src/memory/DESIGN.md`, gives the reasons
 //! for each choice below: the candidates, the measurements (hit ratios on the ARC traces, bytes
@@ -10,11 +10,12 @@
 //! The key's hash picks one of a power-of-two number of shards (about four per core, but never
 //! so many that a shard holds fewer than 512 entries, since each shard evicts on its own). A
 //! shard (the `shard` module) is a slab of entries found through a hash index of one-cache-line
-//! chunks (`index`), behind a read-write lock whose readers write only to a record of their own
-//! thread (`lock`). A hit takes the read lock, finds the entry by the borrowed key
-//! ([`Lookup`]), checks expiry only if the entry or the cache has one, bumps the entry's access
-//! frequency with a relaxed load and store, and clones the value: one fence, no shared write,
-//! no allocation. Everything else (insert, remove, eviction, expiry sweeps) takes the shard's
+//! chunks (`index`) and a heap of deadlines (`deadlines`), behind a read-write lock whose
+//! readers write only to a record of their own thread (`lock`); the backend's earliest
+//! deadline (`soonest`) sits beside the shards. A hit takes the read lock, finds the entry by the borrowed key
+//! ([`Lookup`]), checks expiry only if something in the cache can expire, bumps the entry's
+//! access frequency with a relaxed load and store, and clones the value: one fence, no shared write,
+//! no allocation. Everything else (insert, remove, eviction, expiry) takes the shard's
 //! write lock and runs on the caller's thread; there are no background threads and no deferred
 //! write buffers.
 //!
@@ -36,11 +37,27 @@
 //! An entry stores its absolute expiry (cache-wide TTL or per-entry TTL, both given by the
 //! caller of [`Backend::insert`]); with a cache-wide time-to-idle, a side array holds each
 //! entry's last-read time, so caches without one pay nothing. Reads never return an expired
-//! value; they do not remove it either (they only hold the read lock). Removal happens on the
-//! write side: each write examines the next two slab slots and drops the expired ones, so an
-//! idle cache is cleaned by the traffic of a busy one within `len / 2` writes, and eviction
-//! drops expired entries it meets before live ones. The listener hears each as
-//! [`RemovalCause::Expired`](crate::RemovalCause::Expired).
+//! value.
+//!
+//! Counts are of live entries, and expiry is reported when it happens. Each shard keeps the
+//! deadline of every entry that can expire in a binary heap (`deadlines`: lazy deletion by slot
+//! generation, never later than the entry's real deadline), and the backend keeps the earliest
+//! deadline of all shards in one atomic (`soonest`). Every operation (a hit or miss on any key,
+//! a write, `len`, `stats`) compares the time with it, and the first one at or after it drops,
+//! under the write locks of the shards concerned only, every entry whose deadline has passed:
+//! the listener hears each as [`RemovalCause::Expired`](crate::RemovalCause::Expired) then,
+//! and `stats` (so `len`, `is_empty` and [`caches`](crate::caches)) never counts one.
+//! [`MemoryBackend::purge_expired`] does the same on demand. Time is memokit's
+//! [clock](mod@crate::clock), so a sandbox's `advance` expires that sandbox's entries.
+//!
+//! A hit where nothing can expire loads that atomic once (relaxed) and reads no clock; it
+//! then need not look at the entry's expiry at all, since the atomic is never above the
+//! deadline of an entry a reader can find (the `soonest` module gives the argument). A hit in
+//! a cache with deadlines reads the clock, as it did before, and compares. A heap rather than
+//! a timer wheel because the drain must be exact (an entry stops counting the moment its
+//! deadline passes): a wheel's bucket would have to be scanned at each drain; a heap's top is
+//! the exact next deadline, and with a cache-wide TTL each push costs one comparison.
+//! DESIGN.md has the measurements.
 //!
 //! Reading the clock costs more than a whole hit, so a write reads it only when something in
 //! the cache can use it: a cache-wide TTL, time-to-idle or refresh age, a per-entry TTL on this
@@ -52,7 +69,9 @@
 //!
 //! For `u64 -> u64`, about 41 bytes per entry beyond the key and value once a million keys are
 //! in, 46 at capacity after churn: slot, queue links, index, and once a shard evicts, its ghosts
-//! and sketch (DESIGN.md itemises them and compares the peers).
+//! and sketch (DESIGN.md itemises them and compares the peers). An entry that can expire adds
+//! its deadline: a 16-byte heap item (up to twice that with stale items) and a 4-byte
+//! generation.
 
 mod counter;
 mod deadlines;

@@ -128,7 +128,7 @@ impl List {
 }
 
 /// What a shard needs from its backend for one write (an insert, a removal, a clear, and the
-/// evictions and expiry sweeps they run): how to hash and weigh, whom to tell, and the time.
+/// evictions and expiry drains they run): how to hash and weigh, whom to tell, and the time.
 pub(super) struct WriteContext<'a, K, V> {
     pub(super) hasher: &'a DefaultHashBuilder,
     pub(super) weigher: Option<&'a Weigher<K, V>>,
