@@ -113,6 +113,17 @@ pub fn all(capacity: u64) -> Vec<(&'static str, Box<dyn Peer>)> {
                     .expect("a positive capacity is valid"),
             )) as Box<dyn Peer>,
         ),
+        (
+            // A cache-wide TTL too long to pass during a bench: what expiry costs a hit.
+            "memokit-ttl",
+            Box::new(Memokit(
+                Cache::builder("bench-ttl")
+                    .capacity(capacity)
+                    .ttl(std::time::Duration::from_secs(3_600))
+                    .build()
+                    .expect("a positive capacity and TTL are valid"),
+            )),
+        ),
         ("memokit-backend", Box::new(MemokitBackend(backend))),
         ("moka", Box::new(Moka(moka::sync::Cache::new(capacity)))),
         (

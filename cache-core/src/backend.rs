@@ -30,7 +30,7 @@ use crate::clock::Timestamp;
 use crate::config::Config;
 pub use crate::config::RemovalCause;
 use crate::context::Namespace;
-use crate::error::BackendError;
+use crate::error::{BackendError, BackendErrorKind};
 use crate::key::Lookup;
 
 /// A value found in a backend, with the time it was written.
@@ -65,7 +65,7 @@ pub struct BackendStats {
 /// Implement it to plug a store of your own into `#[cached(backend = MyBackend)]` or a cache
 /// module; the in-memory backend ([`MemoryBackend`](crate::MemoryBackend)) is the reference
 /// implementation. A backend never panics on bad data: a value that cannot be decoded is a miss
-/// (`Ok(None)`) or a [`BackendErrorKind::Codec`](crate::BackendErrorKind::Codec) error.
+/// (`Ok(None)`) or a [`BackendErrorKind::Codec`] error.
 pub trait Backend<K, V>: Sized + Send + Sync + 'static {
     /// Settings specific to this backend (a Redis URL, a timeout), given to [`Backend::open`].
     type Options: Clone + Default + Send + Sync + 'static;
@@ -93,8 +93,28 @@ pub trait Backend<K, V>: Sized + Send + Sync + 'static {
     /// Removes every entry of this view.
     fn clear(&self) -> Result<(), BackendError>;
 
-    /// What the backend knows about its contents.
+    /// What the backend knows about its contents. `entries` and `weight` count live entries
+    /// only: none whose TTL or time to idle has passed on memokit's clock.
     fn stats(&self) -> BackendStats;
+
+    /// Drops every entry of this view whose TTL or time to idle has passed, now; how many it
+    /// dropped. A backend that cannot tell returns a
+    /// [`BackendErrorKind::Unsupported`] error rather than a count it does not know.
+    ///
+    /// Per backend: the in-memory one drops them and returns the exact count (usually 0, since
+    /// every operation already drops entries whose deadline has passed). Redis expires keys
+    /// itself and does not tell clients which, so it returns the error, as does any backend
+    /// that keeps this default.
+    fn purge_expired(&self) -> Result<u64, BackendError> {
+        Err(BackendError::new(
+            Self::KIND,
+            BackendErrorKind::Unsupported,
+            format_args!(
+                "the {} backend cannot purge expired entries on demand",
+                Self::KIND
+            ),
+        ))
+    }
 
     /// Async form of [`Backend::get`]; a remote backend overrides it with real async I/O.
     fn get_async<Q: ?Sized + Lookup<K> + Sync>(
@@ -132,5 +152,10 @@ pub trait Backend<K, V>: Sized + Send + Sync + 'static {
     /// Async form of [`Backend::clear`].
     fn clear_async(&self) -> impl Future<Output = Result<(), BackendError>> + Send {
         std::future::ready(self.clear())
+    }
+
+    /// Async form of [`Backend::purge_expired`].
+    fn purge_expired_async(&self) -> impl Future<Output = Result<u64, BackendError>> + Send {
+        std::future::ready(self.purge_expired())
     }
 }

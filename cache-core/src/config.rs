@@ -11,7 +11,8 @@ use std::time::Duration;
 pub enum RemovalCause {
     /// Evicted to respect the capacity.
     Size,
-    /// Its TTL or TTI passed.
+    /// Its TTL or TTI passed (heard from the in-memory backend at the first operation after
+    /// the deadline).
     Expired,
     /// Removed by `remove`, `clear` or invalidation.
     Explicit,
@@ -37,7 +38,8 @@ pub type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 
 /// Called by a backend when an entry leaves it, with the cause. It runs on the thread that caused
 /// the removal, possibly while the backend holds an internal lock: keep it short and never call
-/// back into the same cache from it.
+/// back into the same cache from it. In memory, an expiry is heard at the first operation on the
+/// cache after the deadline, whichever key it touches, and a read may be that operation.
 pub type EvictionListener<K, V> = Arc<dyn Fn(&K, &V, RemovalCause) + Send + Sync>;
 
 /// The cache-wide options, validated by [`CacheBuilder::build`](crate::CacheBuilder::build) and

@@ -17,6 +17,10 @@ pub enum BackendErrorKind {
     Codec,
     /// The backend rejected its configuration.
     Config,
+    /// The backend cannot do this operation (such as
+    /// [`Backend::purge_expired`](crate::Backend::purge_expired) on a store that expires entries
+    /// itself and does not say which).
+    Unsupported,
     /// The backend answered something unexpected.
     Protocol,
     /// Anything else.
@@ -25,7 +29,7 @@ pub enum BackendErrorKind {
 
 impl BackendErrorKind {
     /// The kind as one lowercase word (`"timeout"`, `"unavailable"`, `"codec"`, `"config"`,
-    /// `"protocol"`, `"other"`), as used in metric labels.
+    /// `"unsupported"`, `"protocol"`, `"other"`), as used in metric labels.
     ///
     /// ```
     /// assert_eq!(memokit_core::BackendErrorKind::Timeout.as_str(), "timeout");
@@ -36,6 +40,7 @@ impl BackendErrorKind {
             Self::Unavailable => "unavailable",
             Self::Codec => "codec",
             Self::Config => "config",
+            Self::Unsupported => "unsupported",
             Self::Protocol => "protocol",
             Self::Other => "other",
         }
@@ -49,6 +54,7 @@ impl fmt::Display for BackendErrorKind {
             Self::Unavailable => "unavailable",
             Self::Codec => "codec error",
             Self::Config => "bad configuration",
+            Self::Unsupported => "unsupported",
             Self::Protocol => "protocol error",
             Self::Other => "error",
         })

@@ -1,13 +1,16 @@
 //! The in-memory backend against a model: a `HashMap` of values with expiry and idle times, on a
-//! manual clock. Unbounded caches must agree with the model exactly; bounded ones may forget
-//! entries (eviction) but never return a value the model does not hold, and never hold more
-//! than their capacity.
+//! manual clock. Unbounded caches must agree with the model exactly, down to the count of live
+//! entries after every operation and the expiries the listener has heard by then; bounded ones
+//! may forget entries (eviction) but never return a value the model does not hold, and never
+//! hold more than their capacity or than the model's live entries.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use memokit_core::Cache;
 use memokit_core::clock::ManualClock;
+use memokit_core::{Cache, RemovalCause};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -19,6 +22,7 @@ enum Op {
     Incr(u8, i8),
     RemoveWhereBelow(u8),
     Advance(u8),
+    PurgeExpired,
     Clear,
 }
 
@@ -33,6 +37,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (key.clone(), any::<i8>()).prop_map(|(k, d)| Op::Incr(k, d)),
         1 => key.prop_map(Op::RemoveWhereBelow),
         2 => (1u8..8).prop_map(Op::Advance),
+        1 => Just(Op::PurgeExpired),
         1 => Just(Op::Clear),
     ]
 }
@@ -53,6 +58,16 @@ struct Model {
 }
 
 impl Model {
+    /// Forgets every entry past its deadline; how many.
+    fn expire(&mut self) -> u64 {
+        let (now, tti) = (self.now, self.tti);
+        let before = self.entries.len();
+        self.entries.retain(|_, e| {
+            !(e.expires.is_some_and(|x| now >= x) || tti.is_some_and(|t| now >= e.read + t))
+        });
+        (before - self.entries.len()) as u64
+    }
+
     fn live(&mut self, key: u8) -> Option<&mut Entry> {
         let (now, tti) = (self.now, self.tti);
         let dead = self.entries.get(&key).is_some_and(|e| {
@@ -90,7 +105,16 @@ fn run(ops: Vec<Op>, ttl: Option<u64>, tti: Option<u64>, capacity: Option<u64>) 
     if let Some(c) = capacity {
         builder = builder.capacity(c);
     }
-    let cache = builder.build().unwrap();
+    let expired = Arc::new(AtomicU64::new(0));
+    let heard = expired.clone();
+    let cache = builder
+        .eviction_listener(move |_, _, cause| {
+            if cause == RemovalCause::Expired {
+                heard.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .build()
+        .unwrap();
     let mut model = Model {
         entries: HashMap::new(),
         now: 0,
@@ -173,13 +197,39 @@ fn run(ops: Vec<Op>, ttl: Option<u64>, tti: Option<u64>, capacity: Option<u64>) 
                 clock.advance(Duration::from_secs(s.into()));
                 model.now += u64::from(s);
             }
+            Op::PurgeExpired => {
+                let purged = cache.purge_expired().unwrap();
+                let want = model.expire();
+                if exact {
+                    assert_eq!(purged, want, "purge_expired");
+                } else {
+                    assert!(purged <= want, "purged more than expired");
+                }
+            }
             Op::Clear => {
                 cache.clear().unwrap();
                 model.entries.clear();
             }
         }
+        // Whatever the operation, nothing past its deadline is counted, and the listener has
+        // heard of each expiry the stats count.
+        model.expire();
+        let stats = cache.stats();
+        let live = model.entries.len() as u64;
+        if exact {
+            assert_eq!(stats.entries, live, "live entries");
+            assert_eq!(cache.len(), live);
+            assert_eq!(cache.is_empty(), live == 0);
+        } else {
+            assert!(stats.entries <= live, "counts entries the model lacks");
+        }
+        assert_eq!(
+            expired.load(Ordering::SeqCst),
+            stats.expired,
+            "expiries heard"
+        );
         if let Some(c) = capacity {
-            let entries = cache.stats().entries;
+            let entries = stats.entries;
             assert!(entries <= c, "{entries} entries over capacity {c}");
         }
     }

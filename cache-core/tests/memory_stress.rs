@@ -1,7 +1,8 @@
 //! The in-memory backend under concurrent load: threads insert (some with a TTL), read, remove
 //! and count on an overlapping key space while the clock moves in steps between phases. Checked:
 //! every value read belongs to its key and has not expired, the cache settles within its
-//! capacity, and the eviction listener heard exactly what the stats counted.
+//! capacity, the eviction listener heard exactly what the stats counted, and once every TTL has
+//! passed only the entries without one are counted.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -79,7 +80,19 @@ fn concurrent_load_keeps_the_invariants() {
         });
         manual.advance(STEP);
     }
+    // Past every TTL given (at most three steps): only entries without one are left, and they
+    // are all that is counted.
+    manual.advance(3 * STEP);
+    let _clock = manual.install();
     let stats = cache.stats();
+    let mut live = 0;
+    for key in 0..KEYS {
+        if let Some((_, deadline)) = cache.get(&key).unwrap() {
+            assert_eq!(deadline, u64::MAX, "an entry outlived its TTL");
+            live += 1;
+        }
+    }
+    assert_eq!(stats.entries, live, "entries counted against entries found");
     assert!(
         stats.entries <= CAPACITY,
         "{} entries settled over capacity {CAPACITY}",

@@ -3,7 +3,8 @@
 //! start-up and warm-up cancel out).
 //!
 //! `hit_instructions get N` hits `Cache::get` on a warm memory cache of 1,000 `u64 -> u64`
-//! entries; `hit_instructions macro N` hits a `#[memokit::cached]` function with the same keys.
+//! entries; `hit_instructions get-ttl N` the same with a cache-wide TTL (an hour, so every lookup
+//! hits); `hit_instructions macro N` hits a `#[memokit::cached]` function with the same keys.
 
 use std::hint::black_box;
 
@@ -18,16 +19,17 @@ fn square(x: u64) -> u64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: hit_instructions get|macro N";
+    let usage = "usage: hit_instructions get|get-ttl|macro N";
     let kind = args.next().expect(usage);
     let n: u64 = args.next().and_then(|n| n.parse().ok()).expect(usage);
     let mut sum = 0u64;
     match kind.as_str() {
-        "get" => {
-            let cache: Cache<u64, u64> = Cache::builder("hit-instructions")
-                .capacity(10_000)
-                .build()
-                .expect("a valid cache");
+        "get" | "get-ttl" => {
+            let mut builder = Cache::builder("hit-instructions").capacity(10_000);
+            if kind == "get-ttl" {
+                builder = builder.ttl(std::time::Duration::from_secs(3_600));
+            }
+            let cache: Cache<u64, u64> = builder.build().expect("a valid cache");
             for k in 0..KEYS {
                 cache.insert(k, k).expect("memory never fails");
             }

@@ -1,4 +1,5 @@
-//! The plain operations of a [`Cache`]: read, write, remove, clear, count, and their async twins.
+//! The plain operations of a [`Cache`]: read, write, remove, clear, purge, count, and their async
+//! twins.
 //! Each runs in the current namespace's scope and reports through [`accounting`](super::accounting).
 
 use std::time::Duration;
@@ -47,12 +48,59 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         self.cleared(&scope, scope.backend.clear())
     }
 
-    /// Live entries in the current namespace (as the backend counts them).
+    /// Drops every entry of the current namespace whose TTL or time to idle has passed, now;
+    /// how many it dropped (Cachex's `purge`). The eviction listener hears each as
+    /// [`RemovalCause::Expired`](crate::RemovalCause::Expired).
+    ///
+    /// The in-memory backend needs no call: every operation on a cache drops the entries whose
+    /// deadline has passed, so this returns 0 unless the cache has been idle since. It is for
+    /// getting the memory of an idle cache back when you choose. A backend that expires
+    /// entries itself and cannot say which (Redis) returns a
+    /// [`BackendErrorKind::Unsupported`](crate::BackendErrorKind::Unsupported) error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memokit_core::Cache;
+    ///
+    /// let sb = memokit_core::sandbox();
+    /// let cache: Cache<u8, u8> = Cache::builder("purge-doc").ttl(Duration::from_secs(5)).build()?;
+    /// cache.insert(1, 1)?;
+    /// cache.insert(2, 2)?;
+    /// sb.advance(Duration::from_secs(5));
+    /// assert_eq!(cache.purge_expired()?, 2);
+    /// # Ok::<(), memokit_core::CacheError>(())
+    /// ```
+    pub fn purge_expired(&self) -> Result<u64, CacheError> {
+        let scope = self.scope()?;
+        scope
+            .backend
+            .purge_expired()
+            .map_err(|e| self.backend_error(&scope, e))
+    }
+
+    /// Live entries in the current namespace: an entry whose TTL or time to idle has passed on
+    /// memokit's clock (a sandbox's clock in a sandbox) is not counted, in `len`, `is_empty`,
+    /// [`stats`](Self::stats) or [`caches`](crate::caches), even before anything has dropped
+    /// it. A backend that cannot count cheaply reports what it knows (Redis: 0, meaning unknown).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memokit_core::Cache;
+    ///
+    /// let sb = memokit_core::sandbox();
+    /// let cache: Cache<u8, u8> = Cache::builder("len-doc").build()?;
+    /// cache.insert(1, 1)?;
+    /// cache.insert_with_ttl(2, 2, Duration::from_secs(5))?;
+    /// assert_eq!(cache.len(), 2);
+    /// sb.advance(Duration::from_secs(5));
+    /// assert_eq!(cache.len(), 1);
+    /// # Ok::<(), memokit_core::CacheError>(())
+    /// ```
     pub fn len(&self) -> u64 {
         self.stats().entries
     }
 
-    /// Whether the current namespace holds no entries.
+    /// Whether the current namespace holds no live entries (see [`len`](Self::len)).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -118,5 +166,12 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         let scope = self.scope()?;
         let cleared = scope.backend.clear_async().await;
         self.cleared(&scope, cleared)
+    }
+
+    /// Async form of [`purge_expired`](Self::purge_expired).
+    pub async fn purge_expired_async(&self) -> Result<u64, CacheError> {
+        let scope = self.scope()?;
+        let purged = scope.backend.purge_expired_async().await;
+        purged.map_err(|e| self.backend_error(&scope, e))
     }
 }

@@ -1,6 +1,6 @@
 //! The companion handle's operations: what a [`Memo`] does for its memoized function (invalidate
-//! one call's entry, clear, read stats, prime a value, call the function uncached or as a forced
-//! refresh).
+//! one call's entry, clear, purge expired entries, read stats, prime a value, call the function
+//! uncached or as a forced refresh).
 
 use std::future::Future;
 
@@ -23,7 +23,8 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Memo<K, V, B> {
         self.cache().map(Cache::stats).unwrap_or_default()
     }
 
-    /// Live entries in the current namespace.
+    /// Live entries in the current namespace: results whose TTL or time to idle has passed are
+    /// not counted (see [`Cache::len`]).
     pub fn len(&self) -> u64 {
         self.stats().entries
     }
@@ -45,6 +46,12 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Memo<K, V, B> {
     /// Forgets every cached result in the current namespace.
     pub fn clear(&self) -> Result<(), CacheError> {
         self.usable()?.clear()
+    }
+
+    /// Drops every cached result of the current namespace whose TTL or time to idle has
+    /// passed; how many (see [`Cache::purge_expired`]).
+    pub fn purge_expired(&self) -> Result<u64, CacheError> {
+        self.usable()?.purge_expired()
     }
 
     /// Stores `value` as the cached result of one call (arguments as for

@@ -59,11 +59,12 @@ where
     pub fn incr<Q: ?Sized + Lookup<K>>(&self, key: &Q, delta: i64) -> Result<V, BackendError> {
         let hash = self.hasher.hash_one(key);
         let early = self.write_time(false);
-        let mut shard = self.shard(hash).write();
+        let cell = self.cell(hash);
+        let mut shard = cell.shard.write();
         let now = Self::write_time_in(early, &shard);
         let ctx = self.write_context(now.as_nanos());
         let expires = Self::expiry(now, self.config.ttl);
-        shard.update(hash, key, expires, &ctx, |current| {
+        let counted = shard.update(hash, key, expires, &ctx, |current| {
             let current = current.copied().unwrap_or(V::ZERO);
             current.checked_add_signed(delta).ok_or_else(|| {
                 BackendError::new(
@@ -76,7 +77,9 @@ where
                     ),
                 )
             })
-        })
+        });
+        self.publish(cell, &mut shard);
+        counted
     }
 
     /// Subtracts `delta` from the counter under `key`; the same as `incr(key, -delta)`.

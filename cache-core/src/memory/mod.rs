@@ -1,5 +1,5 @@
 //! The in-memory backend: sharded, bounded by an adaptive S3-FIFO with a frequency filter,
-//! expiring lazily, without background threads.
+//! expiring exactly at the first operation after a deadline, without background threads.
 //!
 //! The design document beside this file, `cache-core/src/memory/DESIGN.md`, gives the reasons
 //! for each choice below: the candidates, the measurements (hit ratios on the ARC traces, bytes
@@ -10,11 +10,12 @@
 //! The key's hash picks one of a power-of-two number of shards (about four per core, but never
 //! so many that a shard holds fewer than 512 entries, since each shard evicts on its own). A
 //! shard (the `shard` module) is a slab of entries found through a hash index of one-cache-line
-//! chunks (`index`), behind a read-write lock whose readers write only to a record of their own
-//! thread (`lock`). A hit takes the read lock, finds the entry by the borrowed key
-//! ([`Lookup`]), checks expiry only if the entry or the cache has one, bumps the entry's access
-//! frequency with a relaxed load and store, and clones the value: one fence, no shared write,
-//! no allocation. Everything else (insert, remove, eviction, expiry sweeps) takes the shard's
+//! chunks (`index`) and a heap of deadlines (`deadlines`), behind a read-write lock whose
+//! readers write only to a record of their own thread (`lock`); the backend's earliest
+//! deadline (`soonest`) sits beside the shards. A hit takes the read lock, finds the entry by the borrowed key
+//! ([`Lookup`]), checks expiry only if something in the cache can expire, bumps the entry's
+//! access frequency with a relaxed load and store, and clones the value: one fence, no shared write,
+//! no allocation. Everything else (insert, remove, eviction, expiry) takes the shard's
 //! write lock and runs on the caller's thread; there are no background threads and no deferred
 //! write buffers.
 //!
@@ -36,11 +37,27 @@
 //! An entry stores its absolute expiry (cache-wide TTL or per-entry TTL, both given by the
 //! caller of [`Backend::insert`]); with a cache-wide time-to-idle, a side array holds each
 //! entry's last-read time, so caches without one pay nothing. Reads never return an expired
-//! value; they do not remove it either (they only hold the read lock). Removal happens on the
-//! write side: each write examines the next two slab slots and drops the expired ones, so an
-//! idle cache is cleaned by the traffic of a busy one within `len / 2` writes, and eviction
-//! drops expired entries it meets before live ones. The listener hears each as
-//! [`RemovalCause::Expired`](crate::RemovalCause::Expired).
+//! value.
+//!
+//! Counts are of live entries, and expiry is reported when it happens. Each shard keeps the
+//! deadline of every entry that can expire in a binary heap (`deadlines`: lazy deletion by slot
+//! generation, never later than the entry's real deadline), and the backend keeps the earliest
+//! deadline of all shards in one atomic (`soonest`). Every operation (a hit or miss on any key,
+//! a write, `len`, `stats`) compares the time with it, and the first one at or after it drops,
+//! under the write locks of the shards concerned only, every entry whose deadline has passed:
+//! the listener hears each as [`RemovalCause::Expired`](crate::RemovalCause::Expired) then,
+//! and `stats` (so `len`, `is_empty` and [`caches`](crate::caches)) never counts one.
+//! [`MemoryBackend::purge_expired`] does the same on demand. Time is memokit's
+//! [clock](mod@crate::clock), so a sandbox's `advance` expires that sandbox's entries.
+//!
+//! A hit where nothing can expire loads that atomic once (relaxed) and reads no clock; it
+//! then need not look at the entry's expiry at all, since the atomic is never above the
+//! deadline of an entry a reader can find (the `soonest` module gives the argument). A hit in
+//! a cache with deadlines reads the clock, as it did before, and compares. A heap rather than
+//! a timer wheel because the drain must be exact (an entry stops counting the moment its
+//! deadline passes): a wheel's bucket would have to be scanned at each drain; a heap's top is
+//! the exact next deadline, and with a cache-wide TTL each push costs one comparison.
+//! DESIGN.md has the measurements.
 //!
 //! Reading the clock costs more than a whole hit, so a write reads it only when something in
 //! the cache can use it: a cache-wide TTL, time-to-idle or refresh age, a per-entry TTL on this
@@ -52,24 +69,32 @@
 //!
 //! For `u64 -> u64`, about 41 bytes per entry beyond the key and value once a million keys are
 //! in, 46 at capacity after churn: slot, queue links, index, and once a shard evicts, its ghosts
-//! and sketch (DESIGN.md itemises them and compares the peers).
+//! and sketch (DESIGN.md itemises them and compares the peers). An entry that can expire adds
+//! its deadline: a 16-byte heap item (up to twice that with stale items) and a 4-byte
+//! generation.
 
 mod counter;
+mod deadlines;
 mod ghost;
 mod index;
 mod lock;
 mod shard;
 mod shim;
 mod sketch;
+mod soonest;
 
 use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::Duration;
 
 use hashbrown::DefaultHashBuilder;
 
 pub use counter::Counter;
+use deadlines::NEVER;
 use lock::RwLock;
-use shard::{KeptTimes, NEVER, Removals, Shard, WriteContext};
+use shard::{KeptTimes, Removals, Shard, WriteContext};
+use shim::AtomicU64;
+use soonest::Soonest;
 
 use crate::backend::{Backend, BackendStats, Found};
 use crate::clock::{self, Timestamp, duration_nanos};
@@ -105,7 +130,12 @@ const MAX_SHARDS: usize = 64;
 pub struct MemoryBackend<K, V> {
     config: Config<K, V>,
     hasher: DefaultHashBuilder,
-    shards: Box<[RwLock<Shard<K, V>>]>,
+    shards: Box<[Cell<K, V>]>,
+    /// No entry of any shard expires before this time: at most the least of the shards'
+    /// [`Cell::next`]. Every operation compares it with the time, so the first one after a
+    /// deadline drops what has expired; a hit where nothing can expire pays one relaxed load
+    /// for it and never reads the clock.
+    soonest: Soonest,
     /// Time to idle in nanoseconds, or `NEVER`.
     tti: u64,
     /// Whether every write needs the time: the cache has a TTL or a time-to-idle (expiry), or a
@@ -113,6 +143,13 @@ pub struct MemoryBackend<K, V> {
     /// its shard holds an entry with a per-entry TTL, which saves a clock read (tens of
     /// nanoseconds on some virtual machines) on most writes.
     clocked: bool,
+}
+
+/// A shard behind its lock, and its earliest deadline, readable without the lock.
+struct Cell<K, V> {
+    shard: RwLock<Shard<K, V>>,
+    /// [`Shard::next_deadline`], as of the shard's last write; stored under the write lock.
+    next: AtomicU64,
 }
 
 /// How many shards a cache bounded as `config` says gets: about four per core, but few enough
@@ -152,19 +189,136 @@ where
             tti: config.tti.map_or(NEVER, duration_nanos),
             clocked: config.ttl.is_some() || config.tti.is_some() || config.refresh.is_some(),
             shards: (0..shards)
-                .map(|_| RwLock::new(Shard::new(capacity, kept)))
+                .map(|_| Cell {
+                    shard: RwLock::new(Shard::new(capacity, kept)),
+                    next: AtomicU64::new(NEVER),
+                })
                 .collect(),
+            soonest: Soonest::new(),
             hasher: DefaultHashBuilder::default(),
             config,
         }
     }
 
     #[inline]
-    fn shard(&self, hash: u64) -> &RwLock<Shard<K, V>> {
+    fn cell(&self, hash: u64) -> &Cell<K, V> {
         // High bits pick the shard; hashbrown uses the low ones (and the top seven as tags)
         // inside it.
         let index = (hash >> 32) as usize & (self.shards.len() - 1);
         &self.shards[index]
+    }
+
+    #[inline]
+    fn shard(&self, hash: u64) -> &RwLock<Shard<K, V>> {
+        &self.cell(hash).shard
+    }
+
+    /// The time for an operation that needs it (`needed`) or that may find a deadline passed,
+    /// having first dropped every entry whose deadline has passed at that time. `None` when
+    /// the operation does not need the time and nothing in the cache can expire.
+    fn due(&self, needed: bool) -> Option<Timestamp> {
+        let soonest = self.soonest.get();
+        if !needed && soonest == NEVER {
+            return None;
+        }
+        let now = clock::now();
+        if now.as_nanos() >= soonest {
+            self.expire(now.as_nanos());
+        }
+        Some(now)
+    }
+
+    /// Drops every entry whose deadline is at or before `now` from every shard, and recomputes
+    /// [`soonest`](Self::soonest); how many entries it dropped. Out of line: it runs once per
+    /// passing deadline, not per operation.
+    #[cold]
+    #[inline(never)]
+    fn expire(&self, now: u64) -> u64 {
+        let ctx = self.write_context(now);
+        let mut dropped = 0;
+        for cell in self.shards.iter() {
+            if cell.next.load(SeqCst) <= now {
+                let mut shard = cell.shard.write();
+                dropped += shard.expire(&ctx);
+                cell.next.store(shard.next_deadline(), SeqCst);
+            }
+        }
+        self.soonest.raise(|| {
+            self.shards
+                .iter()
+                .map(|c| c.next.load(SeqCst))
+                .min()
+                .unwrap_or(NEVER)
+        });
+        dropped
+    }
+
+    /// Publishes `shard`'s earliest deadline after a write to it, under its write lock.
+    fn publish(&self, cell: &Cell<K, V>, shard: &mut Shard<K, V>) {
+        let next = shard.next_deadline();
+        let old = cell.next.load(Relaxed);
+        if next != old {
+            cell.next.store(next, SeqCst);
+            if next < old {
+                self.soonest.lower(next);
+            }
+            // A later deadline leaves `soonest` early, which costs one needless `expire` that
+            // then raises it.
+        }
+    }
+
+    /// What a miss does for expiry: drops whatever has expired, if something can.
+    #[inline]
+    fn expire_if_due(&self) {
+        if self.soonest.may_expire() {
+            self.expire_if_due_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn expire_if_due_slow(&self) {
+        self.due(false);
+    }
+
+    /// Drops every entry whose TTL or time to idle has passed, now; how many it dropped. The
+    /// eviction listener hears each as [`RemovalCause::Expired`](crate::RemovalCause::Expired).
+    ///
+    /// Every operation on the cache already does this when a deadline has passed, so this is
+    /// for a cache nobody touches, to free its expired values at a moment of your choosing
+    /// (Cachex's `purge`); it returns 0 when an earlier operation has dropped them already.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memokit_core::Cache;
+    ///
+    /// let sb = memokit_core::sandbox();
+    /// let tokens: Cache<u32, String> = Cache::builder("tokens").build()?;
+    /// tokens.insert_with_ttl(1, "a".into(), Duration::from_secs(60))?;
+    /// tokens.insert(2, "b".into())?;
+    /// sb.advance(Duration::from_secs(60));
+    /// assert_eq!(tokens.backend()?.purge_expired(), 1);
+    /// assert_eq!(tokens.len(), 1);
+    /// # Ok::<(), memokit_core::CacheError>(())
+    /// ```
+    pub fn purge_expired(&self) -> u64 {
+        self.expire(clock::now().as_nanos())
+    }
+
+    /// Checks every shard's invariants and that no shard's earliest deadline is missed.
+    #[cfg(test)]
+    pub(crate) fn validate(&self) {
+        let soonest = self.soonest.get();
+        for cell in self.shards.iter() {
+            let mut shard = cell.shard.write();
+            shard.validate(self.tti);
+            let next = cell.next.load(SeqCst);
+            assert_eq!(next, shard.next_deadline(), "a shard's published deadline");
+            assert!(
+                soonest <= next,
+                "the backend's soonest deadline is after a shard's"
+            );
+        }
     }
 
     fn write_context(&self, now: u64) -> WriteContext<'_, K, V> {
@@ -178,12 +332,13 @@ where
     }
 
     /// The time a write to `shard` needs, read before the lock when the cache is
-    /// [`clocked`](Self::clocked) or the write carries a TTL (`timed`), else only if the shard
+    /// [`clocked`](Self::clocked), the write carries a TTL (`timed`) or some entry can expire
+    /// (having then dropped the expired ones, see [`due`](Self::due)), else only if the shard
     /// holds an entry that can expire. Otherwise nothing in the write can use the time (no
     /// expiry to check, no idle time or refresh age to record), so it is left at zero and the
     /// entry's write time means nothing, which is fine since only a refresh age reads it.
     fn write_time(&self, timed: bool) -> Option<Timestamp> {
-        (self.clocked || timed).then(clock::now)
+        self.due(self.clocked || timed)
     }
 
     /// Completes [`write_time`](Self::write_time) under the shard's write lock.
@@ -221,10 +376,16 @@ where
     /// # Ok::<(), memokit_core::CacheError>(())
     /// ```
     pub fn remove_where(&self, mut pred: impl FnMut(&K, &V) -> bool) -> u64 {
-        let ctx = self.write_context(clock::now().as_nanos());
+        let now = self.due(true).unwrap_or_else(clock::now);
+        let ctx = self.write_context(now.as_nanos());
         self.shards
             .iter()
-            .map(|shard| shard.write().remove_where(&mut pred, &ctx))
+            .map(|cell| {
+                let mut shard = cell.shard.write();
+                let removed = shard.remove_where(&mut pred, &ctx);
+                self.publish(cell, &mut shard);
+                removed
+            })
             .sum()
     }
 }
@@ -252,14 +413,33 @@ where
         let hash = self.hasher.hash_one(key);
         let shard = self.shard(hash).read();
         let Some((index, entry)) = shard.find(hash, key) else {
+            drop(shard);
+            self.expire_if_due();
             return Ok(None);
         };
-        if entry.expires != NEVER || self.tti != NEVER {
+        // Where nothing can expire, this relaxed load is all that expiry costs a hit, and the
+        // entry found has no deadline (the `soonest` module says why), so its expiry fields
+        // need no look. The rare drain runs after the answer is taken, so that no other
+        // answer joins the hit's.
+        if self.soonest.may_expire() {
             let now = clock::now().as_nanos();
             if shard.expired(index, entry, now, self.tti) {
+                drop(shard);
+                self.expire(now);
                 return Ok(None);
             }
             shard.mark_read(index, now);
+            if now >= self.soonest.get() {
+                // Another entry's deadline has passed: answer, then drop what has expired.
+                entry.touch();
+                let found = Found {
+                    value: entry.value.clone(),
+                    written: Timestamp::from_nanos(shard.written(index)),
+                };
+                drop(shard);
+                self.expire(now);
+                return Ok(Some(found));
+            }
         }
         entry.touch();
         Ok(Some(Found {
@@ -271,33 +451,49 @@ where
     fn insert(&self, key: K, value: V, ttl: Option<Duration>) -> Result<(), BackendError> {
         let hash = self.hasher.hash_one(&key);
         let early = self.write_time(ttl.is_some());
-        let mut shard = self.shard(hash).write();
+        let cell = self.cell(hash);
+        let mut shard = cell.shard.write();
         let now = Self::write_time_in(early, &shard);
         let ctx = self.write_context(now.as_nanos());
         shard.insert(hash, key, value, Self::expiry(now, ttl), &ctx);
+        self.publish(cell, &mut shard);
         Ok(())
     }
 
     fn remove<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, BackendError> {
         let hash = self.hasher.hash_one(key);
         let early = self.write_time(false);
-        let mut shard = self.shard(hash).write();
+        let cell = self.cell(hash);
+        let mut shard = cell.shard.write();
         let ctx = self.write_context(Self::write_time_in(early, &shard).as_nanos());
-        Ok(shard.remove(hash, key, &ctx))
+        let removed = shard.remove(hash, key, &ctx);
+        self.publish(cell, &mut shard);
+        Ok(removed)
     }
 
     fn clear(&self) -> Result<(), BackendError> {
-        let ctx = self.write_context(clock::now().as_nanos());
-        for shard in self.shards.iter() {
-            shard.write().clear(&ctx);
+        // Entries already expired are reported as such, as any other operation would.
+        let now = self.due(true).unwrap_or_else(clock::now);
+        let ctx = self.write_context(now.as_nanos());
+        for cell in self.shards.iter() {
+            let mut shard = cell.shard.write();
+            shard.clear(&ctx);
+            self.publish(cell, &mut shard);
         }
         Ok(())
     }
 
+    /// Exact: how many entries it dropped (see [`MemoryBackend::purge_expired`]).
+    fn purge_expired(&self) -> Result<u64, BackendError> {
+        Ok(MemoryBackend::purge_expired(self))
+    }
+
+    /// Counts only live entries: those whose deadline has passed are dropped first.
     fn stats(&self) -> BackendStats {
+        self.due(false);
         let mut stats = BackendStats::default();
-        for shard in self.shards.iter() {
-            let shard = shard.read();
+        for cell in self.shards.iter() {
+            let shard = cell.shard.read();
             let Removals {
                 evicted,
                 expired,

@@ -17,6 +17,11 @@
 //! give the policy, and `cache-core/src/memory/DESIGN.md` the measurements that chose each
 //! constant below.
 //!
+//! Every entry that can expire (a TTL, or a cache-wide time to idle) has a deadline in the
+//! shard's [deadlines](super::deadlines) heap, never later than its real one, so the shard can
+//! drop exactly the entries whose deadline has passed ([`Shard::expire`]) and say when the next
+//! one comes ([`Shard::next_deadline`]).
+//!
 //! Readers hold the shard's read lock and touch only atomics (the access frequency and, with a
 //! time-to-idle, the last-read time); everything else changes under the write lock.
 
@@ -25,6 +30,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use hashbrown::DefaultHashBuilder;
 
+use super::deadlines::{Deadlines, NEVER};
 use super::ghost::Ghost;
 use super::index::Index;
 use super::shim::{AtomicU8, AtomicU64};
@@ -33,8 +39,6 @@ use crate::backend::RemovalCause;
 use crate::config::{EvictionListener, Weigher};
 use crate::key::Equivalent;
 
-/// An expiry time that never comes.
-pub(super) const NEVER: u64 = u64::MAX;
 const NIL: u32 = u32::MAX;
 /// S3-FIFO's frequency saturates here: a main-queue entry survives at most this many passes
 /// without a read.
@@ -57,9 +61,6 @@ const MAIN_GHOST_PERCENT: usize = 100;
 /// One in this many returning keys that lose the frequency duel is admitted to the main queue
 /// anyway (a power of two, so the draw's test compiles to a mask).
 const LUCKY_ONE_IN: u64 = 16;
-/// Slots examined for expiry per write; enough to keep up with any write rate, small enough
-/// that a write's cost stays flat.
-const SWEEP_STEPS: usize = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Queue {
@@ -127,7 +128,7 @@ impl List {
 }
 
 /// What a shard needs from its backend for one write (an insert, a removal, a clear, and the
-/// evictions and expiry sweeps they run): how to hash and weigh, whom to tell, and the time.
+/// evictions and expiry drains they run): how to hash and weigh, whom to tell, and the time.
 pub(super) struct WriteContext<'a, K, V> {
     pub(super) hasher: &'a DefaultHashBuilder,
     pub(super) weigher: Option<&'a Weigher<K, V>>,
@@ -192,9 +193,10 @@ pub(super) struct Shard<K, V> {
     capacity: u64,
     /// The small queue's current target weight, adapted between its bounds.
     small_capacity: u64,
-    /// Live entries that have an expiry time; sweeping is skipped while there are none.
+    /// Live entries that have an expiry time of their own.
     timed: usize,
-    cursor: usize,
+    /// The deadline of every entry that can expire.
+    deadlines: Deadlines,
     pub(super) removals: Removals,
 }
 
@@ -223,7 +225,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             capacity,
             small_capacity: percent(capacity, SMALL_START_PERCENT),
             timed: 0,
-            cursor: 0,
+            deadlines: Deadlines::default(),
             removals: Removals::default(),
         }
     }
@@ -265,6 +267,56 @@ impl<K: Hash + Eq, V> Shard<K, V> {
                     .idle
                     .get(index as usize)
                     .is_some_and(|t| now >= t.load(Relaxed).saturating_add(tti)))
+    }
+
+    /// When the slot at `index` expires: the earlier of its expiry and its idle deadline, or
+    /// [`NEVER`]. [`expired`](Self::expired) is `now >=` this.
+    fn deadline(&self, index: u32, entry: &Resident<K, V>, tti: u64) -> u64 {
+        let idle = if tti == NEVER {
+            NEVER
+        } else {
+            self.idle
+                .get(index as usize)
+                .map_or(NEVER, |t| t.load(Relaxed).saturating_add(tti))
+        };
+        entry.expires.min(idle)
+    }
+
+    /// Puts the slot at `index` in the deadlines heap for its current deadline, or takes it
+    /// out if it has none.
+    fn reschedule(&mut self, index: u32, tti: u64) {
+        let deadline = self
+            .entry(index)
+            .map_or(NEVER, |entry| self.deadline(index, entry, tti));
+        if deadline == NEVER {
+            self.deadlines.cancel(index);
+        } else {
+            self.deadlines.schedule(index, deadline);
+        }
+    }
+
+    /// The earliest deadline of an entry here, or [`NEVER`]; no entry expires before it.
+    pub(super) fn next_deadline(&mut self) -> u64 {
+        self.deadlines.next()
+    }
+
+    /// Drops every entry whose deadline is at or before `ctx.now`, reporting each as expired;
+    /// how many it dropped. An entry whose idle deadline a read has pushed back is scheduled
+    /// again for its new deadline instead.
+    pub(super) fn expire(&mut self, ctx: &WriteContext<'_, K, V>) -> u64 {
+        let mut dropped = 0;
+        while let Some(index) = self.deadlines.pop_due(ctx.now) {
+            let Some(entry) = self.entry(index) else {
+                continue;
+            };
+            if self.expired(index, entry, ctx.now, ctx.tti) {
+                self.remove_at(index, RemovalCause::Expired, ctx);
+                dropped += 1;
+            } else {
+                self.reschedule(index, ctx.tti);
+            }
+        }
+        dropped
     }
 
     /// When the slot at `index` was written, in nanoseconds; zero unless the shard keeps write
@@ -358,6 +410,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let hash = ctx.hasher.hash_one(&entry.key);
         self.table.remove(hash, index);
         self.free.push(index);
+        self.deadlines.cancel(index);
         if entry.expires != NEVER {
             self.timed -= 1;
         }
@@ -492,28 +545,6 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         draw.is_multiple_of(LUCKY_ONE_IN)
     }
 
-    /// Drops a few expired entries, continuing where the last write stopped.
-    fn sweep(&mut self, ctx: &WriteContext<'_, K, V>) {
-        if self.timed == 0 && ctx.tti == NEVER {
-            return;
-        }
-        for _ in 0..SWEEP_STEPS {
-            if self.cursor >= self.slab.len() {
-                self.cursor = 0;
-                if self.slab.is_empty() {
-                    return;
-                }
-            }
-            let index = self.cursor as u32;
-            self.cursor += 1;
-            if let Some(entry) = self.entry(index)
-                && self.expired(index, entry, ctx.now, ctx.tti)
-            {
-                self.remove_at(index, RemovalCause::Expired, ctx);
-            }
-        }
-    }
-
     /// Evicts until `incoming` more weight fits. Inlined, so a write with room to spare pays one
     /// comparison rather than a call.
     #[inline]
@@ -530,7 +561,6 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         expires: u64,
         ctx: &WriteContext<'_, K, V>,
     ) {
-        self.sweep(ctx);
         let weight = ctx.weigh(&key, &value);
         if let Some((index, entry)) = self.find(hash, &key) {
             let cause = if self.expired(index, entry, ctx.now, ctx.tti) {
@@ -584,6 +614,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         if expires != NEVER {
             self.timed += 1;
         }
+        self.reschedule(index, ctx.tti);
         let (slab, hasher) = (&self.slab, ctx.hasher);
         self.table.insert(hash, index, |i| {
             slab[i as usize]
@@ -620,6 +651,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.reweigh(index, queue, weight);
         self.timed = self.timed - usize::from(was_timed) + usize::from(expires != NEVER);
         self.mark_read(index, now);
+        self.reschedule(index, ctx.tti);
         match cause {
             RemovalCause::Expired => self.removals.expired += 1,
             _ => self.removals.replaced += 1,
@@ -723,6 +755,50 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         Ok(value)
     }
 
+    /// Checks the shard's invariants, panicking with what is wrong: the index, the queues and
+    /// the counts agree with the slab, and every entry that can expire is in the deadlines heap
+    /// exactly once, never later than its real deadline (exactly at it without a time to idle),
+    /// while no other slot is. `tti` is the cache's time to idle, or [`NEVER`].
+    #[cfg(test)]
+    pub(super) fn validate(&self, tti: u64) {
+        let occupied: Vec<u32> = (0..self.slab.len() as u32)
+            .filter(|&i| self.entry(i).is_some())
+            .collect();
+        assert_eq!(occupied.len(), self.table.len(), "index against slab");
+        assert_eq!(
+            occupied.len() + self.free.len(),
+            self.slab.len(),
+            "every empty slot is free"
+        );
+        let weight: u64 = occupied
+            .iter()
+            .map(|&i| u64::from(self.links[i as usize].weight))
+            .sum();
+        assert_eq!(weight, self.weight(), "queue weights against entries");
+        let timed = occupied
+            .iter()
+            .filter(|&&i| self.entry(i).is_some_and(|e| e.expires != NEVER))
+            .count();
+        assert_eq!(timed, self.timed, "timed count");
+        let mut scheduled = std::collections::HashMap::new();
+        for (slot, deadline) in self.deadlines.live_items() {
+            assert!(
+                scheduled.insert(slot, deadline).is_none(),
+                "slot {slot} is in the deadlines heap twice"
+            );
+        }
+        for i in 0..self.slab.len() as u32 {
+            let real = self.entry(i).map_or(NEVER, |e| self.deadline(i, e, tti));
+            match (real, scheduled.get(&i)) {
+                (NEVER, None) => {}
+                (NEVER, Some(d)) => panic!("slot {i} cannot expire but is scheduled at {d}"),
+                (_, None) => panic!("slot {i} expires at {real} but is not scheduled"),
+                (_, Some(&d)) if tti == NEVER => assert_eq!(d, real, "slot {i}'s deadline"),
+                (_, Some(&d)) => assert!(d <= real, "slot {i} scheduled after its deadline"),
+            }
+        }
+    }
+
     /// Removes every entry, reporting each as an explicit removal.
     pub(super) fn clear(&mut self, ctx: &WriteContext<'_, K, V>) {
         let slab = std::mem::take(&mut self.slab);
@@ -737,7 +813,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.small = List::EMPTY;
         self.main = List::EMPTY;
         self.timed = 0;
-        self.cursor = 0;
+        self.deadlines.clear();
         for entry in slab.into_iter().flatten() {
             ctx.notify(&entry.key, &entry.value, RemovalCause::Explicit);
         }

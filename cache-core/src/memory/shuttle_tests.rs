@@ -4,7 +4,9 @@
 //!
 //! Readers change only atomics under the read lock (the access frequency and the idle time);
 //! these tests check that no interleaving of that with writers' evictions, replacements and
-//! removals returns a value under the wrong key or breaks the capacity and the accounting.
+//! removals returns a value under the wrong key or breaks the capacity and the accounting, and
+//! that no interleaving of expiry (any operation may drop what has expired, readers included)
+//! loses a deadline or leaves an expired entry counted.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +50,63 @@ fn readers_and_writers() {
     }
     let stats = cache.stats();
     assert!(stats.entries <= 3 && stats.weight == stats.entries);
+}
+
+/// Writers give entries no TTL, an hour, or none at all (expired on arrival, so the next
+/// operation on any thread drops it); readers read. Afterwards every shard's deadlines are exact,
+/// no expired entry is counted, and the listener heard each expiry the stats count.
+fn expiry_under_concurrency() {
+    use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+
+    let expired = Arc::new(AtomicU64::new(0));
+    let heard = expired.clone();
+    // Unbounded, so the keys spread over several shards and a drain of one races with writes
+    // to others.
+    let mut config = Config::new("shuttle-expiry".into());
+    config.listener = Some(Arc::new(move |_, _, cause| {
+        if cause == crate::RemovalCause::Expired {
+            heard.fetch_add(1, SeqCst);
+        }
+    }));
+    let cache: Arc<MemoryBackend<u64, u64>> =
+        Arc::new(MemoryBackend::open(&config, &()).expect("opens"));
+    let threads: Vec<_> = (0..3u64)
+        .map(|t| {
+            let cache = cache.clone();
+            shuttle::thread::spawn(move || {
+                for i in 0..5u64 {
+                    let key = (t * 3 + i) % 6;
+                    let ttl = match (t + i) % 3 {
+                        0 => Some(Duration::ZERO),
+                        1 => Some(Duration::from_secs(3_600)),
+                        _ => None,
+                    };
+                    if t == 2 {
+                        if let Some(found) = cache.get(&key).expect("infallible") {
+                            assert_eq!(found.value % 10, key, "value under a foreign key");
+                        }
+                    } else {
+                        cache.insert(key, key + 10 * i, ttl).expect("infallible");
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("no thread panics");
+    }
+    let stats = cache.stats();
+    cache.validate();
+    let live = (0..6u64)
+        .filter(|k| cache.get(k).expect("infallible").is_some())
+        .count() as u64;
+    assert_eq!(stats.entries, live, "counted entries that are not live");
+    assert_eq!(expired.load(SeqCst), stats.expired, "expiries heard");
+}
+
+#[test]
+fn shuttle_expiry_under_concurrency() {
+    explore(expiry_under_concurrency);
 }
 
 /// Explores `scenario` under random scheduling and under PCT (which finds bugs needing a few

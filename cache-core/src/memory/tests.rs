@@ -1,12 +1,15 @@
 //! Behaviour of the in-memory backend that the model test does not pin down: the listener's
-//! causes, weights, the shard layout and counters at the edges of their range.
+//! causes, weights, the shard layout, counters at the edges of their range, and expiry checked
+//! against the shards' invariants after every operation.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{MemoryBackend, shard_count};
+use super::{MemoryBackend, NEVER, shard_count};
 use crate::backend::{Backend, RemovalCause};
 use crate::clock::ManualClock;
+use crate::config::Config;
 use crate::{Cache, CacheBuilder};
 
 type Heard = Arc<Mutex<Vec<(u64, u64, RemovalCause)>>>;
@@ -79,10 +82,9 @@ fn the_listener_hears_every_cause() {
 }
 
 #[test]
-fn writes_sweep_expired_entries_without_reads() {
+fn writes_drop_expired_entries_without_reads() {
     let clock = ManualClock::new();
     let _guard = clock.install();
-    // One shard (see `shard_count`), so the writes below all sweep the same slab.
     let (cache, heard) = listening(
         Cache::builder("sweep")
             .ttl(Duration::from_secs(5))
@@ -92,8 +94,10 @@ fn writes_sweep_expired_entries_without_reads() {
         cache.insert(k, k).unwrap();
     }
     clock.advance(Duration::from_secs(5));
-    // Unrelated writes alone clear the expired entries, a few per write.
-    for k in 100..200 {
+    // Unrelated writes alone clear the expired entries: the first of them, all at once.
+    cache.insert(100, 100).unwrap();
+    assert_eq!(heard.lock().unwrap().len(), 100);
+    for k in 101..200 {
         cache.insert(k, k).unwrap();
     }
     let stats = cache.stats();
@@ -230,5 +234,170 @@ fn a_loop_over_more_keys_than_fit_keeps_hitting() {
                 "hit ratio {ratio:.3} on a loop of {keys} keys through a cache of {capacity}"
             );
         }
+    }
+}
+
+/// A backend opened directly, to reach its invariant checks, with a listener counting expiries.
+fn timed_backend(
+    ttl: Option<u64>,
+    tti: Option<u64>,
+    capacity: Option<u64>,
+) -> (MemoryBackend<u64, u64>, Heard) {
+    let heard: Heard = Arc::default();
+    let sink = heard.clone();
+    let mut config = Config::new("expiry-model".into());
+    config.ttl = ttl.map(Duration::from_secs);
+    config.tti = tti.map(Duration::from_secs);
+    config.capacity = capacity;
+    config.listener = Some(Arc::new(move |&k, &v, cause| {
+        sink.lock().unwrap().push((k, v, cause));
+    }));
+    (MemoryBackend::open(&config, &()).unwrap(), heard)
+}
+
+#[test]
+fn a_cache_without_expiry_never_schedules_a_deadline() {
+    // So its hits never read the clock: `soonest` stays at NEVER.
+    let (backend, _) = timed_backend(None, None, None);
+    for k in 0..1_000 {
+        backend.insert(k, k, None).unwrap();
+        backend.get(&k).unwrap();
+    }
+    backend.backend_stats_and_validate();
+    assert_eq!(backend.soonest.get(), NEVER);
+    backend.insert(1, 1, Some(Duration::from_secs(1))).unwrap();
+    assert_ne!(backend.soonest.get(), NEVER);
+    assert!(backend.remove(&1).unwrap());
+    // Raised again by the next operation that finds the deadline gone.
+    let clock = ManualClock::new();
+    let _guard = clock.install();
+    clock.advance(Duration::from_secs(2));
+    backend.get(&2).unwrap();
+    assert_eq!(backend.soonest.get(), NEVER);
+}
+
+#[test]
+fn a_get_that_finds_its_entry_expired_reports_it_at_once() {
+    let clock = ManualClock::new();
+    let _guard = clock.install();
+    let (backend, heard) = timed_backend(None, None, None);
+    backend.insert(7, 70, Some(Duration::from_secs(3))).unwrap();
+    clock.advance(Duration::from_secs(3));
+    assert!(backend.get(&7).unwrap().is_none());
+    assert_eq!(heard.lock().unwrap()[..], [(7, 70, RemovalCause::Expired)]);
+    backend.backend_stats_and_validate();
+}
+
+impl MemoryBackend<u64, u64> {
+    /// `stats()` (which drops what has expired) and then the invariant checks.
+    fn backend_stats_and_validate(&self) -> crate::BackendStats {
+        let stats = self.stats();
+        self.validate();
+        stats
+    }
+}
+
+/// What the model remembers of a key: its value, its expiry and its last read, in seconds.
+#[derive(Clone, Copy)]
+struct Modelled {
+    expires: u64,
+    read: u64,
+}
+
+/// Random operations (xorshift, `seed`) on a backend with `ttl`, `tti` and `capacity`, with the
+/// invariants checked after each. Unbounded, the live count must equal a model's after every
+/// operation, and the listener must have heard each expiry by then; bounded, the count can
+/// only be lower (eviction).
+fn random_operations(seed: u64, ttl: Option<u64>, tti: Option<u64>, capacity: Option<u64>) {
+    let clock = ManualClock::new();
+    let _guard = clock.install();
+    let (backend, heard) = timed_backend(ttl, tti, capacity);
+    let mut model: HashMap<u64, Modelled> = HashMap::new();
+    let mut now = 0u64;
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let live = |m: &Modelled, now: u64| now < m.expires && tti.is_none_or(|t| now < m.read + t);
+    for _ in 0..600 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let key = x % 40;
+        let secs = (x >> 20) % 6 + 1;
+        match (x >> 8) % 12 {
+            0..=2 => {
+                backend
+                    .insert(key, key, ttl.map(Duration::from_secs))
+                    .unwrap();
+                let expires = ttl.map_or(NEVER, |t| now + t);
+                model.insert(key, Modelled { expires, read: now });
+            }
+            3 | 4 => {
+                let d = Duration::from_secs(secs);
+                backend.insert(key, key, Some(d)).unwrap();
+                model.insert(
+                    key,
+                    Modelled {
+                        expires: now + secs,
+                        read: now,
+                    },
+                );
+            }
+            5..=7 => {
+                let got = backend.get(&key).unwrap().is_some();
+                let want = model.get(&key).is_some_and(|m| live(m, now));
+                assert!(got == want || (capacity.is_some() && !got), "get({key})");
+                if let Some(m) = model.get_mut(&key).filter(|_| got) {
+                    m.read = now;
+                }
+            }
+            8 => {
+                backend.remove(&key).unwrap();
+                model.remove(&key);
+            }
+            9 => {
+                clock.advance(Duration::from_secs(secs));
+                now += secs;
+            }
+            10 => {
+                backend.purge_expired();
+            }
+            _ => {
+                backend.incr(&key, 1).unwrap();
+                match model.get_mut(&key).filter(|m| live(m, now)) {
+                    Some(m) => m.read = now,
+                    None => {
+                        let expires = ttl.map_or(NEVER, |t| now + t);
+                        model.insert(key, Modelled { expires, read: now });
+                    }
+                }
+            }
+        }
+        model.retain(|_, m| live(m, now));
+        let stats = backend.backend_stats_and_validate();
+        let want = model.len() as u64;
+        if capacity.is_none() {
+            assert_eq!(stats.entries, want, "live entries at {now}s");
+            assert_eq!(stats.weight, want);
+            let expired = heard
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|h| h.2 == RemovalCause::Expired)
+                .count() as u64;
+            assert_eq!(expired, stats.expired, "expiries heard");
+        } else {
+            assert!(stats.entries <= want, "more entries than the model holds");
+        }
+    }
+}
+
+#[test]
+fn random_operations_keep_the_deadlines_exact() {
+    for seed in 0..12 {
+        random_operations(seed, None, None, None);
+        random_operations(seed, Some(4), None, None);
+        random_operations(seed, None, Some(3), None);
+        random_operations(seed, Some(9), Some(3), None);
+        random_operations(seed, None, Some(3), Some(6));
+        random_operations(seed, Some(5), None, Some(2_000));
     }
 }
