@@ -65,6 +65,7 @@
 //! of [`RedisBackend`], reached with [`Cache::backend`](crate::Cache::backend).
 
 mod backend;
+mod blocking;
 mod breaker;
 mod clear;
 mod codec;

@@ -28,6 +28,14 @@ use super::codec::{Codec, Postcard};
 /// [`CacheError::Config`](crate::CacheError::Config) naming the cache and `url`, with any password
 /// masked.
 ///
+/// # The timeout
+///
+/// [`RedisOptions::timeout`] bounds each whole operation, whether its connection is pooled or has
+/// to be opened first: connecting, TLS, `AUTH`, `SELECT` and every reply share one deadline, so an
+/// unreachable, dead or frozen server costs a call at most one timeout (and, while the breaker is
+/// open, none). On Redis Cluster, sync operations bound each request the cluster client makes
+/// rather than their sum; async ones are bounded whole.
+///
 /// ```
 /// use std::time::Duration;
 /// use memokit_core::{Cache, CacheError, RedisBackend, RedisOptions};
@@ -96,7 +104,8 @@ impl RedisOptions {
         self
     }
 
-    /// The deadline of every operation, connecting included (default 250 ms).
+    /// The deadline of every operation (default 250 ms): connecting, TLS, authentication and
+    /// every reply included, sync or async (see [the type docs](Self#the-timeout)).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
