@@ -18,15 +18,21 @@ use super::codec::{Codec, Postcard};
 /// # The URL
 ///
 /// `redis://[[user]:password@]host[:port][/db]`, or `rediss://...` for TLS (which needs the
-/// `redis-tls` feature); `redis+unix:///path/to/socket` for a Unix socket. AUTH credentials and the
-/// database index come from the URL. Several URLs separated by commas are the seed nodes of a
-/// Redis Cluster; [`RedisOptions::cluster`] makes a single seed a cluster too.
+/// `redis-tls` feature); `redis+unix:///path/to/socket[?db=..&user=..&pass=..]` for a Unix socket.
+/// AUTH credentials and the database index come from the URL; percent-encode `@`, `/`, `:`, `?`
+/// and `#` in a password. Several URLs separated by commas are the seed nodes of a Redis Cluster;
+/// [`RedisOptions::cluster`] makes a single seed a cluster too.
 ///
 /// Where it comes from, first match wins: [`RedisOptions::url`] (the `url` option of
 /// `#[cached]`), then the `MEMOKIT_REDIS_URL` environment variable when the cache is built, then
 /// `redis://127.0.0.1:6379`. A URL that does not parse is a
-/// [`CacheError::Config`](crate::CacheError::Config) naming the cache and `url`, with any password
-/// masked.
+/// [`CacheError::Config`](crate::CacheError::Config) naming the cache and `url`.
+///
+/// URLs are redacted wherever memokit prints them (this type's `Debug`, errors, events): a URL is
+/// parsed with the [`url`](https://docs.rs/url) crate, and every user name, password and query
+/// value other than `db` and `protocol` shows as `***`; one that does not parse (or parses
+/// ambiguously, such as a password with an unencoded `@` or `/`) shows as `<unparseable url>`,
+/// so no part of its credentials is ever printed. Each cluster seed is redacted on its own.
 ///
 /// # The timeout
 ///
@@ -183,7 +189,7 @@ impl Default for RedisOptions {
 impl fmt::Debug for RedisOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisOptions")
-            .field("url", &self.url.as_deref().map(redact))
+            .field("url", &self.url.as_deref().map(redact_all))
             .field("cluster", &self.cluster)
             .field("timeout", &self.timeout)
             .field("retry_interval", &self.retry_interval)
@@ -228,19 +234,56 @@ impl Topology {
     }
 }
 
-/// `url` with the password (if any) masked, for errors and debug output.
+/// Comma-separated URLs, each [redacted](redact).
+fn redact_all(urls: &str) -> String {
+    let redacted: Vec<_> = urls.split(',').map(|url| redact(url.trim())).collect();
+    redacted.join(", ")
+}
+
+/// `url` as it may be printed (see [the type docs](RedisOptions)): parsed, with every user name,
+/// password and query value but `db` and `protocol` masked, or `<unparseable url>`.
 fn redact(url: &str) -> String {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
+    const UNPARSEABLE: &str = "<unparseable url>";
+    const MASK: &str = "***";
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return UNPARSEABLE.into();
     };
-    let authority_end = url[start..].find('/').map_or(url.len(), |i| start + i);
-    let Some(at) = url[start..authority_end].rfind('@').map(|i| start + i) else {
-        return url.to_string();
-    };
-    match url[start..at].find(':') {
-        Some(colon) => format!("{}:***{}", &url[..start + colon], &url[at..]),
-        None => url.to_string(),
+    // An `@` after the authority means the authority ended early, inside a password with an
+    // unencoded `/`, `?` or `#`: what looks like the host or path would be part of it.
+    let rest = [
+        parsed.path(),
+        parsed.query().unwrap_or(""),
+        parsed.fragment().unwrap_or(""),
+    ];
+    if parsed.cannot_be_a_base() || rest.iter().any(|part| part.contains('@')) {
+        return UNPARSEABLE.into();
     }
+    if !parsed.username().is_empty() && parsed.set_username(MASK).is_err() {
+        return UNPARSEABLE.into();
+    }
+    if parsed.password().is_some() && parsed.set_password(Some(MASK)).is_err() {
+        return UNPARSEABLE.into();
+    }
+    // A TCP URL's path is the database number; anything else there is not printed.
+    let tcp = !parsed.scheme().contains("unix");
+    let db = parsed.path().trim_start_matches('/');
+    if tcp && !db.bytes().all(|b| b.is_ascii_digit()) {
+        parsed.set_path(MASK);
+    }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| match &*key {
+                "db" | "protocol" => (key.into_owned(), value.into_owned()),
+                _ => (MASK.into(), MASK.into()),
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    if parsed.fragment().is_some_and(|f| f != "insecure") {
+        parsed.set_fragment(Some(MASK));
+    }
+    parsed.into()
 }
 
 #[cfg(test)]
@@ -314,10 +357,21 @@ mod tests {
     }
 
     #[test]
-    fn redaction_masks_only_the_password() {
-        assert_eq!(redact("redis://u:pw@h:1/2"), "redis://u:***@h:1/2");
+    fn redaction_masks_credentials_and_keeps_the_address() {
+        assert_eq!(redact("redis://u:pw@h:1/2"), "redis://***:***@h:1/2");
         assert_eq!(redact("redis://:pw@h"), "redis://:***@h");
         assert_eq!(redact("redis://h:1/2"), "redis://h:1/2");
-        assert_eq!(redact("redis://u@h"), "redis://u@h");
+        assert_eq!(redact("redis://u@h"), "redis://***@h");
+        assert_eq!(
+            redact("redis+unix:///run/redis.sock?db=3&user=u&pass=pw"),
+            "redis+unix:///run/redis.sock?db=3&***=***&***=***"
+        );
+        assert_eq!(redact("rediss://h/#insecure"), "rediss://h/#insecure");
+        assert_eq!(redact("redis://u:p@ss/w@h"), "<unparseable url>");
+        assert_eq!(redact("redis://:pw@h/notadb"), "redis://:***@h/***");
+        assert_eq!(
+            redact_all("redis://:a@h:1, redis://:b@h:2"),
+            "redis://:***@h:1, redis://:***@h:2"
+        );
     }
 }
