@@ -123,18 +123,32 @@ pub(crate) struct Connector {
 impl Connector {
     /// Prepares the clients; nothing connects until the first operation.
     pub(crate) fn new(topology: Topology, options: &RedisOptions) -> Result<Self, BackendError> {
-        let config_error = |e: RedisError| BackendError::config(KIND, "url", e);
+        // The driver's messages here are fixed strings: never the URL, so never its password.
+        let setting = if options.tls_ca.is_some() {
+            "tls_ca"
+        } else {
+            "url"
+        };
+        let config_error = |e: RedisError| BackendError::config(KIND, setting, e);
         let client = if topology.cluster {
-            let client = ClusterClient::builder(topology.nodes)
+            let builder = ClusterClient::builder(topology.nodes)
                 .connection_timeout(options.timeout)
-                .response_timeout(options.timeout)
-                .build()
-                .map_err(config_error)?;
-            Client::Cluster(client)
+                .response_timeout(options.timeout);
+            #[cfg(feature = "redis-tls")]
+            let builder = match &options.tls_ca {
+                Some(ca) => builder.certs(certificates(ca)),
+                None => builder,
+            };
+            Client::Cluster(builder.build().map_err(config_error)?)
         } else {
             let node = topology.nodes.into_iter().next();
             let node = node.ok_or_else(|| BackendError::config(KIND, "url", "names no server"))?;
-            let client = redis::Client::open(node).map_err(config_error)?;
+            let client = match &options.tls_ca {
+                #[cfg(feature = "redis-tls")]
+                Some(ca) => redis::Client::build_with_tls(node, certificates(ca)),
+                _ => redis::Client::open(node),
+            }
+            .map_err(config_error)?;
             let opener = Opener::new(&client).map_err(config_error)?;
             Client::Single(client, opener)
         };
@@ -292,6 +306,15 @@ impl Connector {
             }
             Client::Cluster(client) => client.get_async_connection().await.map(AsyncConn::Cluster),
         }
+    }
+}
+
+/// The CA that signs the server's certificate, instead of the system's roots.
+#[cfg(feature = "redis-tls")]
+fn certificates(ca: &[u8]) -> redis::TlsCertificates {
+    redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(ca.to_vec()),
     }
 }
 

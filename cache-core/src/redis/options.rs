@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::{ConnectionInfo, IntoConnectionInfo};
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
 use crate::error::BackendError;
 
@@ -33,6 +33,14 @@ use super::codec::{Codec, Postcard};
 /// value other than `db` and `protocol` shows as `***`; one that does not parse (or parses
 /// ambiguously, such as a password with an unencoded `@` or `/`) shows as `<unparseable url>`,
 /// so no part of its credentials is ever printed. Each cluster seed is redacted on its own.
+///
+/// # TLS
+///
+/// `rediss://` URLs (feature `redis-tls`, with rustls) verify the server's certificate and host
+/// name, against the system's roots by default. For a private CA, such as a self-signed one, give
+/// its PEM with [`RedisOptions::tls_ca`]. A certificate that does not verify fails the operation
+/// with an error naming the cache; there is no fallback to plain TCP. (The `redis` crate's
+/// `rediss://host/#insecure` URL skips verification: for experiments only.)
 ///
 /// # The timeout
 ///
@@ -68,6 +76,8 @@ pub struct RedisOptions {
     pub(crate) prefix: Arc<str>,
     pub(crate) codec: Arc<dyn Codec>,
     pub(crate) pool_size: usize,
+    /// The PEM of the CA that signs the server's certificate, instead of the system's roots.
+    pub(crate) tls_ca: Option<Arc<[u8]>>,
 }
 
 impl RedisOptions {
@@ -95,6 +105,7 @@ impl RedisOptions {
             prefix: Self::DEFAULT_PREFIX.into(),
             codec: Arc::new(Postcard),
             pool_size: Self::DEFAULT_POOL_SIZE,
+            tls_ca: None,
         }
     }
 
@@ -144,6 +155,22 @@ impl RedisOptions {
         self
     }
 
+    /// Verifies the server's TLS certificate against this CA (one or more PEM certificates)
+    /// instead of the system's roots; needs a `rediss://` URL and the `redis-tls` feature.
+    ///
+    /// ```
+    /// # use memokit_core::RedisOptions;
+    /// # let pem = std::fs::read("ca.pem").unwrap_or_default();
+    /// let options = RedisOptions::new()
+    ///     .url("rediss://:secret@cache.internal:6380")
+    ///     .tls_ca(pem);
+    /// assert!(!format!("{options:?}").contains("secret"));
+    /// ```
+    pub fn tls_ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_ca = Some(pem.into().into());
+        self
+    }
+
     /// The operation timeout.
     pub fn timeout_value(&self) -> Duration {
         self.timeout
@@ -176,7 +203,28 @@ impl RedisOptions {
             Some(url) => url.clone(),
             None => std::env::var(Self::URL_ENV).unwrap_or_else(|_| Self::DEFAULT_URL.into()),
         };
-        Topology::parse(&url, self.cluster)
+        let topology = Topology::parse(&url, self.cluster)?;
+        if self.tls_ca.is_some() {
+            if cfg!(not(feature = "redis-tls")) {
+                return Err(BackendError::config(
+                    KIND,
+                    "tls_ca",
+                    "needs memokit's `redis-tls` feature",
+                ));
+            }
+            #[cfg(feature = "redis-tls")]
+            check_pem(self.tls_ca.as_deref().unwrap_or_default())?;
+            let plain =
+                |info: &ConnectionInfo| !matches!(info.addr(), ConnectionAddr::TcpTls { .. });
+            if topology.nodes.iter().any(plain) {
+                return Err(BackendError::config(
+                    KIND,
+                    "tls_ca",
+                    "is for TLS: give `rediss://` URLs",
+                ));
+            }
+        }
+        Ok(topology)
     }
 }
 
@@ -196,6 +244,7 @@ impl fmt::Debug for RedisOptions {
             .field("prefix", &self.prefix)
             .field("codec", &self.codec.name())
             .field("pool_size", &self.pool_size)
+            .field("tls_ca", &self.tls_ca.as_ref().map(|_| "<pem>"))
             .finish()
     }
 }
@@ -231,6 +280,28 @@ impl Topology {
             cluster: cluster || nodes.len() > 1,
             nodes,
         })
+    }
+}
+
+/// Checks that `pem` holds at least one certificate and nothing unreadable: the driver would
+/// otherwise take it for an empty list of roots, which no server passes.
+#[cfg(feature = "redis-tls")]
+fn check_pem(pem: &[u8]) -> Result<(), BackendError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
+    match certs {
+        Ok(certs) if !certs.is_empty() => Ok(()),
+        Ok(_) => Err(BackendError::config(
+            KIND,
+            "tls_ca",
+            "holds no PEM certificate",
+        )),
+        Err(e) => Err(BackendError::config(
+            KIND,
+            "tls_ca",
+            format_args!("is not readable PEM: {e}"),
+        )),
     }
 }
 
