@@ -256,3 +256,132 @@ fn memoized_functions_fail_open_on_a_silent_server() {
     }
     assert!(QUADRUPLE_MEMO.stats().errors >= 1);
 }
+
+/// The deadline of the frozen-server tests: long enough that the slack below is small beside it.
+const FROZEN_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// How much longer than its timeout a call may take on a frozen server: scheduling on a loaded
+/// machine, never a second timeout (which a call waiting out two reads would take).
+const SLACK: Duration = Duration::from_millis(250);
+
+fn frozen_cache(name: &str, server: &RedisServer) -> Cache<u64, u64, RedisBackend> {
+    Cache::builder(name)
+        .backend_options(
+            RedisOptions::new()
+                .url(server.url())
+                .timeout(FROZEN_TIMEOUT)
+                .retry_interval(Duration::from_secs(3600)),
+        )
+        .build()
+        .unwrap()
+}
+
+/// Runs `call` and checks that it gave up within one timeout (plus [`SLACK`]).
+fn within_one_timeout<T>(what: &str, call: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let out = call();
+    let took = started.elapsed();
+    assert!(
+        took <= FROZEN_TIMEOUT + SLACK,
+        "{what} took {took:?} with a {FROZEN_TIMEOUT:?} timeout"
+    );
+    out
+}
+
+#[test]
+fn a_frozen_server_costs_a_sync_call_one_timeout_connecting_included() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    // One cache that has a pooled connection, one that never connected, one for a pipeline.
+    let pooled = frozen_cache("frozen-pooled", &server);
+    pooled.insert(1, 1).unwrap();
+    let fresh = frozen_cache("frozen-fresh", &server);
+    let piped = frozen_cache("frozen-pipeline", &server);
+    piped.insert(1, 1).unwrap();
+    let frozen = server.freeze();
+
+    let kind = within_one_timeout("a sync get on a pooled connection", || {
+        error_kind(pooled.get(&1))
+    });
+    assert_eq!(kind, BackendErrorKind::Timeout);
+    let kind = within_one_timeout("a sync get on a fresh connection", || {
+        error_kind(fresh.get(&1))
+    });
+    assert_eq!(kind, BackendErrorKind::Timeout);
+    let backend = piped.backend().unwrap();
+    let key = backend.redis_key(&1u64).unwrap();
+    let reply = within_one_timeout("a pipeline of three commands", || {
+        backend.query_pipeline::<(u64, u64, u64)>(
+            memokit::redis::pipe()
+                .exists(&key)
+                .exists(&key)
+                .exists(&key),
+        )
+    });
+    assert_eq!(reply.unwrap_err().kind(), BackendErrorKind::Timeout);
+
+    // Thawed, the same caches answer again (after their retry interval, so ask new ones).
+    drop(frozen);
+    let after = quick_retry("frozen-after", &server);
+    after.insert(2, 2).unwrap();
+    assert_eq!(after.get(&2).unwrap(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_server_costs_an_async_call_one_timeout_connecting_included() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let pooled = frozen_cache("frozen-async-pooled", &server);
+    pooled.insert_async(1, 1).await.unwrap();
+    let fresh = frozen_cache("frozen-async-fresh", &server);
+    let _frozen = server.freeze();
+    for (what, cache) in [("pooled", &pooled), ("fresh", &fresh)] {
+        let started = Instant::now();
+        let kind = error_kind(cache.get_async(&1).await);
+        let took = started.elapsed();
+        assert_eq!(kind, BackendErrorKind::Timeout, "{what}");
+        assert!(
+            took <= FROZEN_TIMEOUT + SLACK,
+            "an async get on a {what} connection took {took:?} with a {FROZEN_TIMEOUT:?} timeout"
+        );
+    }
+}
+
+static FROZEN_URL: OnceLock<String> = OnceLock::new();
+
+fn frozen_url() -> String {
+    FROZEN_URL.get().cloned().unwrap_or_default()
+}
+
+#[cached(backend = redis, url = frozen_url(), timeout = "400ms")]
+fn quintuple(x: u64) -> u64 {
+    x * 5
+}
+
+#[cached(backend = redis, url = frozen_url(), timeout = "400ms")]
+async fn sextuple(x: u64) -> u64 {
+    x * 6
+}
+
+#[test]
+fn memoized_functions_on_a_frozen_server_cost_one_timeout() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    FROZEN_URL.set(server.url()).unwrap();
+    let _frozen = server.freeze();
+    // The first call connects too: connecting and the lookup share the one deadline, and the
+    // write of the result is skipped by the breaker.
+    let v = within_one_timeout("a memoized sync call", || quintuple(3));
+    assert_eq!(v, 15);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let v = within_one_timeout("a memoized async call", || runtime.block_on(sextuple(3)));
+    assert_eq!(v, 18);
+    assert!(QUINTUPLE_MEMO.stats().errors >= 1);
+    assert!(SEXTUPLE_MEMO.stats().errors >= 1);
+}

@@ -22,6 +22,10 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     cluster: bool,
+    /// Arguments after the defaults (a password, TLS files), kept for [`restart`](Self::restart).
+    extra: Vec<String>,
+    /// Whether the port speaks TLS only (`--tls-port`, `--port 0`).
+    tls: bool,
 }
 
 impl RedisServer {
@@ -45,7 +49,72 @@ impl RedisServer {
         Some(server)
     }
 
+    /// A server started with `extra` arguments after the defaults, e.g.
+    /// `["--requirepass", "..."]`. A server that needs a password still counts as up when it
+    /// answers `PING` with `-NOAUTH`.
+    pub fn start_with(extra: &[&str]) -> Option<Self> {
+        Self::launch_with(false, extra.iter().map(|s| s.to_string()).collect(), false)
+    }
+
+    /// A server that speaks only TLS on its port (`--port 0 --tls-port <port>`), with the PEM
+    /// files `cert`, `key` and `ca` (for client certificates, which it does not ask for).
+    pub fn start_tls(
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        ca: &std::path::Path,
+    ) -> Option<Self> {
+        let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+        let extra = vec![
+            "--tls-cert-file".into(),
+            path(cert),
+            "--tls-key-file".into(),
+            path(key),
+            "--tls-ca-cert-file".into(),
+            path(ca),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ];
+        Self::launch_with(false, extra, true)
+    }
+
+    /// A one-node Redis Cluster owning all 16384 slots that speaks only TLS, on its port and its
+    /// cluster bus, with the files of [`start_tls`](Self::start_tls). Set up with `redis-cli`.
+    pub fn start_tls_cluster(
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        ca: &std::path::Path,
+    ) -> Option<Self> {
+        let mut server = Self::start_tls(cert, key, ca)?;
+        server.cluster = true;
+        server.extra.extend(["--tls-cluster".into(), "yes".into()]);
+        server.restart();
+        let cli = |args: &[&str]| {
+            let out = Command::new("redis-cli")
+                .args(["--tls", "--cacert"])
+                .arg(ca)
+                .args(["-h", "127.0.0.1", "-p", &server.port.to_string()])
+                .args(args)
+                .output()
+                .expect("run redis-cli");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        cli(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok") {
+            assert!(
+                Instant::now() < deadline,
+                "the test TLS cluster never became ready"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some(server)
+    }
+
     fn launch(cluster: bool) -> Option<Self> {
+        Self::launch_with(cluster, Vec::new(), false)
+    }
+
+    fn launch_with(cluster: bool, extra: Vec<String>, tls: bool) -> Option<Self> {
         if !installed() {
             return None;
         }
@@ -57,6 +126,8 @@ impl RedisServer {
             port,
             dir,
             cluster,
+            extra,
+            tls,
         };
         server.restart();
         Some(server)
@@ -65,6 +136,19 @@ impl RedisServer {
     /// `redis://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server is running").id()
+    }
+
+    /// Stops the server's process (`SIGSTOP`) until the guard drops (`SIGCONT`): it keeps its
+    /// sockets, and the kernel keeps accepting connections, but nothing is answered. A frozen
+    /// server, not a dead one.
+    pub fn freeze(&self) -> Frozen {
+        signal(self.pid(), "-STOP");
+        Frozen { pid: self.pid() }
     }
 
     /// The loopback port it listens on.
@@ -84,8 +168,14 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.kill();
         let mut command = Command::new("redis-server");
+        let port = self.port.to_string();
+        if self.tls {
+            command.args(["--port", "0", "--tls-port", &port]);
+        } else {
+            command.args(["--port", &port]);
+        }
         command
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
             .arg(&self.dir);
@@ -100,6 +190,7 @@ impl RedisServer {
                 "127.0.0.1",
             ]);
         }
+        command.args(&self.extra);
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -108,10 +199,7 @@ impl RedisServer {
             .expect("redis-server is on PATH but could not be started");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !self
-            .try_command("PING")
-            .is_some_and(|r| r.starts_with("+PONG"))
-        {
+        while !self.answers() {
             assert!(
                 Instant::now() < deadline,
                 "redis-server on port {} did not answer within 10s",
@@ -119,6 +207,16 @@ impl RedisServer {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Whether the server is up: it answers `PING` (or asks for a password), or, speaking TLS,
+    /// accepts a connection.
+    fn answers(&self) -> bool {
+        if self.tls {
+            return TcpStream::connect(("127.0.0.1", self.port)).is_ok();
+        }
+        self.try_command("PING")
+            .is_some_and(|r| r.starts_with("+PONG") || r.starts_with("-NOAUTH"))
     }
 
     /// Sends one inline command and returns the raw reply (enough for PING, INFO, CLUSTER ...).
@@ -155,6 +253,26 @@ impl Drop for RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A frozen server; see [`RedisServer::freeze`].
+pub struct Frozen {
+    pid: u32,
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal(self.pid, "-CONT");
+    }
+}
+
+/// Sends a signal to the test's own server, by its process id.
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {signal} {pid} failed");
 }
 
 /// Whether a RESP reply (a simple line, or one bulk string) has fully arrived.

@@ -1,6 +1,12 @@
 //! Connections: a small pool of blocking connections for sync callers, one multiplexed connection
 //! per Tokio runtime for async callers, a deadline on every operation, and the [`Breaker`].
 //!
+//! The deadline is [`RedisOptions::timeout`] from the moment an operation starts, and it covers
+//! connecting: async operations run whole under `tokio::time::timeout`, and a sync operation hands
+//! one deadline to its [`Blocking`] connection, which spends what is left of it on connecting,
+//! authenticating and every reply. On Redis Cluster, the cluster client connects and follows
+//! redirects by itself, so a sync operation there bounds each of its requests, not their sum.
+//!
 //! The `redis` crate's `ConnectionManager` (like its async cluster connection) spawns a driver task
 //! on the runtime that creates it and dies with that runtime. A cache usually lives in a `static`
 //! that outlives runtimes (each `#[tokio::test]` has its own), so connections are kept per runtime
@@ -22,6 +28,7 @@ use tokio::sync::OnceCell;
 use crate::error::{BackendError, BackendErrorKind};
 
 use super::KIND;
+use super::blocking::{Blocking, Opener};
 use super::breaker::Breaker;
 use super::options::{RedisOptions, Topology};
 
@@ -31,13 +38,14 @@ const MAX_RUNTIMES: usize = 4;
 // One per cache, built once: the size difference of the variants costs nothing.
 #[allow(clippy::large_enum_variant)]
 enum Client {
-    Single(redis::Client),
+    /// The client of the async connection, and how to open blocking ones.
+    Single(redis::Client, Opener),
     Cluster(ClusterClient),
 }
 
 /// A blocking connection.
 pub(crate) enum SyncConn {
-    Single(redis::Connection),
+    Single(Blocking),
     Cluster(Box<ClusterConnection>),
 }
 
@@ -47,6 +55,21 @@ impl SyncConn {
             Self::Single(c) => c,
             Self::Cluster(c) => &mut **c,
         }
+    }
+
+    /// Starts an operation that must end by `deadline`.
+    fn set_deadline(&mut self, deadline: Instant) -> RedisResult<()> {
+        match self {
+            Self::Single(c) => c.set_deadline(deadline),
+            Self::Cluster(c) => {
+                let left = deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1));
+                c.set_read_timeout(Some(left))?;
+                c.set_write_timeout(Some(left))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -100,18 +123,34 @@ pub(crate) struct Connector {
 impl Connector {
     /// Prepares the clients; nothing connects until the first operation.
     pub(crate) fn new(topology: Topology, options: &RedisOptions) -> Result<Self, BackendError> {
-        let config_error = |e: RedisError| BackendError::config(KIND, "url", e);
+        // The driver's messages here are fixed strings: never the URL, so never its password.
+        let setting = if options.tls_ca.is_some() {
+            "tls_ca"
+        } else {
+            "url"
+        };
+        let config_error = |e: RedisError| BackendError::config(KIND, setting, e);
         let client = if topology.cluster {
-            let client = ClusterClient::builder(topology.nodes)
+            let builder = ClusterClient::builder(topology.nodes)
                 .connection_timeout(options.timeout)
-                .response_timeout(options.timeout)
-                .build()
-                .map_err(config_error)?;
-            Client::Cluster(client)
+                .response_timeout(options.timeout);
+            #[cfg(feature = "redis-tls")]
+            let builder = match &options.tls_ca {
+                Some(ca) => builder.certs(certificates(ca)),
+                None => builder,
+            };
+            Client::Cluster(builder.build().map_err(config_error)?)
         } else {
             let node = topology.nodes.into_iter().next();
             let node = node.ok_or_else(|| BackendError::config(KIND, "url", "names no server"))?;
-            Client::Single(redis::Client::open(node).map_err(config_error)?)
+            let client = match &options.tls_ca {
+                #[cfg(feature = "redis-tls")]
+                Some(ca) => redis::Client::build_with_tls(node, certificates(ca)),
+                _ => redis::Client::open(node),
+            }
+            .map_err(config_error)?;
+            let opener = Opener::new(&client).map_err(config_error)?;
+            Client::Single(client, opener)
         };
         Ok(Self {
             client,
@@ -143,10 +182,16 @@ impl Connector {
         &self,
         op: impl FnOnce(&mut SyncConn) -> RedisResult<T>,
     ) -> Result<T, BackendError> {
+        let deadline = Instant::now() + self.timeout;
         let pooled = self.idle.lock().pop();
         let mut conn = match pooled {
-            Some(conn) => conn,
-            None => self.connect_sync().map_err(backend_error)?,
+            Some(mut conn) => match conn.set_deadline(deadline) {
+                Ok(()) => conn,
+                Err(e) => return Err(self.sync_error(e)),
+            },
+            None => self
+                .connect_sync(deadline)
+                .map_err(|e| self.sync_error(e))?,
         };
         let result = op(&mut conn);
         // After an I/O error (a read timeout included) a reply may still be in flight on this
@@ -160,24 +205,35 @@ impl Connector {
                 idle.push(conn);
             }
         }
-        result.map_err(backend_error)
+        result.map_err(|e| self.sync_error(e))
     }
 
-    fn connect_sync(&self) -> RedisResult<SyncConn> {
+    fn connect_sync(&self, deadline: Instant) -> RedisResult<SyncConn> {
         match &self.client {
-            Client::Single(client) => {
-                let deadline = Instant::now() + self.timeout;
-                let conn = client.get_connection_with_timeout(self.timeout)?;
-                // The first command gets what is left of this operation's deadline.
-                let left = deadline
-                    .saturating_duration_since(Instant::now())
-                    .max(Duration::from_millis(1));
-                conn.set_read_timeout(Some(left))?;
-                conn.set_write_timeout(Some(left))?;
-                Ok(SyncConn::Single(conn))
+            Client::Single(_, opener) => opener.open(deadline).map(SyncConn::Single),
+            Client::Cluster(client) => {
+                let mut conn = SyncConn::Cluster(Box::new(client.get_connection()?));
+                conn.set_deadline(deadline)?;
+                Ok(conn)
             }
-            Client::Cluster(client) => Ok(SyncConn::Cluster(Box::new(client.get_connection()?))),
         }
+    }
+
+    /// A sync operation's error; a timeout reads as an async one does.
+    fn sync_error(&self, e: RedisError) -> BackendError {
+        if e.is_timeout() {
+            self.timed_out()
+        } else {
+            backend_error(e)
+        }
+    }
+
+    fn timed_out(&self) -> BackendError {
+        BackendError::new(
+            KIND,
+            BackendErrorKind::Timeout,
+            format_args!("no answer within {:?}", self.timeout),
+        )
     }
 
     /// Runs `op` on this runtime's multiplexed connection, within the timeout.
@@ -204,11 +260,7 @@ impl Connector {
                 // A silent network (no reset, no refusal) never errors the socket, so the driver
                 // would keep waiting on it: reconnect on the next attempt instead.
                 self.forget_async_conn(runtime.id());
-                Err(BackendError::new(
-                    KIND,
-                    BackendErrorKind::Timeout,
-                    format_args!("no answer within {:?}", self.timeout),
-                ))
+                Err(self.timed_out())
             }
         };
         self.breaker.record(&result);
@@ -240,7 +292,7 @@ impl Connector {
 
     async fn connect_async(&self) -> RedisResult<AsyncConn> {
         match &self.client {
-            Client::Single(client) => {
+            Client::Single(client, _) => {
                 // One attempt per reconnect: the breaker, not the driver, paces retries, so a
                 // refused connection fails the call at once instead of backing off inside it.
                 // No response timeout in the driver: `run_async` already bounds every operation,
@@ -254,6 +306,15 @@ impl Connector {
             }
             Client::Cluster(client) => client.get_async_connection().await.map(AsyncConn::Cluster),
         }
+    }
+}
+
+/// The CA that signs the server's certificate, instead of the system's roots.
+#[cfg(feature = "redis-tls")]
+fn certificates(ca: &[u8]) -> redis::TlsCertificates {
+    redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(ca.to_vec()),
     }
 }
 

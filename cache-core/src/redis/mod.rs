@@ -31,10 +31,11 @@
 //!   need a Tokio runtime with time enabled (`#[tokio::main]` has it); outside one they return an
 //!   error, which a memoized function treats like any outage. Nothing connects when the cache is
 //!   built: the first operation does.
-//! * **Faults.** Every operation has a deadline ([`RedisOptions::timeout`], 250 ms by default).
-//!   After a connection failure or a timeout the backend stops trying for
-//!   [`RedisOptions::retry_interval`] and answers [`Unavailable`](crate::BackendErrorKind) at once;
-//!   then one caller probes, and success reopens it. So a dead or unreachable Redis costs a
+//! * **Faults.** Every operation has one deadline, connecting included
+//!   ([`RedisOptions::timeout`], 250 ms by default). After a connection failure or a timeout the
+//!   backend stops trying for [`RedisOptions::retry_interval`] and answers
+//!   [`Unavailable`](crate::BackendErrorKind) at once; then one caller probes, and success reopens
+//!   it. So a dead, unreachable or frozen Redis costs a
 //!   memoized function at most one timeout per call, usually none, and the cache comes back by
 //!   itself when Redis does. Memoized functions fail open (their body runs); cache modules and
 //!   [`Cache`](crate::Cache) methods return the error.
@@ -65,6 +66,7 @@
 //! of [`RedisBackend`], reached with [`Cache::backend`](crate::Cache::backend).
 
 mod backend;
+mod blocking;
 mod breaker;
 mod clear;
 mod codec;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::{ConnectionInfo, IntoConnectionInfo};
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
 use crate::error::BackendError;
 
@@ -18,15 +18,37 @@ use super::codec::{Codec, Postcard};
 /// # The URL
 ///
 /// `redis://[[user]:password@]host[:port][/db]`, or `rediss://...` for TLS (which needs the
-/// `redis-tls` feature); `redis+unix:///path/to/socket` for a Unix socket. AUTH credentials and the
-/// database index come from the URL. Several URLs separated by commas are the seed nodes of a
-/// Redis Cluster; [`RedisOptions::cluster`] makes a single seed a cluster too.
+/// `redis-tls` feature); `redis+unix:///path/to/socket[?db=..&user=..&pass=..]` for a Unix socket.
+/// AUTH credentials and the database index come from the URL; percent-encode `@`, `/`, `:`, `?`
+/// and `#` in a password. Several URLs separated by commas are the seed nodes of a Redis Cluster;
+/// [`RedisOptions::cluster`] makes a single seed a cluster too.
 ///
 /// Where it comes from, first match wins: [`RedisOptions::url`] (the `url` option of
 /// `#[cached]`), then the `MEMOKIT_REDIS_URL` environment variable when the cache is built, then
 /// `redis://127.0.0.1:6379`. A URL that does not parse is a
-/// [`CacheError::Config`](crate::CacheError::Config) naming the cache and `url`, with any password
-/// masked.
+/// [`CacheError::Config`](crate::CacheError::Config) naming the cache and `url`.
+///
+/// URLs are redacted wherever memokit prints them (this type's `Debug`, errors, events): a URL is
+/// parsed with the [`url`](https://docs.rs/url) crate, and every user name, password and query
+/// value other than `db` and `protocol` shows as `***`; one that does not parse (or parses
+/// ambiguously, such as a password with an unencoded `@` or `/`) shows as `<unparseable url>`,
+/// so no part of its credentials is ever printed. Each cluster seed is redacted on its own.
+///
+/// # TLS
+///
+/// `rediss://` URLs (feature `redis-tls`, with rustls) verify the server's certificate and host
+/// name, against the system's roots by default. For a private CA, such as a self-signed one, give
+/// its PEM with [`RedisOptions::tls_ca`]. A certificate that does not verify fails the operation
+/// with an error naming the cache; there is no fallback to plain TCP. (The `redis` crate's
+/// `rediss://host/#insecure` URL skips verification: for experiments only.)
+///
+/// # The timeout
+///
+/// [`RedisOptions::timeout`] bounds each whole operation, whether its connection is pooled or has
+/// to be opened first: connecting, TLS, `AUTH`, `SELECT` and every reply share one deadline, so an
+/// unreachable, dead or frozen server costs a call at most one timeout (and, while the breaker is
+/// open, none). On Redis Cluster, sync operations bound each request the cluster client makes
+/// rather than their sum; async ones are bounded whole.
 ///
 /// ```
 /// use std::time::Duration;
@@ -54,6 +76,8 @@ pub struct RedisOptions {
     pub(crate) prefix: Arc<str>,
     pub(crate) codec: Arc<dyn Codec>,
     pub(crate) pool_size: usize,
+    /// The PEM of the CA that signs the server's certificate, instead of the system's roots.
+    pub(crate) tls_ca: Option<Arc<[u8]>>,
 }
 
 impl RedisOptions {
@@ -81,6 +105,7 @@ impl RedisOptions {
             prefix: Self::DEFAULT_PREFIX.into(),
             codec: Arc::new(Postcard),
             pool_size: Self::DEFAULT_POOL_SIZE,
+            tls_ca: None,
         }
     }
 
@@ -96,7 +121,8 @@ impl RedisOptions {
         self
     }
 
-    /// The deadline of every operation, connecting included (default 250 ms).
+    /// The deadline of every operation (default 250 ms): connecting, TLS, authentication and
+    /// every reply included, sync or async (see [the type docs](Self#the-timeout)).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -126,6 +152,22 @@ impl RedisOptions {
     /// open more connections and close the surplus after use.
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size;
+        self
+    }
+
+    /// Verifies the server's TLS certificate against this CA (one or more PEM certificates)
+    /// instead of the system's roots; needs a `rediss://` URL and the `redis-tls` feature.
+    ///
+    /// ```
+    /// # use memokit_core::RedisOptions;
+    /// # let pem = std::fs::read("ca.pem").unwrap_or_default();
+    /// let options = RedisOptions::new()
+    ///     .url("rediss://:secret@cache.internal:6380")
+    ///     .tls_ca(pem);
+    /// assert!(!format!("{options:?}").contains("secret"));
+    /// ```
+    pub fn tls_ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_ca = Some(pem.into().into());
         self
     }
 
@@ -161,7 +203,28 @@ impl RedisOptions {
             Some(url) => url.clone(),
             None => std::env::var(Self::URL_ENV).unwrap_or_else(|_| Self::DEFAULT_URL.into()),
         };
-        Topology::parse(&url, self.cluster)
+        let topology = Topology::parse(&url, self.cluster)?;
+        if self.tls_ca.is_some() {
+            if cfg!(not(feature = "redis-tls")) {
+                return Err(BackendError::config(
+                    KIND,
+                    "tls_ca",
+                    "needs memokit's `redis-tls` feature",
+                ));
+            }
+            #[cfg(feature = "redis-tls")]
+            check_pem(self.tls_ca.as_deref().unwrap_or_default())?;
+            let plain =
+                |info: &ConnectionInfo| !matches!(info.addr(), ConnectionAddr::TcpTls { .. });
+            if topology.nodes.iter().any(plain) {
+                return Err(BackendError::config(
+                    KIND,
+                    "tls_ca",
+                    "is for TLS: give `rediss://` URLs",
+                ));
+            }
+        }
+        Ok(topology)
     }
 }
 
@@ -174,13 +237,14 @@ impl Default for RedisOptions {
 impl fmt::Debug for RedisOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisOptions")
-            .field("url", &self.url.as_deref().map(redact))
+            .field("url", &self.url.as_deref().map(redact_all))
             .field("cluster", &self.cluster)
             .field("timeout", &self.timeout)
             .field("retry_interval", &self.retry_interval)
             .field("prefix", &self.prefix)
             .field("codec", &self.codec.name())
             .field("pool_size", &self.pool_size)
+            .field("tls_ca", &self.tls_ca.as_ref().map(|_| "<pem>"))
             .finish()
     }
 }
@@ -219,19 +283,78 @@ impl Topology {
     }
 }
 
-/// `url` with the password (if any) masked, for errors and debug output.
-fn redact(url: &str) -> String {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let authority_end = url[start..].find('/').map_or(url.len(), |i| start + i);
-    let Some(at) = url[start..authority_end].rfind('@').map(|i| start + i) else {
-        return url.to_string();
-    };
-    match url[start..at].find(':') {
-        Some(colon) => format!("{}:***{}", &url[..start + colon], &url[at..]),
-        None => url.to_string(),
+/// Checks that `pem` holds at least one certificate and nothing unreadable: the driver would
+/// otherwise take it for an empty list of roots, which no server passes.
+#[cfg(feature = "redis-tls")]
+fn check_pem(pem: &[u8]) -> Result<(), BackendError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
+    match certs {
+        Ok(certs) if !certs.is_empty() => Ok(()),
+        Ok(_) => Err(BackendError::config(
+            KIND,
+            "tls_ca",
+            "holds no PEM certificate",
+        )),
+        Err(e) => Err(BackendError::config(
+            KIND,
+            "tls_ca",
+            format_args!("is not readable PEM: {e}"),
+        )),
     }
+}
+
+/// Comma-separated URLs, each [redacted](redact).
+fn redact_all(urls: &str) -> String {
+    let redacted: Vec<_> = urls.split(',').map(|url| redact(url.trim())).collect();
+    redacted.join(", ")
+}
+
+/// `url` as it may be printed (see [the type docs](RedisOptions)): parsed, with every user name,
+/// password and query value but `db` and `protocol` masked, or `<unparseable url>`.
+fn redact(url: &str) -> String {
+    const UNPARSEABLE: &str = "<unparseable url>";
+    const MASK: &str = "***";
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return UNPARSEABLE.into();
+    };
+    // An `@` after the authority means the authority ended early, inside a password with an
+    // unencoded `/`, `?` or `#`: what looks like the host or path would be part of it.
+    let rest = [
+        parsed.path(),
+        parsed.query().unwrap_or(""),
+        parsed.fragment().unwrap_or(""),
+    ];
+    if parsed.cannot_be_a_base() || rest.iter().any(|part| part.contains('@')) {
+        return UNPARSEABLE.into();
+    }
+    if !parsed.username().is_empty() && parsed.set_username(MASK).is_err() {
+        return UNPARSEABLE.into();
+    }
+    if parsed.password().is_some() && parsed.set_password(Some(MASK)).is_err() {
+        return UNPARSEABLE.into();
+    }
+    // A TCP URL's path is the database number; anything else there is not printed.
+    let tcp = !parsed.scheme().contains("unix");
+    let db = parsed.path().trim_start_matches('/');
+    if tcp && !db.bytes().all(|b| b.is_ascii_digit()) {
+        parsed.set_path(MASK);
+    }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| match &*key {
+                "db" | "protocol" => (key.into_owned(), value.into_owned()),
+                _ => (MASK.into(), MASK.into()),
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    if parsed.fragment().is_some_and(|f| f != "insecure") {
+        parsed.set_fragment(Some(MASK));
+    }
+    parsed.into()
 }
 
 #[cfg(test)]
@@ -305,10 +428,21 @@ mod tests {
     }
 
     #[test]
-    fn redaction_masks_only_the_password() {
-        assert_eq!(redact("redis://u:pw@h:1/2"), "redis://u:***@h:1/2");
+    fn redaction_masks_credentials_and_keeps_the_address() {
+        assert_eq!(redact("redis://u:pw@h:1/2"), "redis://***:***@h:1/2");
         assert_eq!(redact("redis://:pw@h"), "redis://:***@h");
         assert_eq!(redact("redis://h:1/2"), "redis://h:1/2");
-        assert_eq!(redact("redis://u@h"), "redis://u@h");
+        assert_eq!(redact("redis://u@h"), "redis://***@h");
+        assert_eq!(
+            redact("redis+unix:///run/redis.sock?db=3&user=u&pass=pw"),
+            "redis+unix:///run/redis.sock?db=3&***=***&***=***"
+        );
+        assert_eq!(redact("rediss://h/#insecure"), "rediss://h/#insecure");
+        assert_eq!(redact("redis://u:p@ss/w@h"), "<unparseable url>");
+        assert_eq!(redact("redis://:pw@h/notadb"), "redis://:***@h/***");
+        assert_eq!(
+            redact_all("redis://:a@h:1, redis://:b@h:2"),
+            "redis://:***@h:1, redis://:***@h:2"
+        );
     }
 }
