@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::codec::encode_key;
 use crate::context::Namespace;
 use crate::error::BackendError;
 
-use super::codec::encode_key;
+use super::KIND;
 
 /// The key prefix of one view (one cache, one namespace).
 #[derive(Debug, Clone)]
@@ -42,7 +43,7 @@ impl KeySpace {
     pub(crate) fn key<T: Serialize + ?Sized>(&self, key: &T) -> Result<Vec<u8>, BackendError> {
         let mut out = Vec::with_capacity(self.base.len() + 16);
         out.extend_from_slice(&self.base);
-        encode_key(key, &mut out)?;
+        encode_key(key, &mut out, KIND)?;
         Ok(out)
     }
 

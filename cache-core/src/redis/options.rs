@@ -9,7 +9,7 @@ use redis::{ConnectionInfo, IntoConnectionInfo};
 use crate::error::BackendError;
 
 use super::KIND;
-use super::codec::{Codec, Postcard};
+use crate::codec::{Codec, Postcard};
 
 /// Options of the Redis backend, given to
 /// [`CacheBuilder::backend_options`](crate::CacheBuilder::backend_options) (or returned by a cache
