@@ -133,6 +133,125 @@ fn a_new_schema_version_makes_old_values_misses() {
     assert_eq!(v1.get(&1).unwrap(), None);
 }
 
+// ---- 2. No two caches share a key, whatever their names. ----
+
+#[test]
+fn a_name_ending_where_another_begins_shares_no_key() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let short: Cache<String, String, RedisBackend> = cache(&server, "coll");
+    let long: Cache<String, String, RedisBackend> = cache(&server, "coll:global");
+    // A 96-byte key in `coll:global` is postcard `[96] ++ key`; `coll`'s key `lobal:` ++ that is
+    // 103 bytes long, postcard `[103 = b'g'] ++ "lobal:" ++ ...`: with unescaped names, the same
+    // Redis key `memokit:coll:global:global:...`.
+    let inner = "x".repeat(96);
+    let forged = format!("lobal:{}{inner}", char::from(96u8));
+    assert_eq!(forged.len(), 103);
+    long.insert(inner.clone(), "long's".into()).unwrap();
+    assert_eq!(short.get(&forged).unwrap(), None);
+    short.insert(forged.clone(), "short's".into()).unwrap();
+    assert_eq!(long.get(&inner).unwrap().as_deref(), Some("long's"));
+    assert_eq!(short.get(&forged).unwrap().as_deref(), Some("short's"));
+}
+
+#[test]
+fn clear_removes_exactly_its_own_view_whatever_the_names() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let names = [
+        "clearme",
+        "clearme:global",
+        "clearme:global:",
+        "clear*",
+        "clearme?",
+        "clear[m]e",
+        "clear\\me",
+        "clearme{tag}",
+        "{clearme}",
+        "clearme}",
+        ":",
+        "::",
+    ];
+    let caches: Vec<Cache<u32, u32, RedisBackend>> =
+        names.iter().map(|name| cache(&server, name)).collect();
+    for (i, cache) in caches.iter().enumerate() {
+        for key in 0..3 {
+            cache.insert(key, i as u32).unwrap();
+        }
+    }
+    for (i, target) in caches.iter().enumerate() {
+        target.clear().unwrap();
+        assert_eq!(target.backend().unwrap().count().unwrap(), 0);
+        for (j, other) in caches.iter().enumerate().skip(i + 1) {
+            assert_eq!(
+                other.backend().unwrap().count().unwrap(),
+                3,
+                "clearing `{}` removed keys of `{}`",
+                names[i],
+                names[j]
+            );
+            assert_eq!(other.get(&0).unwrap(), Some(j as u32));
+        }
+    }
+    assert_eq!(server.command("DBSIZE"), ":0\r\n");
+}
+
+#[test]
+fn adversarial_names_are_isolated_on_a_cluster() {
+    let Some(server) = RedisServer::start_cluster() else {
+        return;
+    };
+    let cluster = |name: &str| -> Cache<String, String, RedisBackend> {
+        Cache::builder(name)
+            .backend_options(options(&server).cluster(true))
+            .build()
+            .unwrap()
+    };
+    let names = ["tag", "tag:global", "{tag}", "{tag}:global", "t*g", "t}g{"];
+    let caches: Vec<_> = names.iter().map(|name| cluster(name)).collect();
+    for (cache, name) in caches.iter().zip(names) {
+        for key in ["a", "b", "{x}"] {
+            cache.insert(key.into(), name.into()).unwrap();
+        }
+    }
+    for (i, target) in caches.iter().enumerate() {
+        assert_eq!(target.get("{x}").unwrap().as_deref(), Some(names[i]));
+        assert_eq!(target.len(), 3, "{}", names[i]);
+        target.clear().unwrap();
+        assert!(target.is_empty());
+        for (j, other) in caches.iter().enumerate().skip(i + 1) {
+            assert_eq!(
+                other.len(),
+                3,
+                "clearing `{}` touched `{}`",
+                names[i],
+                names[j]
+            );
+        }
+    }
+}
+
+#[test]
+fn a_prefix_with_the_separator_is_a_config_error() {
+    let err = Cache::<u8, u8, RedisBackend>::builder("prefixed")
+        .backend_options(RedisOptions::new().prefix("app:prod"))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            memokit::CacheError::Config {
+                setting: "prefix",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("`:`"), "{err}");
+}
+
 // ---- 3. The sandbox clock governs every TTL. ----
 
 #[test]

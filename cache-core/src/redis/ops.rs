@@ -27,8 +27,8 @@ use super::clear::{Walk, Walker};
 struct HashField;
 
 impl RedisBackend {
-    /// The Redis key of `key` in this view: `<prefix>:<cache>:<namespace>:<key bytes>`, for use
-    /// in raw commands.
+    /// The Redis key of `key` in this view, `<prefix>:<cache name length>:<cache name>:<namespace>:<key
+    /// bytes>` (see the [module docs](super) for why), for use in raw commands.
     ///
     /// ```no_run
     /// # use memokit_core::{Cache, RedisBackend};
