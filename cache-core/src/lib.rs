@@ -23,6 +23,7 @@
 //! | | `flight` | the single-flight table: one loader per key, waiters, recursion detection |
 //! | | `registry` | every cache by name: [`caches`], [`clear_all`], sandbox teardown |
 //! | | [`telemetry`] | events for every operation, handlers, `tracing` and `metrics` bridges |
+//! | | `codec` | values as bytes for byte-storing backends: codecs, the envelope, type identity (feature `redis`) |
 //! | isolation | [`sandbox`](mod@sandbox) | test sandboxes: a namespace and a clock per test |
 //! | backends | [`memory`] | the default in-memory backend |
 //! | | `redis` | the Redis backend (feature `redis`) |
@@ -53,6 +54,8 @@ pub mod key;
 // The storage contract.
 pub mod backend;
 // Services.
+#[cfg(feature = "redis")]
+pub mod codec;
 mod flight;
 mod registry;
 mod stats;

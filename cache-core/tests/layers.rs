@@ -13,7 +13,10 @@ const LAYERS: [(&str, &[&str]); 8] = [
         &["error", "bounds", "config", "key", "clock", "context"],
     ),
     ("storage contract", &["backend"]),
-    ("services", &["stats", "flight", "registry", "telemetry"]),
+    (
+        "services",
+        &["stats", "flight", "registry", "telemetry", "codec"],
+    ),
     ("isolation", &["sandbox"]),
     ("backends", &["memory", "redis", "disk", "tiered"]),
     ("the handle", &["cache"]),

@@ -9,7 +9,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::backend::{Backend, BackendStats, Found};
-use crate::clock;
+use crate::clock::{self, Timestamp};
+use crate::codec::{Envelope, TypeIdentity};
 use crate::config::Config;
 use crate::context::Namespace;
 use crate::error::BackendError;
@@ -17,8 +18,8 @@ use crate::key::Lookup;
 
 use super::KIND;
 use super::clear::{Walk, Walker};
-use super::codec::{Codec, seal, unseal};
 use super::connection::Connector;
+use super::idle;
 use super::keys::KeySpace;
 use super::options::RedisOptions;
 
@@ -52,11 +53,13 @@ pub struct RedisBackend {
 /// reach the server, how values are encoded, where the cache's keys live, and its time to idle.
 pub(crate) struct Store {
     pub(crate) connector: Connector,
-    pub(crate) codec: Arc<dyn Codec>,
+    pub(crate) envelope: Envelope,
     prefix: Arc<str>,
     cache: Arc<str>,
     /// Time to idle: reads push expiry back by this much.
     tti: Option<Duration>,
+    /// The schema version, part of every value's [`TypeIdentity`].
+    pub(crate) version: u32,
 }
 
 /// `PX` takes whole milliseconds; a shorter positive TTL rounds up rather than to "expire now".
@@ -86,17 +89,20 @@ impl RedisBackend {
             .await
     }
 
-    pub(crate) fn codec(&self) -> &dyn Codec {
-        &*self.store.codec
+    pub(crate) fn envelope(&self) -> &Envelope {
+        &self.store.envelope
     }
 
-    fn read(&self, key: &[u8]) -> Cmd {
+    /// The identity written with (and checked on) a value of type `V` under a key of type `K`.
+    pub(crate) fn identity<K: ?Sized, V: ?Sized>(&self) -> TypeIdentity {
+        TypeIdentity::of::<K, V>(self.store.version)
+    }
+
+    /// `GET`, or with a time to idle, the [`idle`] script that also pushes the deadline and
+    /// Redis's expiry back, unless the value has expired at `now`.
+    fn read(&self, key: &[u8], now: Timestamp) -> Cmd {
         match self.store.tti {
-            Some(tti) => {
-                let mut cmd = redis::cmd("GETEX");
-                cmd.arg(key).arg("PX").arg(px(tti));
-                cmd
-            }
+            Some(tti) => idle::read(key, now, tti, px(tti)),
             None => {
                 let mut cmd = redis::cmd("GET");
                 cmd.arg(key);
@@ -105,26 +111,48 @@ impl RedisBackend {
         }
     }
 
+    /// `SET` with the value's deadline on memokit's clock in the envelope, and Redis's own expiry
+    /// (`PX`) as the storage bound.
     fn write<K: Serialize, V: Serialize>(
         &self,
         key: &K,
         value: &V,
         ttl: Option<Duration>,
     ) -> Result<Cmd, BackendError> {
+        let now = clock::now();
+        let ttl = ttl.or(self.store.tti);
+        let deadline = ttl.map(|ttl| now.saturating_add(ttl));
+        let bytes = self
+            .envelope()
+            .seal(self.identity::<K, V>(), value, now, deadline)?;
         let mut cmd = redis::cmd("SET");
-        cmd.arg(self.space.key(key)?)
-            .arg(seal(self.codec(), value, clock::now())?);
-        if let Some(ttl) = ttl.or(self.store.tti) {
+        cmd.arg(self.space.key(key)?).arg(bytes);
+        if let Some(ttl) = ttl {
             cmd.arg("PX").arg(px(ttl));
         }
         Ok(cmd)
     }
 
-    fn found<V: DeserializeOwned>(
+    /// What a read of a `K -> V` entry found at `now`: an expired value is a miss.
+    fn found<K, V: DeserializeOwned>(
         &self,
         bytes: Option<Vec<u8>>,
+        now: Timestamp,
     ) -> Result<Option<Found<V>>, BackendError> {
-        bytes.map(|b| unseal(self.codec(), &b)).transpose()
+        let identity = self.identity::<K, V>();
+        Ok(match bytes {
+            Some(bytes) => self.envelope().unseal(identity, &bytes, now)?,
+            None => None,
+        })
+    }
+
+    /// Live `K -> V` entries of this view at `now`.
+    pub(crate) fn live<K, V>(&self, now: Timestamp) -> Walk {
+        Walk::Live {
+            envelope: self.envelope().clone(),
+            identity: self.identity::<K, V>(),
+            now,
+        }
     }
 }
 
@@ -171,10 +199,11 @@ where
         let topology = options.topology()?;
         let store = Store {
             connector: Connector::new(topology, options)?,
-            codec: options.codec.clone(),
+            envelope: Envelope::new(options.codec.clone(), KIND),
             prefix: options.prefix.clone(),
             cache: config.name.clone(),
             tti: config.tti(),
+            version: config.version(),
         };
         let space = KeySpace::new(&store.prefix, &store.cache, Namespace::GLOBAL);
         Ok(Self {
@@ -192,7 +221,8 @@ where
 
     fn get<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<Found<V>>, BackendError> {
         let key = self.space.key(&key.to_key())?;
-        self.found(self.run(&self.read(&key))?)
+        let now = clock::now();
+        self.found::<K, V>(self.run(&self.read(&key, now))?, now)
     }
 
     fn insert(&self, key: K, value: V, ttl: Option<Duration>) -> Result<(), BackendError> {
@@ -210,10 +240,20 @@ where
             .map(drop)
     }
 
-    /// No network call: `entries` and `weight` are 0, meaning unknown (see the
-    /// [module docs](super)); [`RedisBackend::count`] scans when you need the number.
+    /// Counts the view's live entries: a `SCAN` of the view's own keys (never `KEYS` or
+    /// `DBSIZE`), reading the 28-byte header of each to skip values past their deadline on
+    /// memokit's clock and values of another type (see the [module docs](super) for the cost).
+    /// If Redis fails, `entries` is 0. The other counters are 0: Redis does not report them.
     fn stats(&self) -> BackendStats {
-        BackendStats::default()
+        let now = clock::now();
+        let entries = Walker::new(&self.space, self.live::<K, V>(now))
+            .run_sync(&self.store.connector)
+            .unwrap_or(0);
+        BackendStats {
+            entries,
+            weight: entries,
+            ..BackendStats::default()
+        }
     }
 
     // The impl's bounds already make `K` and `V` `Send`, so the `where K: Send, V: Send` of the
@@ -223,9 +263,11 @@ where
         key: &Q,
     ) -> impl Future<Output = Result<Option<Found<V>>, BackendError>> + Send {
         let key = self.space.key(&key.to_key());
+        // The caller's clock (a sandbox's), read before the future moves to another thread.
+        let now = clock::now();
         async move {
-            let cmd = self.read(&key?);
-            self.found(self.run_async(&cmd).await?)
+            let cmd = self.read(&key?, now);
+            self.found::<K, V>(self.run_async(&cmd).await?, now)
         }
     }
 
@@ -259,7 +301,7 @@ impl std::fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisBackend")
             .field("prefix", &String::from_utf8_lossy(self.space.base()))
-            .field("codec", &self.store.codec.name())
+            .field("codec", &self.store.envelope.codec().name())
             .finish_non_exhaustive()
     }
 }

@@ -1,17 +1,23 @@
 //! Walking a view's keys with `SCAN ... MATCH`, on the one server or on every cluster primary, to
-//! delete them with `UNLINK` (clear) or count them.
+//! delete them with `UNLINK` (clear), count them, or count the live entries among them.
 //!
 //! `SCAN` visits a node's keyspace in small steps, so a large database is never blocked the way
 //! `KEYS` blocks it, and `UNLINK` frees memory off Redis's main thread. Each step is one operation
 //! with its own deadline. A cluster's cursor is per node, so the walk asks every primary for its
 //! keys, addressing it by `host:port`; the `UNLINK` of a batch then goes through the cluster
 //! client, which splits it by slot.
+//!
+//! Counting live entries scans for strings only (`SCAN ... TYPE string`, so hashes are not
+//! entries) and reads the envelope header of each batch's values with one pipeline of
+//! `GETRANGE key 0 27`, sent to the node the batch came from: never the values themselves.
 
 use std::collections::HashMap;
 
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
-use redis::{Cmd, RedisResult, Value, from_redis_value};
+use redis::{Cmd, Pipeline, RedisResult, Value, from_redis_value};
 
+use crate::clock::Timestamp;
+use crate::codec::{Envelope, HEADER_LEN, TypeIdentity};
 use crate::error::BackendError;
 
 use super::connection::{AsyncConn, Connector, SyncConn};
@@ -21,10 +27,25 @@ use super::keys::KeySpace;
 const SCAN_COUNT: usize = 500;
 
 /// What to do with the keys found.
-#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Walk {
+    /// Delete them.
     Unlink,
+    /// Count them.
     Count,
+    /// Count the entries among them that a read of a value of `identity` would return at `now`.
+    Live {
+        envelope: Envelope,
+        identity: TypeIdentity,
+        now: Timestamp,
+    },
+}
+
+/// What follows a `SCAN` step.
+enum Then {
+    /// `UNLINK` the batch.
+    Unlink(Cmd),
+    /// Read the envelope headers of these keys.
+    Headers(Vec<Vec<u8>>),
 }
 
 /// Where one `SCAN` cursor lives.
@@ -83,8 +104,26 @@ impl Walker {
                 }
                 (conn, _) => scan.query(conn.as_dyn()),
             })?;
-            if let Some(unlink) = self.absorb(step) {
-                connector.run_sync(|conn| unlink.exec(conn.as_dyn()))?;
+            match self.absorb(step) {
+                Some(Then::Unlink(unlink)) => {
+                    connector.run_sync(|conn| unlink.exec(conn.as_dyn()))?;
+                }
+                Some(Then::Headers(keys)) => {
+                    let values = connector.run_sync(|conn| match conn {
+                        // The blocking cluster connection pipelines only through its own type,
+                        // which routes each command by its key.
+                        SyncConn::Cluster(c) => {
+                            let mut headers = redis::cluster::cluster_pipe();
+                            for key in &keys {
+                                headers.add_command(header_of(key));
+                            }
+                            headers.query(c)
+                        }
+                        SyncConn::Single(c) => headers(&keys).query(c),
+                    })?;
+                    self.tally(values);
+                }
+                None => {}
             }
         }
         Ok(self.found)
@@ -104,6 +143,7 @@ impl Walker {
             self.on(nodes.await?);
         }
         while let Some((scan, node)) = self.scan() {
+            let at = node.clone();
             let step = connector
                 .run_async(|conn| async move {
                     match (conn, node) {
@@ -114,10 +154,27 @@ impl Walker {
                     }
                 })
                 .await?;
-            if let Some(unlink) = self.absorb(step) {
-                connector
-                    .run_async(|mut conn| async move { unlink.exec_async(&mut conn).await })
-                    .await?;
+            match self.absorb(step) {
+                Some(Then::Unlink(unlink)) => {
+                    connector
+                        .run_async(|mut conn| async move { unlink.exec_async(&mut conn).await })
+                        .await?;
+                }
+                Some(Then::Headers(keys)) => {
+                    let values = connector.run_async(|conn| async move {
+                        match (conn, at) {
+                            // To the node just scanned, which holds every key of the batch.
+                            (
+                                AsyncConn::Cluster(mut c),
+                                Node::At(RoutingInfo::SingleNode(route)),
+                            ) => c.route_pipeline(headers(&keys), 0, keys.len(), route).await,
+                            (mut conn, _) => headers(&keys).query_async(&mut conn).await,
+                        }
+                    });
+                    let values = values.await?;
+                    self.tally(values);
+                }
+                None => {}
             }
         }
         Ok(self.found)
@@ -146,20 +203,69 @@ impl Walker {
             .arg(&self.pattern)
             .arg("COUNT")
             .arg(SCAN_COUNT);
+        if matches!(self.walk, Walk::Live { .. }) {
+            cmd.arg("TYPE").arg("string");
+        }
         Some((cmd, node))
     }
 
-    /// Takes a `SCAN` reply; the `UNLINK` of its keys when clearing.
-    fn absorb(&mut self, (next, keys): Step) -> Option<Cmd> {
+    /// Takes a `SCAN` reply; what to do with its keys next, if anything.
+    fn absorb(&mut self, (next, keys): Step) -> Option<Then> {
         self.cursor = (next != 0).then_some(next);
-        self.found += keys.len() as u64;
-        if self.walk == Walk::Count || keys.is_empty() {
+        if keys.is_empty() {
             return None;
         }
-        let mut cmd = redis::cmd("UNLINK");
-        cmd.arg(keys);
-        Some(cmd)
+        match self.walk {
+            Walk::Count => {
+                self.found += keys.len() as u64;
+                None
+            }
+            Walk::Unlink => {
+                self.found += keys.len() as u64;
+                let mut cmd = redis::cmd("UNLINK");
+                cmd.arg(keys);
+                Some(Then::Unlink(cmd))
+            }
+            Walk::Live { .. } => Some(Then::Headers(keys)),
+        }
     }
+
+    /// Counts the live entries among a batch's headers.
+    fn tally(&mut self, headers: Vec<Value>) {
+        let Walk::Live {
+            envelope,
+            identity,
+            now,
+        } = &self.walk
+        else {
+            return;
+        };
+        self.found += headers
+            .iter()
+            .filter(|value| match value {
+                Value::BulkString(header) => envelope.is_live(*identity, header, *now),
+                _ => false,
+            })
+            .count() as u64;
+    }
+}
+
+/// The first [`HEADER_LEN`] bytes of `key`'s value.
+fn header_of(key: &[u8]) -> Cmd {
+    let mut cmd = redis::cmd("GETRANGE");
+    cmd.arg(key).arg(0).arg(HEADER_LEN - 1);
+    cmd
+}
+
+/// One pipeline reading the headers of `keys`. A key deleted since the scan reads as `""`, and
+/// one that changed type as an error in its place, not as the pipeline's.
+fn headers(keys: &[Vec<u8>]) -> Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors();
+    for key in keys {
+        pipe.add_command(header_of(key));
+    }
+    pipe
 }
 
 fn all_primaries() -> RoutingInfo {

@@ -1,35 +1,63 @@
-//! Where a cache's entries live in Redis: `<prefix>:<cache name>:<namespace>:<key bytes>`.
+//! Where a cache's entries live in Redis:
 //!
-//! The key bytes are [`encode_key`]'s postcard encoding, a pure function of the key's value, so
-//! every process computes the same Redis key for the same cache key. Clearing a view matches its
-//! base with `SCAN ... MATCH <base>*`, with the glob characters of the base escaped so a cache
-//! named `a*` does not clear `ab`.
+//! ```text
+//! <prefix>:<length of the cache name>:<cache name>:<namespace>:<key bytes>
+//! memokit:10:app::users:global:\x03ada\x03
+//! ```
+//!
+//! The mapping from (prefix, cache name, namespace, key) to a Redis key is injective for every
+//! string, and no view's base (the part before the key bytes) is a prefix of another view's, so no
+//! cache reads, counts or clears another's entries, whatever the names:
+//!
+//! * the prefix contains no `:` ([`RedisOptions::prefix`](super::RedisOptions::prefix) rejects
+//!   one), so it ends at the first `:`;
+//! * the cache name is length-prefixed (its length in bytes, in decimal), so a `:` in it (as in
+//!   `app::users`) is plain text, and cache `coll` can never forge the keys of cache `coll:global`;
+//! * the namespace is `global`, or `sb<id>-<pid>` inside a test sandbox: no `:` either (sandbox
+//!   ids count up per process, and the process id keeps two test processes sharing one server
+//!   apart);
+//! * the key bytes are [`encode_key`]'s postcard encoding, a pure function of the key's value, so
+//!   every process and every build computes the same Redis key for the same cache key. Two key
+//!   *types* may encode alike (`0u8` and `false`); the envelope's type identity tells their
+//!   values apart.
+//!
+//! Names stay readable in `redis-cli`: nothing is escaped. A `{...}` in a cache name or prefix is
+//! a Redis Cluster hash tag, like anywhere else in a key: the cache's keys then share one slot.
+//! Clearing a view matches its base with `SCAN ... MATCH <base>*`, with the glob characters
+//! `* ? [ ] \` of the base escaped, so a cache named `a*` does not clear `ab`.
 
 use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::codec::encode_key;
 use crate::context::Namespace;
 use crate::error::BackendError;
 
-use super::codec::encode_key;
+use super::KIND;
 
 /// The key prefix of one view (one cache, one namespace).
 #[derive(Debug, Clone)]
 pub(crate) struct KeySpace {
-    /// `<prefix>:<cache name>:<namespace>:`
+    /// `<prefix>:<name length>:<cache name>:<namespace>:`
     base: Arc<[u8]>,
 }
 
 impl KeySpace {
+    /// The view of `namespace` in cache `cache`; `prefix` has no `:` (checked with the options).
     pub(crate) fn new(prefix: &str, cache: &str, namespace: Namespace) -> Self {
+        debug_assert!(
+            !prefix.contains(':'),
+            "a prefix with `:` passed the options"
+        );
         let namespace = if namespace.is_global() {
             "global".to_string()
         } else {
             format!("sb{}-{}", namespace.id(), std::process::id())
         };
+        let base = format!("{prefix}:{}:{cache}:{namespace}:", cache.len());
         Self {
-            base: format!("{prefix}:{cache}:{namespace}:").into_bytes().into(),
+            base: base.into_bytes().into(),
         }
     }
 
@@ -42,7 +70,7 @@ impl KeySpace {
     pub(crate) fn key<T: Serialize + ?Sized>(&self, key: &T) -> Result<Vec<u8>, BackendError> {
         let mut out = Vec::with_capacity(self.base.len() + 16);
         out.extend_from_slice(&self.base);
-        encode_key(key, &mut out)?;
+        encode_key(key, &mut out, KIND)?;
         Ok(out)
     }
 
@@ -63,24 +91,27 @@ impl KeySpace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
-    fn keys_are_prefix_cache_namespace_and_postcard_bytes() {
+    fn keys_are_prefix_named_cache_namespace_and_postcard_bytes() {
         let space = KeySpace::new("memokit", "app::users", Namespace::GLOBAL);
         assert_eq!(
             space.key(&("ada", 3u32)).unwrap(),
-            b"memokit:app::users:global:\x03ada\x03"
+            b"memokit:10:app::users:global:\x03ada\x03"
         );
         assert_eq!(
             space.key(&300u64).unwrap(),
-            b"memokit:app::users:global:\xac\x02"
+            b"memokit:10:app::users:global:\xac\x02"
         );
+        let unicode = KeySpace::new("p", "caché", Namespace::GLOBAL);
+        assert_eq!(unicode.base(), "p:6:caché:global:".as_bytes());
     }
 
     #[test]
     fn sandbox_namespaces_get_their_own_prefix() {
         let sandbox = KeySpace::new("p", "c", Namespace(4));
-        let expected = format!("p:c:sb4-{}:", std::process::id());
+        let expected = format!("p:1:c:sb4-{}:", std::process::id());
         assert_eq!(sandbox.base(), expected.as_bytes());
         assert_ne!(sandbox.base(), KeySpace::new("p", "c", Namespace(5)).base());
     }
@@ -88,6 +119,81 @@ mod tests {
     #[test]
     fn patterns_escape_glob_characters() {
         let space = KeySpace::new("p", "a*b?[c]\\", Namespace::GLOBAL);
-        assert_eq!(space.pattern(), b"p:a\\*b\\?\\[c\\]\\\\:global:*");
+        assert_eq!(space.pattern(), b"p:8:a\\*b\\?\\[c\\]\\\\:global:*");
+    }
+
+    #[test]
+    fn a_name_ending_where_another_begins_cannot_forge_its_keys() {
+        // Without the length, `coll` + key `lobal:...` and `coll:global` + key `...` were one key.
+        let short = KeySpace::new("memokit", "coll", Namespace::GLOBAL);
+        let long = KeySpace::new("memokit", "coll:global", Namespace::GLOBAL);
+        let inner = "x".repeat(96);
+        let forged = format!("lobal:{}{inner}", char::from(96u8));
+        assert_ne!(short.key(&forged).unwrap(), long.key(&inner).unwrap());
+        assert!(!long.base().starts_with(short.base()));
+        assert!(!matches(&short.pattern(), long.base()));
+    }
+
+    /// Redis's glob, for the patterns [`KeySpace::pattern`] writes: `\` escapes, `*` matches
+    /// anything; no `?` or `[` unescaped.
+    fn matches(pattern: &[u8], key: &[u8]) -> bool {
+        match pattern {
+            [] => key.is_empty(),
+            [b'*', rest @ ..] => (0..=key.len()).any(|i| matches(rest, &key[i..])),
+            [b'\\', c, rest @ ..] => key.first() == Some(c) && matches(rest, &key[1..]),
+            [c, rest @ ..] => {
+                assert!(!matches!(c, b'?' | b'[' | b']'), "unescaped glob character");
+                key.first() == Some(c) && matches(rest, &key[1..])
+            }
+        }
+    }
+
+    /// Names and keys from a small alphabet rich in separators and glob and hash-tag characters,
+    /// so that near-collisions are common.
+    fn text() -> impl Strategy<Value = String> {
+        proptest::string::string_regex("[a:gl*?{}\\[\\]\\\\0-9é]{0,8}").unwrap()
+    }
+
+    fn view() -> impl Strategy<Value = (String, String, u64)> {
+        let prefix = proptest::string::string_regex("[ab*{}0-9]{1,3}").unwrap();
+        (prefix, text(), prop_oneof![Just(0u64), 1u64..4])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn the_stored_key_is_injective_and_views_never_overlap(
+            (p1, c1, n1) in view(),
+            k1 in text(),
+            (p2, c2, n2) in view(),
+            k2 in text(),
+        ) {
+            let a = KeySpace::new(&p1, &c1, Namespace(n1));
+            let b = KeySpace::new(&p2, &c2, Namespace(n2));
+            let same_view = (&p1, &c1, n1) == (&p2, &c2, n2);
+            let (ka, kb) = (a.key(&k1).unwrap(), b.key(&k2).unwrap());
+            prop_assert_eq!(ka == kb, same_view && k1 == k2);
+            // Clearing (or counting) one view matches every key of it and no key of another.
+            prop_assert!(matches(&a.pattern(), &ka));
+            prop_assert_eq!(matches(&a.pattern(), &kb), same_view);
+            prop_assert_eq!(kb.starts_with(a.base()), same_view);
+        }
+
+        #[test]
+        fn a_cache_name_cannot_reach_into_another_views_keys(
+            (p1, c1, n1) in view(),
+            (p2, c2, n2) in view(),
+            suffix in text(),
+        ) {
+            // Even names built to extend another view's base collide with nothing.
+            let a = KeySpace::new(&p1, &c1, Namespace(n1));
+            let tail = String::from_utf8(a.base().to_vec()).unwrap() + &suffix;
+            for name in [format!("{c1}:{}", &tail), format!("{c2}{tail}")] {
+                let b = KeySpace::new(&p2, &name, Namespace(n2));
+                prop_assert!(!b.base().starts_with(a.base()));
+                prop_assert!(!a.base().starts_with(b.base()));
+            }
+        }
     }
 }

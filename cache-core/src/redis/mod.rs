@@ -39,24 +39,40 @@
 //!   memoized function at most one timeout per call, usually none, and the cache comes back by
 //!   itself when Redis does. Memoized functions fail open (their body runs); cache modules and
 //!   [`Cache`](crate::Cache) methods return the error.
-//! * **Keys** are `<prefix>:<cache name>:<namespace>:<key bytes>` ([`RedisBackend::redis_key`]):
-//!   the key bytes are the key's [postcard](https://docs.rs/postcard) encoding, which depends only
-//!   on the key's value and serde shape, so every process and every build agrees (a randomly seeded
-//!   hash would not). The namespace is `global`, or `sb<id>-<pid>` inside a test sandbox: sandbox
-//!   ids count up per process, and the process id keeps two test processes sharing one server
-//!   apart.
-//! * **Values** go through a [`Codec`] ([`Postcard`] by default) inside a 12-byte envelope that
-//!   records the envelope version, the codec and the write time, so stale-while-revalidate works
-//!   across processes. A value that does not decode is an error the cache counts and a miss, so the
-//!   next load overwrites it; it is never a panic.
-//! * **Expiry** is Redis's own, set with `PX` (milliseconds). A cache-wide `tti` is supported
-//!   without a `ttl`: reads use `GETEX ... PX` to push expiry back. `capacity` and `weigher` are
+//! * **Keys** are `<prefix>:<cache name length>:<cache name>:<namespace>:<key bytes>`, e.g.
+//!   `memokit:10:app::users:global:\x03ada\x03` ([`RedisBackend::redis_key`]; the `keys` file has
+//!   the layout and why it is injective): the length makes a cache name's end unforgeable, so no
+//!   two caches share a key or clear each other's, whatever their names, and the prefix may not
+//!   contain `:`. The key bytes are the key's [postcard](https://docs.rs/postcard) encoding, which
+//!   depends only on the key's value and serde shape, so every process and every build agrees (a
+//!   randomly seeded hash would not). The namespace is `global`, or `sb<id>-<pid>` inside a test
+//!   sandbox: sandbox ids count up per process, and the process id keeps two test processes
+//!   sharing one server apart.
+//! * **Values** go through a [`Codec`] ([`Postcard`] by default) inside a 28-byte envelope (in
+//!   [`crate::codec`], shared by every byte-storing backend) that records the envelope version, the
+//!   codec, the [`TypeIdentity`](crate::codec::TypeIdentity) of the key type, value type and the
+//!   cache's [`version`](crate::CacheBuilder::version), the write time (so
+//!   stale-while-revalidate works across processes) and the deadline. A value that does not decode,
+//!   or was written for another key or value type or another `version`, is an error the cache
+//!   counts and a miss, so the next load overwrites it; it is never a panic and never a wrong value.
+//! * **Expiry** reads memokit's [clock](crate::clock), as on every backend: the deadline in the
+//!   envelope is checked on every read against the reader's clock (a sandbox's clock in a sandbox,
+//!   so `advance` expires Redis entries too), and an expired value is a miss. Redis's own expiry,
+//!   set with `PX` (milliseconds), stays as the storage bound that frees the memory. A cache-wide
+//!   `tti` is supported without a `ttl`: reads run a small script that pushes both the deadline
+//!   and Redis's expiry back (the `idle` file says why not `GETEX`). `capacity` and `weigher` are
 //!   rejected: Redis bounds memory with its own `maxmemory` policy. An eviction listener is never
 //!   called, since Redis does not tell clients what it evicted or expired.
 //! * **Clearing** deletes only the view's own prefix, with `SCAN ... MATCH` and `UNLINK` (on every
-//!   primary of a cluster). Nothing ever calls `KEYS` or `FLUSHDB`.
-//! * **Stats** make no network call: `entries` and `weight` are 0, meaning unknown, because
-//!   counting a prefix needs a full `SCAN`. [`RedisBackend::count`] does that scan when you ask.
+//!   primary of a cluster). Nothing ever calls `KEYS`, `DBSIZE` or `FLUSHDB`.
+//! * **Counting** ([`Cache::len`](crate::Cache::len), [`is_empty`](crate::Cache::is_empty),
+//!   `stats().entries`) counts live entries only, which costs a network walk: a `SCAN ... MATCH
+//!   <view prefix> TYPE string` on every primary (steps of 500 keys; `SCAN` visits the whole
+//!   database to find the prefix's keys, without blocking it), and per step one pipeline that
+//!   reads the 28-byte header of each value found (`GETRANGE`), to leave out values past their
+//!   deadline on memokit's clock and values of another type. It is a sync call on a blocking
+//!   connection; keep it off hot paths. [`RedisBackend::count`] counts the view's keys (hashes
+//!   and expired values included). `weight` equals `entries`; the other counters are 0.
 //! * **Single flight is per process.** Concurrent misses on one key in one process run the loader
 //!   once; N processes missing the same key at the same moment run it up to N times, and the last
 //!   write wins. Redis is not locked around a load: a lost lock would stall callers, and the values
@@ -69,8 +85,8 @@ mod backend;
 mod blocking;
 mod breaker;
 mod clear;
-mod codec;
 mod connection;
+mod idle;
 mod keys;
 mod ops;
 mod options;
@@ -81,8 +97,8 @@ mod tests;
 const KIND: &str = "redis";
 
 pub use self::backend::RedisBackend;
-pub use self::codec::{Codec, CodecError, Postcard, Visit};
 pub use self::options::RedisOptions;
+pub use crate::codec::{Codec, CodecError, Postcard, Visit};
 /// The `redis` crate this backend is built on, for raw commands and pipelines
 /// ([`RedisBackend::query`], [`RedisBackend::query_pipeline`]).
 pub use ::redis as driver;

@@ -3,7 +3,9 @@
 //! They work inside the view's keyspace: a hash named `h` lives at
 //! [`redis_key(h)`](RedisBackend::redis_key), the Redis key a cache entry keyed `h` would have, so
 //! [`clear`](crate::Cache::clear) removes hashes too and sandboxes isolate them. Hash values go
-//! through the cache's codec, like entries. Every operation has the backend's timeout and returns
+//! through the cache's codec and envelope, like entries, with the cache's `version` but no type of
+//! their own (read a field as any type of the same serde shape as the one written: `&str` and
+//! `String` alike), and are not entries: `len` does not count them. Every operation has the backend's timeout and returns
 //! `Err` rather than failing open: the caller asked Redis directly.
 
 use std::collections::HashMap;
@@ -17,11 +19,16 @@ use crate::error::BackendError;
 
 use super::backend::RedisBackend;
 use super::clear::{Walk, Walker};
-use super::codec::{seal, unseal};
+
+/// The key and value type of every hash field's [`TypeIdentity`](crate::codec::TypeIdentity):
+/// a field is never read as a cache entry (nor an entry as a field), and a field written under
+/// another `version` is a miss. A field's own type is left out on purpose: fields are written and
+/// read with types of the caller's choosing, and `&str` written is `String` read.
+struct HashField;
 
 impl RedisBackend {
-    /// The Redis key of `key` in this view: `<prefix>:<cache>:<namespace>:<key bytes>`, for use
-    /// in raw commands.
+    /// The Redis key of `key` in this view, `<prefix>:<cache name length>:<cache name>:<namespace>:<key
+    /// bytes>` (see the [module docs](super) for why), for use in raw commands.
     ///
     /// ```no_run
     /// # use memokit_core::{Cache, RedisBackend};
@@ -184,9 +191,10 @@ impl RedisBackend {
         Ok(self.run_async::<u64>(&cmd).await? > 0)
     }
 
-    /// Counts this view's keys (entries and hashes) with a full `SCAN`. It reads the whole
-    /// keyspace in steps, so it is for tools and tests, not hot paths;
-    /// [`Cache::stats`](crate::Cache::stats) makes no network call and reports 0 entries for Redis.
+    /// Counts this view's keys (entries and hashes, expired on memokit's clock or not) with a
+    /// `SCAN` of the view's prefix. `SCAN` steps through the whole database to find them, so this
+    /// is for tools and tests, not hot paths; [`Cache::len`](crate::Cache::len) counts live
+    /// entries only, with the same scan.
     pub fn count(&self) -> Result<u64, BackendError> {
         Walker::new(&self.space, Walk::Count).run_sync(&self.store.connector)
     }
@@ -218,7 +226,8 @@ impl RedisBackend {
         T: Serialize,
     {
         let mut cmd = self.hash_cmd("HSET", hash, Some(field))?;
-        cmd.arg(seal(self.codec(), value, clock::now())?);
+        let identity = self.identity::<HashField, HashField>();
+        cmd.arg(self.envelope().seal(identity, value, clock::now(), None)?);
         Ok(cmd)
     }
 
@@ -226,18 +235,28 @@ impl RedisBackend {
         &self,
         bytes: Option<Vec<u8>>,
     ) -> Result<Option<T>, BackendError> {
-        bytes
-            .map(|b| unseal(self.codec(), &b).map(|found| found.value))
-            .transpose()
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let found = self.envelope().unseal(
+            self.identity::<HashField, HashField>(),
+            &bytes,
+            clock::now(),
+        );
+        Ok(found?.map(|found| found.value))
     }
 
     fn decode_all<T: DeserializeOwned>(
         &self,
         fields: HashMap<String, Vec<u8>>,
     ) -> Result<HashMap<String, T>, BackendError> {
-        fields
-            .into_iter()
-            .map(|(field, bytes)| Ok((field, unseal(self.codec(), &bytes)?.value)))
-            .collect()
+        let (identity, now) = (self.identity::<HashField, HashField>(), clock::now());
+        let mut out = HashMap::with_capacity(fields.len());
+        for (field, bytes) in fields {
+            if let Some(found) = self.envelope().unseal(identity, &bytes, now)? {
+                out.insert(field, found.value);
+            }
+        }
+        Ok(out)
     }
 }

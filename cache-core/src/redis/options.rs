@@ -9,7 +9,7 @@ use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 use crate::error::BackendError;
 
 use super::KIND;
-use super::codec::{Codec, Postcard};
+use crate::codec::{Codec, Postcard};
 
 /// Options of the Redis backend, given to
 /// [`CacheBuilder::backend_options`](crate::CacheBuilder::backend_options) (or returned by a cache
@@ -136,7 +136,8 @@ impl RedisOptions {
     }
 
     /// The first segment of every key (default `memokit`), e.g. to separate applications or
-    /// deployments sharing one server.
+    /// deployments sharing one server. It must not contain `:`, which ends it (write `shop-prod`
+    /// rather than `shop:prod`), so that no prefix and cache name can forge another's keys.
     pub fn prefix(mut self, prefix: impl Into<Arc<str>>) -> Self {
         self.prefix = prefix.into();
         self
@@ -190,6 +191,16 @@ impl RedisOptions {
                 KIND,
                 "prefix",
                 "must not be empty: it keeps memokit's keys apart from others",
+            ));
+        }
+        if let Some(at) = self.prefix.find(':') {
+            return Err(BackendError::config(
+                KIND,
+                "prefix",
+                format_args!(
+                    "`{}` contains `:` at byte {at}; `:` ends the prefix in every key, so use another separator (`-`, `.`)",
+                    self.prefix
+                ),
             ));
         }
         if self.pool_size == 0 {
@@ -423,6 +434,9 @@ mod tests {
         assert_eq!(err.setting(), Some("timeout"));
         let err = rejected(RedisOptions::new().prefix(""));
         assert_eq!(err.setting(), Some("prefix"));
+        let err = rejected(RedisOptions::new().prefix("shop:prod"));
+        assert_eq!(err.setting(), Some("prefix"));
+        assert!(err.message().contains("`:` at byte 4"), "{err}");
         let err = rejected(RedisOptions::new().pool_size(0));
         assert_eq!(err.setting(), Some("pool_size"));
     }

@@ -48,3 +48,45 @@ fn scoped_views_are_isolated_and_clear_only_themselves() {
     assert_eq!(one.count().unwrap(), 0);
     assert_eq!(two.count().unwrap(), 1);
 }
+
+/// The live count as `len` runs it (sync) and its async form, on one server and on a cluster.
+#[tokio::test]
+async fn live_counts_leave_out_expired_foreign_and_hash_entries() {
+    use crate::clock::{self, ManualClock};
+    use crate::redis::clear::{Walk, Walker};
+
+    for cluster in [false, true] {
+        let started = if cluster {
+            RedisServer::start_cluster()
+        } else {
+            RedisServer::start()
+        };
+        let Some(server) = started else {
+            return;
+        };
+        let cache: Cache<u32, String, RedisBackend> = Cache::builder("live")
+            .backend_options(
+                RedisOptions::new()
+                    .url(server.url())
+                    .cluster(cluster)
+                    .timeout(Duration::from_secs(2)),
+            )
+            .build()
+            .unwrap();
+        let manual = ManualClock::new();
+        let _installed = manual.install();
+        let view = cache.backend().unwrap().clone();
+        for key in 0..700 {
+            let ttl = Duration::from_secs(if key < 100 { 60 } else { 10 });
+            Backend::<u32, String>::insert(&view, key, "v".into(), Some(ttl)).unwrap();
+        }
+        Backend::<u32, u64>::insert(&view, 9_999, 0, None).unwrap();
+        view.hash_set("h", "f", &1u8).unwrap();
+        manual.advance(Duration::from_secs(11));
+        let live = || Walker::new(&view.space, view.live::<u32, String>(clock::now()));
+        assert_eq!(live().run_sync(&view.store.connector).unwrap(), 100);
+        assert_eq!(live().run_async(&view.store.connector).await.unwrap(), 100);
+        let raw = Walker::new(&view.space, Walk::Count);
+        assert_eq!(raw.run_async(&view.store.connector).await.unwrap(), 702);
+    }
+}
