@@ -148,7 +148,9 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     /// The values under `keys`, loading the ones nobody has with one call of `load`, which gets
     /// exactly the keys to load and returns the pairs it found. Keys another caller is loading
     /// are waited for, not loaded twice; keys `load` leaves out are absent from the answer and
-    /// not cached. The [module docs](self) give the algorithm.
+    /// not cached. This caller's own loader runs (and its keys' flights end) before it waits on
+    /// anyone else's, so overlapping batches never wait on each other in a circle; a key whose
+    /// other loader failed goes to this caller's loader next.
     ///
     /// ```
     /// use std::collections::HashMap;
