@@ -60,7 +60,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
 
     #[cold]
     #[inline(never)]
-    fn emit_get(&self, written: Option<Timestamp>) {
+    pub(super) fn emit_get(&self, written: Option<Timestamp>) {
         telemetry::get(self.source(), written.is_some(), || {
             written.is_some_and(|w| self.is_stale(w))
         });

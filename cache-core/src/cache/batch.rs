@@ -25,6 +25,7 @@ use crate::bounds::{CacheKey, CacheValue};
 use crate::error::{BackendError, BackendErrorKind, CacheError, LoadError};
 use crate::flight::{Flight, Join, Leader};
 use crate::key::Lookup;
+use crate::telemetry;
 
 /// The keys of one round of a batched load, split by who loads them.
 struct Claims<K, V> {
@@ -369,8 +370,15 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         scope: &Scope<K, V, B>,
         found: Result<Vec<Option<Found<V>>>, BackendError>,
     ) -> Result<Vec<Option<V>>, CacheError> {
-        let found = found.map_err(|e| self.backend_error(scope, e))?;
-        Ok(self.counted_each(scope, found.into_iter().map(Ok).collect()))
+        let found = self.answered(scope, found)?;
+        if telemetry::active() {
+            for f in &found {
+                self.emit_get(f.as_ref().map(|f| f.written));
+            }
+        }
+        let hits = found.iter().filter(|f| f.is_some()).count() as u64;
+        scope.counters.lookups(hits, found.len() as u64 - hits);
+        Ok(found.into_iter().map(|f| f.map(|f| f.value)).collect())
     }
 
     /// Counts each of one lookup per key; a key whose lookup failed is counted as an error

@@ -154,6 +154,31 @@ struct Cell<K, V> {
     next: AtomicU64,
 }
 
+/// A set of shard indices (there are at most [`MAX_SHARDS`] = 64), walked in ascending order:
+/// the order every operation over several shards locks them in, so two such operations never
+/// deadlock.
+#[derive(Clone, Copy)]
+struct ShardSet(u64);
+
+impl ShardSet {
+    /// The shards, lowest first.
+    fn iter(self) -> impl Iterator<Item = usize> {
+        let mut rest = self.0;
+        std::iter::from_fn(move || {
+            (rest != 0).then(|| {
+                let i = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                i
+            })
+        })
+    }
+
+    /// Where `shard`, a member, comes in [`iter`](Self::iter).
+    fn rank(self, shard: usize) -> usize {
+        (self.0 & ((1u64 << shard) - 1)).count_ones() as usize
+    }
+}
+
 /// How many shards a cache bounded as `config` says gets: about four per core, but few enough
 /// that each shard keeps a useful share of the capacity (a shard evicts on its own, so a tiny
 /// shard evicts entries that the whole cache would have kept).
@@ -204,10 +229,7 @@ where
 
     #[inline]
     fn cell(&self, hash: u64) -> &Cell<K, V> {
-        // High bits pick the shard; hashbrown uses the low ones (and the top seven as tags)
-        // inside it.
-        let index = (hash >> 32) as usize & (self.shards.len() - 1);
-        &self.shards[index]
+        &self.shards[self.shard_index(hash)]
     }
 
     #[inline]
@@ -323,15 +345,21 @@ where
         }
     }
 
-    /// The shard index of each hash, and the distinct shards among them in ascending order:
-    /// the order every multi-shard operation locks in, so two of them never deadlock.
-    fn shards_of(&self, hashes: &[u64]) -> (Vec<usize>, Vec<usize>) {
-        let mask = self.shards.len() - 1;
-        let of: Vec<usize> = hashes.iter().map(|&h| (h >> 32) as usize & mask).collect();
-        let mut distinct = of.clone();
-        distinct.sort_unstable();
-        distinct.dedup();
-        (of, distinct)
+    /// The index of the shard of `hash`.
+    #[inline]
+    fn shard_index(&self, hash: u64) -> usize {
+        // High bits pick the shard; hashbrown uses the low ones (and the top seven as tags)
+        // inside it.
+        (hash >> 32) as usize & (self.shards.len() - 1)
+    }
+
+    /// The set of shards holding `hashes`.
+    fn shards_of(&self, hashes: &[u64]) -> ShardSet {
+        ShardSet(
+            hashes
+                .iter()
+                .fold(0, |set, &h| set | 1 << self.shard_index(h)),
+        )
     }
 
     /// Runs `f` on the shard of `hash` under its write lock, at the time a write needs (see
@@ -505,21 +533,24 @@ where
         keys: &[&Q],
     ) -> Result<Vec<Option<Found<V>>>, BackendError> {
         let now = self.read_time();
+        // As in `get`: where nothing can expire, no entry found has a deadline to look at.
+        let timed = self.soonest.may_expire();
         let hashes: Vec<u64> = keys.iter().map(|k| self.hasher.hash_one(k)).collect();
-        let (of, distinct) = self.shards_of(&hashes);
-        let guards: Vec<_> = distinct
-            .iter()
-            .map(|&i| self.shards[i].shard.read())
-            .collect();
-        let guard = |i: usize| &guards[distinct.binary_search(&of[i]).unwrap_or(0)];
+        let set = self.shards_of(&hashes);
+        let guards: Vec<_> = set.iter().map(|i| self.shards[i].shard.read()).collect();
         Ok(keys
             .iter()
-            .enumerate()
-            .map(|(i, key)| {
-                let shard = guard(i);
-                let (index, entry) = shard.live(hashes[i], *key, now, self.tti)?;
+            .zip(&hashes)
+            .map(|(key, &hash)| {
+                let shard = &guards[set.rank(self.shard_index(hash))];
+                let (index, entry) = shard.find(hash, *key)?;
+                if timed {
+                    if shard.expired(index, entry, now, self.tti) {
+                        return None;
+                    }
+                    shard.mark_read(index, now);
+                }
                 entry.touch();
-                shard.mark_read(index, now);
                 Some(Found {
                     value: entry.value.clone(),
                     written: Timestamp::from_nanos(shard.written(index)),
@@ -535,14 +566,14 @@ where
             .iter()
             .map(|(k, _)| self.hasher.hash_one(k))
             .collect();
-        let (of, distinct) = self.shards_of(&hashes);
+        let set = self.shards_of(&hashes);
         let mut entries: Vec<Option<(K, V)>> = entries.into_iter().map(Some).collect();
-        for shard_index in distinct {
+        for shard_index in set.iter() {
             let cell = &self.shards[shard_index];
             let mut shard = cell.shard.write();
             let now = Self::write_time_in(early, &shard);
             let ctx = self.write_context(now.as_nanos());
-            for i in (0..entries.len()).filter(|&i| of[i] == shard_index) {
+            for i in (0..entries.len()).filter(|&i| self.shard_index(hashes[i]) == shard_index) {
                 if let Some((key, value)) = entries[i].take() {
                     shard.insert(hashes[i], key, value, Self::expiry(now, ttl), &ctx);
                 }
@@ -584,12 +615,9 @@ where
         let now = self.due(true).unwrap_or_else(clock::now);
         let ctx = self.write_context(now.as_nanos());
         let hashes: Vec<u64> = keys.iter().map(|k| self.hasher.hash_one(k)).collect();
-        let (of, distinct) = self.shards_of(&hashes);
-        let mut guards: Vec<_> = distinct
-            .iter()
-            .map(|&i| self.shards[i].shard.write())
-            .collect();
-        let at = |i: usize| distinct.binary_search(&of[i]).unwrap_or(0);
+        let set = self.shards_of(&hashes);
+        let mut guards: Vec<_> = set.iter().map(|i| self.shards[i].shard.write()).collect();
+        let at = |i: usize| set.rank(self.shard_index(hashes[i]));
         let values = keys
             .iter()
             .enumerate()
@@ -618,7 +646,7 @@ where
                 }
             }
         }
-        for (guard, &i) in guards.iter_mut().zip(&distinct) {
+        for (guard, i) in guards.iter_mut().zip(set.iter()) {
             self.publish(&self.shards[i], guard);
         }
         Ok(out)

@@ -458,3 +458,11 @@ fn random_operations_keep_the_deadlines_exact() {
         random_operations(seed, Some(5), None, Some(2_000));
     }
 }
+
+#[test]
+fn a_shard_set_walks_its_members_in_order_and_ranks_them() {
+    let set = super::ShardSet(1 << 0 | 1 << 5 | 1 << 63);
+    assert_eq!(set.iter().collect::<Vec<_>>(), [0, 5, 63]);
+    assert_eq!((set.rank(0), set.rank(5), set.rank(63)), (0, 1, 2));
+    assert_eq!(super::ShardSet(0).iter().count(), 0);
+}
