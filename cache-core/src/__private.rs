@@ -17,8 +17,8 @@ pub use crate::error::{CacheError, LoadError};
 pub use crate::key::{KeyRef, Lookup, ToKey};
 #[doc(hidden)]
 pub use crate::memo::{
-    FnRules, Memo, NoRules, Probe, Value, load, load_async, no_ttl, no_unless, probe, probe_async,
-    refresh, refresh_async,
+    Body, Companion, FnRules, Memo, NoRules, Value, enter, enter_async, finish, finish_async,
+    no_ttl, no_unless, refresh_stale, refresh_stale_async,
 };
 #[doc(hidden)]
 pub use crate::memory::MemoryBackend;

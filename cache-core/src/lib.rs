@@ -80,7 +80,7 @@ pub use cache::{Cache, CacheBuilder};
 pub use config::{Config, EvictionListener, Weigher};
 pub use context::Namespace;
 pub use error::{BackendError, BackendErrorKind, CacheError, LoadError};
-pub use memo::Memo;
+pub use memo::{Companion, Memo};
 pub use memory::{Counter, MemoryBackend};
 pub use module::{ConfigError, Settings};
 #[cfg(feature = "redis")]
