@@ -10,11 +10,11 @@ pub use std::time::Duration;
 #[doc(hidden)]
 pub use crate::backend::Backend;
 #[doc(hidden)]
-pub use crate::cache::{Cache, CacheBuilder, FlightMode, OkOnly, SomeOnly, Whole};
+pub use crate::cache::{Cache, CacheBuilder, Flagged, FlightMode, OkOnly, SomeOnly, Whole};
 #[doc(hidden)]
 pub use crate::error::{CacheError, LoadError};
 #[doc(hidden)]
-pub use crate::key::{KeyRef, Lookup, ToKey};
+pub use crate::key::{KeyRef, Lookup, Slice, ToKey};
 #[doc(hidden)]
 pub use crate::memo::{
     Body, Companion, FnRules, Memo, NoRules, Value, enter, enter_async, finish, finish_async,

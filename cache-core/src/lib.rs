@@ -76,7 +76,7 @@ mod module;
 
 pub use backend::{Backend, BackendStats, Found, RemovalCause};
 pub use bounds::{CacheKey, CacheValue};
-pub use cache::{Cache, CacheBuilder};
+pub use cache::{Cache, CacheBuilder, Cached};
 pub use config::{Config, EvictionListener, Weigher};
 pub use context::Namespace;
 pub use error::{BackendError, BackendErrorKind, CacheError, LoadError};

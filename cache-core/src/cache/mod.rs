@@ -28,5 +28,5 @@ pub use builder::CacheBuilder;
 pub use handle::Cache;
 pub use load::FlightMode;
 pub(crate) use load::{NotRun, WhenCached};
-pub use policy::{Cacheable, OkOnly, SomeOnly, Whole};
+pub use policy::{Cacheable, Cached, Flagged, OkOnly, SomeOnly, Whole};
 pub(crate) use stale::Probed;

@@ -44,7 +44,8 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
             let borrowed: Vec<_> = parts.iter().map(|k| &k.borrowed).collect();
             match (owned.as_slice(), borrowed.as_slice()) {
                 ([], []) => (quote!(()), quote!(&())),
-                ([owned], [borrowed]) => (quote!(#owned), quote!(#borrowed)),
+                ([owned], [borrowed]) if parts[0].is_ref => (quote!(#owned), quote!(#borrowed)),
+                ([owned], [borrowed]) => (quote!(#owned), quote!(&#private::KeyRef(#borrowed))),
                 _ => (
                     quote!((#(#owned,)*)),
                     quote!(&#private::KeyRef((#(#borrowed,)*))),
@@ -54,14 +55,23 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         // A typed key is looked up by reference to itself.
         Key::Typed { ty, .. } => (ty.to_token_stream(), TokenStream::new()),
     };
-    let policy = match analysis.policy {
+    let rule = match analysis.policy {
         Policy::Whole => quote!(#private::Whole),
         Policy::OkOnly => quote!(#private::OkOnly),
         Policy::SomeOnly => quote!(#private::SomeOnly),
     };
+    // The policy as a type, and as the value `finish` infers it from.
+    let (policy, policy_value) = if analysis.flagged {
+        (
+            quote!(#private::Flagged<#rule>),
+            quote!(#private::Flagged(#rule)),
+        )
+    } else {
+        (rule.clone(), rule)
+    };
     // Under `Whole` the value is the return type itself; naming it so keeps the output short.
     let value_ty = match analysis.policy {
-        Policy::Whole => ret.to_token_stream(),
+        Policy::Whole if !analysis.flagged => ret.to_token_stream(),
         _ => quote_spanned!(ret.span()=> #private::Value<#ret, #policy>),
     };
     // The memory backend is `Memo`'s default parameter; naming it would only lengthen the output.
@@ -137,7 +147,7 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         } else {
             quote!(refresh_stale)
         };
-        quote!(let __memokit_entry = #private::#refresh(__memokit_entry, #policy, #reload)#wait;)
+        quote!(let __memokit_entry = #private::#refresh(__memokit_entry, #policy_value, #reload)#wait;)
     });
 
     let companion = match &args.companion {
@@ -168,7 +178,7 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
             static __MEMOKIT_MEMO: #memo_ty = #private::Memo::#init;
             #entry
             #stale
-            #private::#finish(__memokit_entry, #policy, #rules, #flight, #body)#wait
+            #private::#finish(__memokit_entry, #policy_value, #rules, #flight, #body)#wait
         }
     }
 }
