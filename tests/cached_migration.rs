@@ -131,7 +131,10 @@ fn borrowed_containers_are_keyed_by_their_owned_forms() {
     let _sandbox = memokit::sandbox();
     let runs = || BORROWED_RUNS.load(Ordering::SeqCst);
     let first = greet(Some("ada"), &["dr", "prof"], ("a", "b"), Some(&1));
-    assert_eq!(greet(Some("ada"), &["dr", "prof"], ("a", "b"), Some(&1)), first);
+    assert_eq!(
+        greet(Some("ada"), &["dr", "prof"], ("a", "b"), Some(&1)),
+        first
+    );
     assert_eq!(runs(), 1, "the second call is a hit");
     greet(None, &["dr", "prof"], ("a", "b"), Some(&1));
     greet(Some("ada"), &["dr"], ("a", "b"), Some(&1));
@@ -156,5 +159,9 @@ fn borrowed_containers_are_keyed_by_their_owned_forms() {
     assert_eq!(one_option(Some("abc")), 3);
     assert_eq!(one_option(None), 0);
     assert_eq!(ONE_OPTION_MEMO.stats().hits, 1);
-    assert!(ONE_OPTION_MEMO.invalidate(&Some("abc".to_string())).unwrap());
+    assert!(
+        ONE_OPTION_MEMO
+            .invalidate(&Some("abc".to_string()))
+            .unwrap()
+    );
 }

@@ -241,7 +241,7 @@ where
     }
 }
 
-/// After [`enter`], for a function with `refresh`: a [stale](Entry::Stale) entry starts one
+/// After [`enter`], for a function with `refresh`: a stale entry starts one
 /// background reload of its key with `reload` (the body, called with the owned key) and becomes a
 /// hit. Nothing starts if a load of the key is already running.
 pub fn refresh_stale<'m, P, R, K, V, B>(

@@ -5,7 +5,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Deref;
-use std::sync::{LazyLock, Mutex, OnceLock};
+use std::sync::{LazyLock, Mutex, MutexGuard, OnceLock};
 
 use crate::backend::Backend;
 use crate::bounds::{CacheKey, CacheValue};
@@ -157,10 +157,8 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Deref for Companion<K, V, B> 
 
     fn deref(&self) -> &Memo<K, V, B> {
         /// A memo per companion id and types, made at its first use.
-        static MEMOS: LazyLock<
-            Mutex<HashMap<(&'static str, TypeId), &'static (dyn Any + Send + Sync)>>,
-        > = LazyLock::new(Default::default);
-        let mut memos = MEMOS.lock().unwrap_or_else(|e| e.into_inner());
+        static MEMOS: Registry<(&'static str, TypeId)> = LazyLock::new(Default::default);
+        let mut memos = lock(&MEMOS);
         let slot = memos
             .entry((self.id, TypeId::of::<Memo<K, V, B>>()))
             .or_insert_with(|| Box::leak(Box::new(Memo::with(self.id, self.init))));
@@ -184,8 +182,17 @@ impl<K, V, B: Backend<K, V>> fmt::Debug for Companion<K, V, B> {
 }
 
 /// Published caches by id. Values are `&'static Built<K, V, B>` behind `dyn Any`.
-static LINKS: LazyLock<Mutex<HashMap<&'static str, &'static (dyn Any + Send + Sync)>>> =
-    LazyLock::new(Default::default);
+static LINKS: Registry<&'static str> = LazyLock::new(Default::default);
+
+/// Leaked values of any type by id, behind a lock.
+type Registry<Id> = LazyLock<Mutex<HashMap<Id, &'static (dyn Any + Send + Sync)>>>;
+
+/// A registry's map; a panic elsewhere while it was held leaves nothing half-written in it.
+fn lock<Id>(
+    registry: &'static Registry<Id>,
+) -> MutexGuard<'static, HashMap<Id, &'static (dyn Any + Send + Sync)>> {
+    registry.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Memo<K, V, B> {
     fn shared(&self) -> &'static Built<K, V, B> {
@@ -194,8 +201,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Memo<K, V, B> {
 
     /// Finds the cache published under this memo's id, or builds and publishes it.
     fn link(&self) -> &'static Built<K, V, B> {
-        let lock = || LINKS.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(found) = lock().get(self.id) {
+        if let Some(found) = lock(&LINKS).get(self.id) {
             return match found.downcast_ref() {
                 Some(built) => built,
                 None => Box::leak(Box::new(self.init.build(self.id))),
@@ -203,7 +209,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Memo<K, V, B> {
         }
         // Built outside the lock: building may touch other memos (a weigher, a backend).
         let built = self.init.build(self.id);
-        let mut links = lock();
+        let mut links = lock(&LINKS);
         if let Some(found) = links.get(self.id) {
             // Another thread published first; use its cache so there is only one.
             if let Some(theirs) = found.downcast_ref() {

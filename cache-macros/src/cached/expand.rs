@@ -113,20 +113,25 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
     } else {
         quote!(#private::FlightMode::PerCaller)
     };
-    let some = |key: TokenStream| match &args.condition {
-        Some(cond) => quote! {
-            if #cond { ::core::option::Option::Some(#key) } else { ::core::option::Option::None }
-        },
-        None => quote!(::core::option::Option::Some(#key)),
-    };
     let entry = match &analysis.key {
         Key::Parts(_) => {
-            let lookup = some(lookup);
+            // `then_some` rather than `if`: the lookup may be a temporary (`&KeyRef(..)`), which
+            // must live to the end of the statement.
+            let lookup = match &args.condition {
+                Some(cond) => quote!(::core::primitive::bool::then_some(#cond, #lookup)),
+                None => quote!(::core::option::Option::Some(#lookup)),
+            };
             quote!(let __memokit_entry = #private::#enter(&__MEMOKIT_MEMO, #lookup)#wait;)
         }
         Key::Typed { expr, .. } => {
             // A typed `let`, so a mismatch reads "expected `K`" on the user's expression.
-            let key = some(quote!({ let __memokit_key: #key_ty = #expr; __memokit_key }));
+            let key = quote!({ let __memokit_key: #key_ty = #expr; __memokit_key });
+            let key = match &args.condition {
+                Some(cond) => quote! {
+                    if #cond { ::core::option::Option::Some(#key) } else { ::core::option::Option::None }
+                },
+                None => quote!(::core::option::Option::Some(#key)),
+            };
             quote! {
                 let __memokit_key: ::core::option::Option<#key_ty> = #key;
                 let __memokit_entry = #private::#enter(&__MEMOKIT_MEMO, __memokit_key.as_ref())#wait;

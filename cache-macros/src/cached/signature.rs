@@ -84,7 +84,8 @@ impl Analysis {
                         );
                         continue;
                     }
-                    let plain_ref = matches!(&*arg.ty, Type::Reference(r) if !contains_reference(&r.elem));
+                    let plain_ref =
+                        matches!(&*arg.ty, Type::Reference(r) if !contains_reference(&r.elem));
                     if args.refresh.is_some() && contains_reference(&arg.ty) && !plain_ref {
                         diag.error(
                             &arg.ty,
