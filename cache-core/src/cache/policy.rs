@@ -89,19 +89,16 @@ pub struct Flagged<P>(pub P);
 /// `Cached<Result<T, E>>` caches only `Ok`, `Cached<Option<T>>` only `Some`.
 ///
 /// ```
-/// use memokit::{Cached, cached};
+/// use memokit_core::Cached;
 ///
-/// #[cached]
-/// fn user_name(id: u64) -> Cached<Result<String, String>> {
-///     Cached::new(Ok(format!("user {id}")))
-/// }
-///
-/// let first = user_name(7);
-/// assert!(!first.was_cached());
-/// let second = user_name(7);
-/// assert!(second.was_cached());
-/// assert_eq!(second.as_deref(), Ok("user 7")); // derefs to the `Result`
+/// // What a body returns: computed by this call.
+/// let fresh: Cached<Result<u32, String>> = Cached::new(Ok(7));
+/// assert!(!fresh.was_cached());
+/// assert_eq!(*fresh, Ok(7)); // derefs to the `Result`
+/// assert_eq!(fresh.into_inner(), Ok(7));
 /// ```
+///
+/// The `memokit` facade's `cached` docs show it on a memoized function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cached<T> {
     value: T,
