@@ -150,14 +150,46 @@ pub use memokit_core::*;
 /// ```
 ///
 /// It applies to free functions, inherent methods and associated functions, sync or `async`, and
-/// to trait impl methods (see [Methods](#methods)). The expansion is a `static` inside the
-/// function and two calls into the runtime; the attribute never inlines caching logic.
+/// to trait impl methods (see [Methods](#methods)). The expansion is one `static` inside the
+/// function, two calls into the runtime and the companion constant; the attribute never inlines
+/// caching logic.
 ///
 /// # Keys
 ///
 /// By default the key is the tuple of the arguments, owned: `&str` is stored as `String`, `&[T]` as
-/// `Vec<T>`, `&Path` as `PathBuf`, `&T` as `T`. A hit looks the key up by the borrowed arguments
-/// and allocates nothing. The receiver (`&self`) is never part of the default key.
+/// `Vec<T>`, `&Path` as `PathBuf`, `&T` as `T`, and references inside containers too:
+/// `Option<&str>` as `Option<String>`, `Option<&T>` as `Option<T>`, `&[&str]` and `Vec<&str>` as
+/// `Vec<String>`, `(&str, &str)` as `(String, String)`. A hit looks the key up by the borrowed
+/// arguments and allocates nothing. The receiver (`&self`) is never part of the default key.
+///
+/// ```
+/// # use memokit::cached;
+/// #[cached]
+/// fn greet(name: Option<&str>, titles: &[&str]) -> String {
+///     format!("{} {}", titles.join(" "), name.unwrap_or("you"))
+/// }
+/// assert_eq!(greet(Some("Ada"), &["Dr"]), "Dr Ada");
+/// assert_eq!(greet(Some("Ada"), &["Dr"]), "Dr Ada");
+/// assert_eq!(GREET_MEMO.stats().hits, 1);
+/// assert!(GREET_MEMO.invalidate((Some("Ada"), memokit::key::Slice(&["Dr"])))?);
+/// # Ok::<(), memokit::CacheError>(())
+/// ```
+///
+/// **`once`** keeps one value whatever the arguments (the `cached` crate's `#[once]`); its key is
+/// `()`, as for a function without arguments, so the companion takes `()`:
+///
+/// ```
+/// # use memokit::cached;
+/// #[cached(once, ttl = "1h")]
+/// fn settings(path: &str) -> String {
+///     format!("loaded from {path}")
+/// }
+/// assert_eq!(settings("a.toml"), "loaded from a.toml");
+/// assert_eq!(settings("b.toml"), "loaded from a.toml"); // the one value, for an hour
+/// SETTINGS_MEMO.prime((), "primed".to_string())?;
+/// assert_eq!(settings("c.toml"), "primed");
+/// # Ok::<(), memokit::CacheError>(())
+/// ```
 ///
 /// **`key = arg`** or **`key = (a, b)`** keys by some of the arguments only (the others, such as
 /// a connection pool, don't need to be hashable):
@@ -224,6 +256,23 @@ pub use memokit_core::*;
 /// assert_eq!(find(2), None);
 /// assert_eq!(find(2), None);
 /// assert_eq!(FIND_MEMO.stats().hits, 1);
+/// ```
+///
+/// **Was it cached?** Return [`Cached<T>`](Cached) and wrap the body's result with
+/// `Cached::new` (or `.into()`): it dereferences to `T`, and
+/// [`was_cached()`](Cached::was_cached) says whether this call was answered from the cache. What
+/// is cached follows `T`'s rule (`Cached<Result<T, E>>` caches only `Ok`):
+///
+/// ```
+/// # use memokit::{Cached, cached};
+/// #[cached]
+/// fn rate(currency: &str) -> Cached<Result<u32, String>> {
+///     Cached::new(if currency == "EUR" { Ok(108) } else { Err(format!("no {currency}")) })
+/// }
+/// assert!(!rate("EUR").was_cached());
+/// assert!(rate("EUR").was_cached());
+/// assert_eq!(*rate("EUR"), Ok(108));
+/// assert!(!rate("XYZ").was_cached() && !rate("XYZ").was_cached()); // errors are not cached
 /// ```
 ///
 /// **`unless = |result| <bool>`** keeps a result out of the cache when the closure returns `true`.
@@ -490,7 +539,7 @@ pub use memokit_core::*;
 /// Every memoized function `fetch_user` gets a constant **`FETCH_USER_MEMO`** beside it: the
 /// function's name in upper case followed by `_MEMO`, with the function's visibility (an associated
 /// constant, `Type::FETCH_USER_MEMO`, for functions in an `impl` block). It is a
-/// [`&Memo`](Memo). The suffix keeps it apart from the constants people write themselves
+/// [`Companion`], which dereferences to the function's [`Memo`]. The suffix keeps it apart from the constants people write themselves
 /// (`fn timeout` beside `const TIMEOUT`); should a name still clash, **`companion = OTHER_NAME`**
 /// renames it, and **`companion = false`** leaves it out (required in trait impls).
 ///

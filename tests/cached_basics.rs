@@ -218,7 +218,7 @@ fn zero_arguments_form_one_key() {
     assert_eq!(zero_args(), 40);
     assert_eq!(zero_args(), 40);
     assert_eq!(runs(&ZERO_RUNS), 1);
-    assert!(ZERO_ARGS_MEMO.invalidate(&()).unwrap());
+    assert!(ZERO_ARGS_MEMO.invalidate(()).unwrap());
     assert_eq!(zero_args(), 41);
 }
 

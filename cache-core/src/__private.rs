@@ -12,15 +12,15 @@ pub use std::time::Duration;
 #[doc(hidden)]
 pub use crate::backend::{Backend, Transaction, Ttl};
 #[doc(hidden)]
-pub use crate::cache::{Cache, CacheBuilder, FlightMode, OkOnly, SomeOnly, Whole};
+pub use crate::cache::{Cache, CacheBuilder, Flagged, FlightMode, OkOnly, SomeOnly, Whole};
 #[doc(hidden)]
 pub use crate::error::{CacheError, LoadError};
 #[doc(hidden)]
-pub use crate::key::{KeyRef, Lookup, ToKey};
+pub use crate::key::{KeyRef, Lookup, Slice, ToKey};
 #[doc(hidden)]
 pub use crate::memo::{
-    FnRules, Memo, NoRules, Probe, Value, load, load_async, no_ttl, no_unless, probe, probe_async,
-    refresh, refresh_async,
+    Body, Companion, FnRules, Memo, NoRules, Value, enter, enter_async, finish, finish_async,
+    no_ttl, no_unless, refresh_stale, refresh_stale_async,
 };
 #[doc(hidden)]
 pub use crate::memory::MemoryBackend;

@@ -89,7 +89,8 @@ impl<K, Q: ?Sized + Hash + Equivalent<K> + ToKey<K>> Lookup<K> for Q {}
 
 /// The arguments of one call as a companion handle takes them, to name the key it would use:
 /// a reference to the key (`&42`, `"alice"` for a `String` key), or for a key built from several
-/// arguments, a tuple of references to them (`("alice", &3)` for a `(String, u32)` key).
+/// arguments, a tuple of [parts](KeyPart) (`("alice", &3)` for a `(String, u32)` key,
+/// `("alice", Some("bob"))` for a `(String, Option<String>)` one).
 ///
 /// ```
 /// use memokit_core::{Cache, CacheError, key::KeyArgs};
@@ -132,37 +133,120 @@ impl<K, Q: ?Sized + Lookup<K>> KeyArgs<K> for &Q {
     }
 }
 
-/// A tuple of references that stands for the tuple of their owned forms; see the
-/// [module docs](self).
+/// The key of a function without arguments (or with `once`), as `()` rather than `&()`:
+/// `MEMO.prime((), value)`.
+impl KeyArgs<()> for () {
+    type Lookup = ();
+
+    fn to_key(&self) {}
+
+    fn with_lookup<R>(&self, f: impl FnOnce(&()) -> R) -> R {
+        f(&())
+    }
+}
+
+/// One part of a borrowed key: a form of the owned part `K` that compares equal to it, hashes like
+/// it, and builds it on a miss. A reference to anything [`Equivalent`] to `K` is one (`&u64` for
+/// `u64`, `&str` for `String`), and so are containers of parts: `Option<&str>` for
+/// `Option<String>`, a [`Slice`] of `&str` for `Vec<String>`, a tuple `(&str, &u32)` for
+/// `(String, u32)`. Inside a [`KeyRef`] they are a lookup key.
+pub trait KeyPart<K> {
+    /// Whether this part equals `owned`.
+    fn equals(&self, owned: &K) -> bool;
+    /// The owned part.
+    fn to_part(&self) -> K;
+}
+
+impl<K, Q: ?Sized + Equivalent<K> + ToKey<K>> KeyPart<K> for &Q {
+    fn equals(&self, owned: &K) -> bool {
+        (**self).equivalent(owned)
+    }
+
+    fn to_part(&self) -> K {
+        (**self).to_key()
+    }
+}
+
+impl<K, X: KeyPart<K>> KeyPart<Option<K>> for Option<X> {
+    fn equals(&self, owned: &Option<K>) -> bool {
+        match (self, owned) {
+            (Some(part), Some(owned)) => part.equals(owned),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    fn to_part(&self) -> Option<K> {
+        self.as_ref().map(X::to_part)
+    }
+}
+
+/// A slice of borrowed parts that stands for the `Vec` of their owned forms: `Slice(&["a", "b"])`
+/// for a `Vec<String>`. It hashes as the slice does, so its parts must hash like their owned forms
+/// one by one (`&str` and `String` do; for `&[&u8]` the two differ and a lookup would never hit).
 #[derive(Debug, Clone, Copy)]
+pub struct Slice<'a, X>(pub &'a [X]);
+
+impl<X: Hash> Hash for Slice<'_, X> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl<K, X: KeyPart<K>> KeyPart<Vec<K>> for Slice<'_, X> {
+    fn equals(&self, owned: &Vec<K>) -> bool {
+        self.0.len() == owned.len() && self.0.iter().zip(owned).all(|(x, k)| x.equals(k))
+    }
+
+    fn to_part(&self) -> Vec<K> {
+        self.0.iter().map(X::to_part).collect()
+    }
+}
+
+/// Borrowed [parts](KeyPart) standing for their owned key: a tuple of references for the tuple of
+/// their owned forms, or a container of borrowed values (`KeyRef(Some("a"))` for an
+/// `Option<String>`); see the [module docs](self).
+// Not `Clone`: a `KeyRef` builds its key through its parts, never by `ToKey`'s blanket `Clone`.
+#[derive(Debug)]
 pub struct KeyRef<T>(pub T);
 
 impl<T: Hash> Hash for KeyRef<T> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        // A reference hashes as its referent, so this hashes like the owned tuple.
+        // A reference hashes as its referent and a container as its parts in order, so this
+        // hashes like the owned key.
         self.0.hash(state);
+    }
+}
+
+impl<K, T: KeyPart<K>> Equivalent<K> for KeyRef<T> {
+    fn equivalent(&self, key: &K) -> bool {
+        self.0.equals(key)
+    }
+}
+
+impl<K, T: KeyPart<K>> ToKey<K> for KeyRef<T> {
+    fn to_key(&self) -> K {
+        self.0.to_part()
     }
 }
 
 macro_rules! key_ref_tuple {
     ($(($q:ident, $k:ident, $i:tt)),+) => {
-        impl<'a, $($q: ?Sized + Equivalent<$k>, $k,)+> Equivalent<($($k,)+)> for KeyRef<($(&'a $q,)+)> {
-            fn equivalent(&self, key: &($($k,)+)) -> bool {
-                $(self.0.$i.equivalent(&key.$i))&&+
+        impl<$($q: KeyPart<$k>, $k,)+> KeyPart<($($k,)+)> for ($($q,)+) {
+            fn equals(&self, owned: &($($k,)+)) -> bool {
+                $(self.$i.equals(&owned.$i))&&+
+            }
+
+            fn to_part(&self) -> ($($k,)+) {
+                ($(self.$i.to_part(),)+)
             }
         }
 
-        impl<'a, $($q: ?Sized + ToKey<$k>, $k,)+> ToKey<($($k,)+)> for KeyRef<($(&'a $q,)+)> {
-            fn to_key(&self) -> ($($k,)+) {
-                ($(self.0.$i.to_key(),)+)
-            }
-        }
-
-        impl<'a, $($q: ?Sized + Lookup<$k>, $k,)+> KeyArgs<($($k,)+)> for ($(&'a $q,)+) {
-            type Lookup = KeyRef<($(&'a $q,)+)>;
+        impl<$($q: KeyPart<$k> + Hash + Copy, $k,)+> KeyArgs<($($k,)+)> for ($($q,)+) {
+            type Lookup = KeyRef<($($q,)+)>;
 
             fn to_key(&self) -> ($($k,)+) {
-                KeyRef(*self).to_key()
+                self.to_part()
             }
 
             fn with_lookup<R>(&self, f: impl FnOnce(&Self::Lookup) -> R) -> R {
@@ -210,11 +294,32 @@ mod tests {
         let owned = ("a".to_string(), vec![1u8, 2], 7u64, PathBuf::from("/x"));
         let slice: &[u8] = &[1, 2];
         let borrowed = KeyRef(("a", slice, &7u64, Path::new("/x")));
-        assert_eq!(s.hash_one(borrowed), s.hash_one(&owned));
+        assert_eq!(s.hash_one(&borrowed), s.hash_one(&owned));
         assert!(borrowed.equivalent(&owned));
         let rebuilt: (String, Vec<u8>, u64, PathBuf) = borrowed.to_key();
         assert_eq!(rebuilt, owned);
         let other = KeyRef(("b", slice, &7u64, Path::new("/x")));
         assert!(!other.equivalent(&owned));
+    }
+
+    #[test]
+    fn borrowed_containers_hash_and_compare_like_their_owned_forms() {
+        let s = RandomState::new();
+        let owned = (
+            Some("a".to_string()),
+            vec!["b".to_string(), "c".to_string()],
+            ("d".to_string(), 4u32),
+        );
+        let names = ["b", "c"];
+        let borrowed = KeyRef((Some("a"), Slice(&names), ("d", &4u32)));
+        assert_eq!(s.hash_one(&borrowed), s.hash_one(&owned));
+        assert!(borrowed.equivalent(&owned));
+        let rebuilt: (Option<String>, Vec<String>, (String, u32)) = borrowed.to_key();
+        assert_eq!(rebuilt, owned);
+        let fewer = KeyRef((Some("a"), Slice(&names[..1]), ("d", &4u32)));
+        assert!(!fewer.equivalent(&owned));
+        let none: Option<&str> = None;
+        assert!(!KeyRef(none).equivalent(&Some("a".to_string())));
+        assert!(KeyRef(none).equivalent(&None::<String>));
     }
 }

@@ -79,11 +79,11 @@ pub use backend::{
     Ttl,
 };
 pub use bounds::{CacheKey, CacheValue};
-pub use cache::{Cache, CacheBuilder, Entry, Iter};
+pub use cache::{Cache, CacheBuilder, Cached, Entry, Iter};
 pub use config::{Config, EvictionListener, Weigher};
 pub use context::Namespace;
 pub use error::{BackendError, BackendErrorKind, CacheError, LoadError};
-pub use memo::Memo;
+pub use memo::{Companion, Memo};
 pub use memory::{Counter, MemoryBackend};
 pub use module::{ConfigError, Settings};
 #[cfg(feature = "redis")]

@@ -36,5 +36,5 @@ pub use handle::Cache;
 pub use iter::Iter;
 pub use load::FlightMode;
 pub(crate) use load::{NotRun, WhenCached};
-pub use policy::{Cacheable, OkOnly, SomeOnly, Whole};
+pub use policy::{Cacheable, Cached, Flagged, OkOnly, SomeOnly, Whole};
 pub(crate) use stale::Probed;

@@ -1,22 +1,28 @@
-//! The call path a memoized function expands to: [`probe`] the cache, then [`load`] on a miss (or
-//! [`refresh`] a stale hit). Names and signatures change without notice.
+//! The call path a memoized function expands to: [`enter`] the cache, then [`finish`] the call
+//! (async: [`enter_async`], [`finish_async`]). Names and signatures change without notice.
 //!
-//! [`probe`] looks the key up by its borrowed form (a hit allocates nothing); on a miss the
-//! generated code builds the owned key and hands it with the body to [`load`], which runs the body
-//! as the key's single flight (or per caller, with `sync = false`). Both fail open: a cache that
-//! cannot be built or a backend that fails leaves the function running its body. The one thing
-//! that does not fail open is a body asking for its own key (recursion on the same arguments):
-//! running the body again would recurse forever, so it panics with a message naming the cache,
-//! which is named after the function.
+//! [`enter`] looks the key up by its borrowed form (a hit allocates nothing) and, on a miss, builds
+//! the owned key, so the generated code never handles it. The owned key has to exist before the
+//! body closure is made, because the closure moves the arguments the lookup borrows: hence two
+//! calls rather than one. [`finish`] returns a hit, or runs the body as the key's single flight (or
+//! per caller, with `sync = false`). Both fail open: a cache that cannot be built or a backend that
+//! fails leaves the function running its body. The one thing that does not fail open is a body
+//! asking for its own key (recursion on the same arguments): running the body again would recurse
+//! forever, so it panics with a message naming the cache, which is named after the function.
 //!
-//! With `refresh`, [`probe`] answers [`Probe::Stale`] for a hit old enough to reload; the
-//! generated code then hands [`refresh`] a reload closure built from the owned key, so the plain
-//! hit path builds nothing.
+//! Nothing here is generic over the body: [`finish`] takes it as `&mut dyn` [`Body`], so the call
+//! path is compiled once per key, value and backend types rather than once per memoized function
+//! (that was most of what a memoized function cost to compile; a miss pays for the body anyway). Async bodies stay generic: a `dyn Future` would have to be
+//! `Send` to keep the function's future `Send`.
+//!
+//! With `refresh`, [`enter`] answers [`Entry::Stale`] for a hit old enough to reload; the
+//! generated code hands it to [`refresh_stale`] with a reload closure built from the owned key, so
+//! the plain hit path builds nothing.
 //!
 //! A function's `unless` and per-entry TTL travel as [`Rules`], applied by wrapping its result in
-//! a [`RuledResult`]. A companion's forced refresh and uncached call reach [`probe`] as a
-//! thread-local [directive](super::directive) and come out as [`Probe::Refresh`] (a forced
-//! single-flight reload) and [`Probe::Bypass`].
+//! a [`RuledResult`]. A companion's forced refresh and uncached call reach [`enter`] as a
+//! thread-local [directive](super::directive) and come out as [`Entry::Reload`] and
+//! [`Entry::Bypass`].
 
 use std::future::Future;
 
@@ -32,87 +38,116 @@ use crate::key::Lookup;
 /// The type a function returning `R` caches under policy `P`.
 pub type Value<R, P> = <R as Cacheable<P>>::Value;
 
-/// What [`probe`] found.
-pub enum Probe<R> {
-    /// A cached result.
-    Hit(R),
-    /// A cached result older than the `refresh` age, with no reload of it running: return it
-    /// and start one with [`refresh`] / [`refresh_async`].
-    Stale(R),
-    /// Nothing cached: load.
-    Miss,
-    /// The companion asked for a reload: run the body as the key's flight and store its result.
-    Refresh,
-    /// The cache is unusable right now, or the companion asked to skip it: run the body only.
+/// Where a call stands after [`enter`].
+pub enum Entry<'m, R, K, V, B: Backend<K, V>> {
+    /// A cached value.
+    Hit(V),
+    /// A cached value older than the `refresh` age, with no reload of it running, and its owned
+    /// key: return the value and start one reload with [`refresh_stale`].
+    Stale(&'m Cache<K, V, B>, V, K),
+    /// The call's result, already known (an async refresh outside a runtime ran the reload).
+    Done(R),
+    /// A miss: run the body through this cache under the owned key.
+    Load(&'m Cache<K, V, B>, K),
+    /// A companion's forced reload: run the body through this cache under the owned key, even
+    /// though a value may be cached.
+    Reload(&'m Cache<K, V, B>, K),
+    /// The cache is unusable right now, the `condition` is false, or the companion asked to skip
+    /// the cache: run the body only.
     Bypass,
 }
 
-impl<R> Probe<R> {
-    /// Whether [`load`] will need the owned key; building it is skipped otherwise.
-    #[inline]
-    pub fn wants_key(&self) -> bool {
-        matches!(self, Self::Miss | Self::Refresh)
-    }
-
-    #[inline]
-    fn from_probed<P>(probed: Probed<R::Value>) -> Self
-    where
-        R: Cacheable<P>,
-    {
-        match probed {
-            Probed::Fresh(value) => Self::Hit(R::from_cached(value)),
-            Probed::Stale(value) => Self::Stale(R::from_cached(value)),
-            Probed::Missing => Self::Miss,
-            Probed::Unavailable => Self::Bypass,
-        }
-    }
-}
-
-/// The probe a companion's directive replaces the lookup with, if one is aimed at this cache.
-fn directed<R, K: CacheKey, V: CacheValue, B: Backend<K, V>>(
-    memo: &Memo<K, V, B>,
-) -> Option<Probe<R>> {
-    directive::take(|| memo.target()).map(|d| match d {
-        Directive::Uncached => Probe::Bypass,
-        Directive::Refresh => Probe::Refresh,
-    })
-}
-
-/// Looks `key` up for a memoized function.
-#[inline]
-pub fn probe<P, R, K, V, B, Q>(memo: &Memo<K, V, B>, key: &Q) -> Probe<R>
+/// Looks `key` up for a memoized function; `None` (a false `condition`) skips the cache.
+#[inline(always)]
+pub fn enter<'m, R, K, V, B, Q>(memo: &'m Memo<K, V, B>, key: Option<&Q>) -> Entry<'m, R, K, V, B>
 where
-    R: Cacheable<P, Value = V>,
     K: CacheKey,
     V: CacheValue,
     B: Backend<K, V>,
     Q: ?Sized + Lookup<K>,
 {
-    let Ok(cache) = memo.cache() else {
-        return Probe::Bypass;
+    let (Ok(cache), Some(key)) = (memo.cache(), key) else {
+        return Entry::Bypass;
     };
-    if let Some(directed) = directed(memo) {
-        return directed;
+    if let Some(directive) = directive::take(|| memo.target()) {
+        return directed(cache, key, directive);
     }
-    Probe::from_probed(cache.probe(key))
+    entered(cache, key, cache.probe(key))
 }
 
-/// Async form of [`probe`].
-pub async fn probe_async<P, R, K, V, B, Q>(memo: &Memo<K, V, B>, key: &Q) -> Probe<R>
+/// Async form of [`enter`].
+pub async fn enter_async<'m, R, K, V, B, Q>(
+    memo: &'m Memo<K, V, B>,
+    key: Option<&Q>,
+) -> Entry<'m, R, K, V, B>
 where
-    R: Cacheable<P, Value = V>,
     K: CacheKey,
     V: CacheValue,
     B: Backend<K, V>,
     Q: ?Sized + Lookup<K> + Sync,
 {
-    let Ok(cache) = memo.cache() else {
-        return Probe::Bypass;
+    let (Ok(cache), Some(key)) = (memo.cache(), key) else {
+        return Entry::Bypass;
     };
-    if let Some(directed) = directed(memo) {
-        return directed;
+    if let Some(directive) = directive::take(|| memo.target()) {
+        return directed(cache, key, directive);
     }
-    Probe::from_probed(cache.probe_async(key).await)
+    let probed = cache.probe_async(key).await;
+    entered(cache, key, probed)
+}
+
+#[inline(always)]
+fn entered<'m, R, K, V, B, Q>(
+    cache: &'m Cache<K, V, B>,
+    key: &Q,
+    probed: Probed<V>,
+) -> Entry<'m, R, K, V, B>
+where
+    K: CacheKey,
+    V: CacheValue,
+    B: Backend<K, V>,
+    Q: ?Sized + Lookup<K>,
+{
+    match probed {
+        Probed::Fresh(value) => Entry::Hit(value),
+        Probed::Stale(value) => Entry::Stale(cache, value, key.to_key()),
+        Probed::Missing => Entry::Load(cache, key.to_key()),
+        Probed::Unavailable => Entry::Bypass,
+    }
+}
+
+/// The entry a companion's directive replaces the lookup with.
+fn directed<'m, R, K, V, B, Q>(
+    cache: &'m Cache<K, V, B>,
+    key: &Q,
+    directive: Directive,
+) -> Entry<'m, R, K, V, B>
+where
+    K: CacheKey,
+    V: CacheValue,
+    B: Backend<K, V>,
+    Q: ?Sized + Lookup<K>,
+{
+    match directive {
+        Directive::Uncached => Entry::Bypass,
+        Directive::Refresh => Entry::Reload(cache, key.to_key()),
+    }
+}
+
+/// A memoized function's body behind `&mut dyn` (the generated code passes `&mut Some(closure)`),
+/// so that the call path is compiled once per types rather than once per function.
+pub trait Body<R> {
+    /// Runs the body; called at most once.
+    fn run(&mut self) -> R;
+}
+
+impl<R, F: FnOnce() -> R> Body<R> for Option<F> {
+    fn run(&mut self) -> R {
+        match self.take() {
+            Some(body) => body(),
+            None => unreachable!("memokit runs a memoized body at most once"),
+        }
+    }
 }
 
 /// The body back from a load that could not run it, to run uncached (fail-open); a same-key
@@ -124,43 +159,15 @@ fn fail_open<F>(not_run: NotRun<F>) -> F {
     not_run.loader
 }
 
-/// Where a call goes after its probe.
-enum Route<'m, R, K, V, B: Backend<K, V>> {
-    /// The probe hit: this is the result.
-    Done(R),
-    /// The cache is unusable or was asked to be skipped: run the body uncached (fail-open).
-    Uncached,
-    /// Load `key` through this cache.
-    Cached(&'m Cache<K, V, B>, K, WhenCached),
-}
-
-fn route<R, K: CacheKey, V: CacheValue, B: Backend<K, V>>(
-    memo: &Memo<K, V, B>,
-    probe: Probe<R>,
-    key: Option<K>,
-) -> Route<'_, R, K, V, B> {
-    let when_cached = match probe {
-        Probe::Hit(r) | Probe::Stale(r) => return Route::Done(r),
-        Probe::Miss => WhenCached::Return,
-        Probe::Refresh => WhenCached::Reload,
-        Probe::Bypass => return Route::Uncached,
-    };
-    match (memo.cache(), key) {
-        (Ok(cache), Some(key)) => Route::Cached(cache, key, when_cached),
-        _ => Route::Uncached,
-    }
-}
-
-/// Runs `body` for a memoized function after a [`probe`] that did not hit, as `flight` says,
-/// storing its result as the policy `P` and the function's `rules` allow. `key` is the owned key,
-/// built only when the probe [wants it](Probe::wants_key).
-pub fn load<'r, P, R, K, V, B, X>(
-    memo: &Memo<K, V, B>,
-    probe: Probe<R>,
-    key: Option<K>,
-    rules: &'r X,
+/// Ends a memoized call after [`enter`]: a hit's value, or `body`'s result, stored as the policy
+/// `P` and the function's `rules` allow.
+#[inline(always)]
+pub fn finish<P, R, K, V, B, X>(
+    entry: Entry<'_, R, K, V, B>,
+    policy: P,
+    rules: &X,
     flight: FlightMode,
-    body: impl FnOnce() -> R,
+    body: &mut dyn Body<R>,
 ) -> R
 where
     R: Cacheable<P, Value = V>,
@@ -169,29 +176,45 @@ where
     B: Backend<K, V>,
     X: Rules<R, V>,
 {
-    match route(memo, probe, key) {
-        Route::Done(r) => r,
-        Route::Uncached => body(),
-        Route::Cached(cache, key, when_cached) => {
-            // Boxed so that the load is compiled once per key and value types, not once per
-            // memoized function: it is the largest piece of generic code a function pulls in,
-            // and a miss pays for the body anyway. (Async bodies stay unboxed: a boxed future
-            // would have to be `Send` to keep the function's future `Send`.)
-            let ruled: Box<dyn FnOnce() -> RuledResult<'r, R, X> + '_> =
-                Box::new(move || RuledResult::new(body(), rules));
-            match cache.load_by::<ByRules<P>, _, _>(key, when_cached, flight, ruled) {
-                Ok(ruled) => ruled.result,
-                Err(not_run) => fail_open(not_run)().result,
-            }
-        }
+    match entry {
+        Entry::Hit(value) | Entry::Stale(_, value, _) => R::from_cached(value),
+        Entry::Done(result) => result,
+        entry => miss(entry, policy, rules, flight, body),
     }
 }
 
-/// Async form of [`load`].
-pub async fn load_async<P, R, K, V, B, X>(
-    memo: &Memo<K, V, B>,
-    probe: Probe<R>,
-    key: Option<K>,
+/// [`finish`] after anything but a hit.
+#[inline(never)]
+fn miss<P, R, K, V, B, X>(
+    entry: Entry<'_, R, K, V, B>,
+    _: P,
+    rules: &X,
+    flight: FlightMode,
+    body: &mut dyn Body<R>,
+) -> R
+where
+    R: Cacheable<P, Value = V>,
+    K: CacheKey,
+    V: CacheValue,
+    B: Backend<K, V>,
+    X: Rules<R, V>,
+{
+    let (cache, key, when_cached) = match entry {
+        Entry::Load(cache, key) => (cache, key, WhenCached::Return),
+        Entry::Reload(cache, key) => (cache, key, WhenCached::Reload),
+        _ => return body.run(),
+    };
+    let ruled = || RuledResult::new(body.run(), rules);
+    match cache.load_by::<ByRules<P>, _, _>(key, when_cached, flight, ruled) {
+        Ok(ruled) => ruled.result,
+        Err(not_run) => fail_open(not_run)().result,
+    }
+}
+
+/// Async form of [`finish`].
+pub async fn finish_async<P, R, K, V, B, X>(
+    entry: Entry<'_, R, K, V, B>,
+    _: P,
     rules: &X,
     flight: FlightMode,
     body: impl Future<Output = R>,
@@ -203,46 +226,51 @@ where
     B: Backend<K, V>,
     X: Rules<R, V>,
 {
-    match route(memo, probe, key) {
-        Route::Done(r) => r,
-        Route::Uncached => body.await,
-        Route::Cached(cache, key, when_cached) => {
-            let ruled = async { RuledResult::new(body.await, rules) };
-            let load = cache.load_by_async::<ByRules<P>, _, _>(key, when_cached, flight, ruled);
-            match load.await {
-                Ok(ruled) => ruled.result,
-                Err(not_run) => fail_open(not_run).await.result,
-            }
-        }
+    let (cache, key, when_cached) = match entry {
+        Entry::Hit(value) | Entry::Stale(_, value, _) => return R::from_cached(value),
+        Entry::Done(result) => return result,
+        Entry::Bypass => return body.await,
+        Entry::Load(cache, key) => (cache, key, WhenCached::Return),
+        Entry::Reload(cache, key) => (cache, key, WhenCached::Reload),
+    };
+    let ruled = async { RuledResult::new(body.await, rules) };
+    let load = cache.load_by_async::<ByRules<P>, _, _>(key, when_cached, flight, ruled);
+    match load.await {
+        Ok(ruled) => ruled.result,
+        Err(not_run) => fail_open(not_run).await.result,
     }
 }
 
-/// After [`Probe::Stale`]: starts one background reload of `key` with `reload` (the body, called
-/// with the owned key) and returns at once. Nothing happens if the cache is unusable or a load of
-/// the key is already running.
-pub fn refresh<P, R, K, V, B>(
-    memo: &Memo<K, V, B>,
-    key: K,
+/// After [`enter`], for a function with `refresh`: a stale entry starts one
+/// background reload of its key with `reload` (the body, called with the owned key) and becomes a
+/// hit. Nothing starts if a load of the key is already running.
+pub fn refresh_stale<'m, P, R, K, V, B>(
+    entry: Entry<'m, R, K, V, B>,
+    _: P,
     reload: impl FnOnce(K) -> R + Send + 'static,
-) where
+) -> Entry<'m, R, K, V, B>
+where
     R: Cacheable<P, Value = V>,
     K: CacheKey,
     V: CacheValue,
     B: Backend<K, V>,
 {
-    if let Ok(cache) = memo.cache() {
-        cache.refresh_in_background::<P, R>(key, reload);
+    match entry {
+        Entry::Stale(cache, value, key) => {
+            cache.refresh_in_background::<P, R>(key, reload);
+            Entry::Hit(value)
+        }
+        other => other,
     }
 }
 
-/// Async form of [`refresh`]: spawns the reload on the Tokio runtime and returns `stale`; outside
-/// a runtime this caller runs the reload and returns its result if it is cacheable.
-pub async fn refresh_async<P, R, K, V, B, F>(
-    memo: &Memo<K, V, B>,
-    stale: R,
-    key: K,
+/// Async form of [`refresh_stale`]: spawns the reload on the Tokio runtime; outside a runtime this
+/// caller runs the reload, and the entry becomes its result if that is cacheable.
+pub async fn refresh_stale_async<'m, P, R, K, V, B, F>(
+    entry: Entry<'m, R, K, V, B>,
+    _: P,
     reload: impl FnOnce(K) -> F + Send + 'static,
-) -> R
+) -> Entry<'m, R, K, V, B>
 where
     R: Cacheable<P, Value = V> + Send + 'static,
     F: Future<Output = R> + Send + 'static,
@@ -250,8 +278,11 @@ where
     V: CacheValue,
     B: Backend<K, V>,
 {
-    match memo.cache() {
-        Ok(cache) => cache.refresh_async::<P, R, F>(key, stale, reload).await,
-        Err(_) => stale,
+    match entry {
+        Entry::Stale(cache, value, key) => {
+            let stale = R::from_cached(value);
+            Entry::Done(cache.refresh_async::<P, R, F>(key, stale, reload).await)
+        }
+        other => other,
     }
 }

@@ -33,6 +33,7 @@ const OPTIONS: &[&str] = &[
     "cache_err",
     "cache_none",
     "refresh",
+    "once",
     "sync",
     "companion",
     "sandbox",
@@ -93,6 +94,8 @@ pub(crate) struct Args {
     pub(crate) timeout: Option<(Ident, DurationArg)>,
     pub(crate) cache_err: Option<Ident>,
     pub(crate) cache_none: Option<Ident>,
+    /// `once`: one cached value whatever the arguments.
+    pub(crate) once: Option<Ident>,
     /// Stale-while-revalidate age.
     pub(crate) refresh: Option<(Ident, DurationArg)>,
     /// `sync = false` turns single flight off.
@@ -162,6 +165,20 @@ impl Args {
                 );
             }
         }
+        if let Some(once) = &self.once {
+            let conflicts = [
+                self.key.as_ref().map(|(k, _)| k),
+                self.refresh.as_ref().map(|(r, _)| r),
+            ];
+            for other in conflicts.into_iter().flatten() {
+                diag.error(
+                    other,
+                    format!(
+                        "`{other}` and `{once}` conflict: `once` keeps one value whatever the arguments; drop one of them"
+                    ),
+                );
+            }
+        }
         if let Some((weigher, _)) = self.common.weigher_without_capacity() {
             diag.error(
                 weigher,
@@ -184,7 +201,7 @@ impl Args {
         diag: &mut Diagnostics,
     ) -> syn::Result<()> {
         match key {
-            "cache_err" | "cache_none" => {
+            "cache_err" | "cache_none" | "once" => {
                 if input.peek(Token![=]) {
                     diag.error(
                         name,
@@ -193,10 +210,10 @@ impl Args {
                     input.parse::<Token![=]>()?;
                     input.parse::<Expr>()?;
                 }
-                let slot = if key == "cache_err" {
-                    &mut self.cache_err
-                } else {
-                    &mut self.cache_none
+                let slot = match key {
+                    "cache_err" => &mut self.cache_err,
+                    "cache_none" => &mut self.cache_none,
+                    _ => &mut self.once,
                 };
                 *slot = Some(name.clone());
                 return Ok(());

@@ -1,11 +1,13 @@
 //! Expanding a validated `#[cached]` function: a static [`Memo`](memokit::Memo) inside the body,
-//! a probe and a load around the body, and a companion constant beside the function.
+//! two calls into the runtime around the body (`enter`, then `finish`), and a companion constant
+//! beside the function.
 //!
 //! The static lives inside the body so the body never has to name an item beside it: the same
 //! expansion then works for free functions, inherent methods, receiver-less associated functions
-//! and trait methods, which an attribute cannot tell apart. The companion constant holds a second
-//! static with the same id; the runtime links the two to one cache (see `memokit::Memo`). The
-//! runtime does the work; the expansion only wires names and types together.
+//! and trait methods, which an attribute cannot tell apart. The companion constant is plain data
+//! with the same id, no second static; the runtime links the two to one cache (see
+//! `memokit::Companion`). The runtime does the work; the expansion only wires names and types
+//! together, with no turbofish and one closure (the body), so that it stays cheap to compile.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -42,26 +44,40 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
             let borrowed: Vec<_> = parts.iter().map(|k| &k.borrowed).collect();
             match (owned.as_slice(), borrowed.as_slice()) {
                 ([], []) => (quote!(()), quote!(&())),
-                ([owned], [borrowed]) => (quote!(#owned), quote!(#borrowed)),
+                ([owned], [borrowed]) if parts[0].is_ref => (quote!(#owned), quote!(#borrowed)),
+                ([owned], [borrowed]) => (quote!(#owned), quote!(&#private::KeyRef(#borrowed))),
                 _ => (
                     quote!((#(#owned,)*)),
                     quote!(&#private::KeyRef((#(#borrowed,)*))),
                 ),
             }
         }
-        Key::Typed { ty, .. } => (ty.to_token_stream(), quote!(__memokit_key)),
+        // A typed key is looked up by reference to itself.
+        Key::Typed { ty, .. } => (ty.to_token_stream(), TokenStream::new()),
     };
-    let policy = match analysis.policy {
+    let rule = match analysis.policy {
         Policy::Whole => quote!(#private::Whole),
         Policy::OkOnly => quote!(#private::OkOnly),
         Policy::SomeOnly => quote!(#private::SomeOnly),
     };
-    let value_ty = quote_spanned!(ret.span()=> #private::Value<#ret, #policy>);
+    // The policy as a type, and as the value `finish` infers it from.
+    let (policy, policy_value) = if analysis.flagged {
+        (
+            quote!(#private::Flagged<#rule>),
+            quote!(#private::Flagged(#rule)),
+        )
+    } else {
+        (rule.clone(), rule)
+    };
+    // Under `Whole` the value is the return type itself; naming it so keeps the output short.
+    let value_ty = match analysis.policy {
+        Policy::Whole if !analysis.flagged => ret.to_token_stream(),
+        _ => quote_spanned!(ret.span()=> #private::Value<#ret, #policy>),
+    };
     // The memory backend is `Memo`'s default parameter; naming it would only lengthen the output.
     let backend_ty = BackendArg::explicit_type(args.common.backend.as_ref(), &private);
     let backend_ty = backend_ty.map(|b| quote!(, #b));
     let memo_ty = quote!(#private::Memo<#key_ty, #value_ty #backend_ty>);
-    let memo = memo_static(&func, &args, &private, fn_name, &memo_ty);
 
     let rules = if args.unless.is_none() && args.ttl_from.is_none() {
         quote!(&#private::NoRules)
@@ -77,91 +93,67 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         quote!(&#private::FnRules::new::<#ret, #value_ty>(#unless, #ttl_from))
     };
     let is_async = sig.asyncness.is_some();
-    let (probe, body, wait) = if is_async {
+    let (enter, finish, body, wait) = if is_async {
         (
-            quote!(probe_async),
+            quote!(enter_async),
+            quote!(finish_async),
             quote!(async move #block),
             quote!(.await),
         )
     } else {
-        (quote!(probe), quote!(move || -> #ret #block), quote!())
-    };
-    let load = if is_async {
-        quote!(load_async)
-    } else {
-        quote!(load)
+        (
+            quote!(enter),
+            quote!(finish),
+            quote!(&mut ::core::option::Option::Some(move || -> #ret #block)),
+            quote!(),
+        )
     };
     let flight = if args.single_flight() {
         quote!(#private::FlightMode::Single)
     } else {
         quote!(#private::FlightMode::PerCaller)
     };
+    let entry = match &analysis.key {
+        Key::Parts(_) => {
+            // `then_some` rather than `if`: the lookup may be a temporary (`&KeyRef(..)`), which
+            // must live to the end of the statement.
+            let lookup = match &args.condition {
+                Some(cond) => quote!(::core::primitive::bool::then_some(#cond, #lookup)),
+                None => quote!(::core::option::Option::Some(#lookup)),
+            };
+            quote!(let __memokit_entry = #private::#enter(&__MEMOKIT_MEMO, #lookup)#wait;)
+        }
+        Key::Typed { expr, .. } => {
+            // A typed `let`, so a mismatch reads "expected `K`" on the user's expression.
+            let key = quote!({ let __memokit_key: #key_ty = #expr; __memokit_key });
+            let key = match &args.condition {
+                Some(cond) => quote! {
+                    if #cond { ::core::option::Option::Some(#key) } else { ::core::option::Option::None }
+                },
+                None => quote!(::core::option::Option::Some(#key)),
+            };
+            quote! {
+                let __memokit_key: ::core::option::Option<#key_ty> = #key;
+                let __memokit_entry = #private::#enter(&__MEMOKIT_MEMO, __memokit_key.as_ref())#wait;
+            }
+        }
+    };
     // With `refresh`, a stale hit hands the runtime a reload: the body again, with the arguments
     // rebound from the owned key it moves into the background.
     let stale = args.refresh.is_some().then(|| {
         let rebind = rebind_arguments(sig);
-        let refresh = if is_async {
-            let reload = quote!(move |__memokit_key: #key_ty| async move { #rebind #block });
-            quote!(#private::refresh_async::<#policy, #ret, _, _, _, _>(&__MEMOKIT_MEMO, __memokit_hit, __memokit_key, #reload).await)
+        let reload = if is_async {
+            quote!(move |__memokit_key: #key_ty| async move { #rebind #block })
         } else {
-            let reload = quote!(move |__memokit_key: #key_ty| -> #ret { #rebind #block });
-            quote!({
-                #private::refresh::<#policy, #ret, _, _, _>(&__MEMOKIT_MEMO, __memokit_key, #reload);
-                __memokit_hit
-            })
+            quote!(move |__memokit_key: #key_ty| -> #ret { #rebind #block })
         };
-        quote! {
-            #private::Probe::Stale(__memokit_hit) => {
-                let __memokit_key = #private::ToKey::<#key_ty>::to_key(#lookup);
-                #refresh
-            }
-        }
+        let refresh = if is_async {
+            quote!(refresh_stale_async)
+        } else {
+            quote!(refresh_stale)
+        };
+        quote!(let __memokit_entry = #private::#refresh(__memokit_entry, #policy_value, #reload)#wait;)
     });
-    let probe =
-        quote!(#private::#probe::<#policy, #ret, _, _, _, _>(&__MEMOKIT_MEMO, #lookup)#wait);
-    let load = quote!(#private::#load::<#policy, #ret, _, _, _, _>(&__MEMOKIT_MEMO, __memokit_probe, __memokit_key, #rules, #flight, #body)#wait);
-    let condition = args.condition.as_ref();
-    let lookup_and_load = match &analysis.key {
-        Key::Parts(_) => {
-            let probe = match condition {
-                Some(cond) => quote!(if #cond { #probe } else { #private::Probe::Bypass }),
-                None => probe,
-            };
-            quote! {
-                match #probe {
-                    #private::Probe::Hit(__memokit_hit) => __memokit_hit,
-                    #stale
-                    __memokit_probe => {
-                        let __memokit_key = __memokit_probe
-                            .wants_key()
-                            .then(|| #private::ToKey::<#key_ty>::to_key(#lookup));
-                        #load
-                    }
-                }
-            }
-        }
-        Key::Typed { expr, .. } => {
-            // A typed `let`, so a mismatch reads "expected `K`" on the user's expression.
-            let expr = quote!({ let __memokit_key: #key_ty = #expr; __memokit_key });
-            let key = match condition {
-                Some(cond) => {
-                    quote!(if #cond { ::core::option::Option::Some(#expr) } else { ::core::option::Option::None })
-                }
-                None => quote!(::core::option::Option::Some(#expr)),
-            };
-            quote! {
-                let __memokit_key: ::core::option::Option<#key_ty> = #key;
-                let __memokit_probe = match &__memokit_key {
-                    ::core::option::Option::Some(__memokit_key) => #probe,
-                    ::core::option::Option::None => #private::Probe::Bypass,
-                };
-                match __memokit_probe {
-                    #private::Probe::Hit(__memokit_hit) => __memokit_hit,
-                    __memokit_probe => #load,
-                }
-            }
-        }
-    };
 
     let companion = match &args.companion {
         Some(CompanionArg::Disabled) => None,
@@ -173,37 +165,34 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
             let doc = format!(
                 "The companion handle of `{fn_name}` (generated by `#[cached]`): invalidate one call's entry, clear, read stats, prime, refresh, or call it uncached; see `memokit::Memo`."
             );
+            let init = memo_init(&func, &args, &private, fn_name);
             Some(quote! {
                 #[doc = #doc]
-                #vis const #companion: &'static #memo_ty = {
-                    #memo
-                    &__MEMOKIT_MEMO
-                };
+                #vis const #companion: #private::Companion<#key_ty, #value_ty #backend_ty> =
+                    #private::Companion::#init;
             })
         }
     };
+    let init = memo_init(&func, &args, &private, fn_name);
 
     quote! {
         #companion
 
         #(#attrs)*
         #vis #sig {
-            #memo
-            #lookup_and_load
+            static __MEMOKIT_MEMO: #memo_ty = #private::Memo::#init;
+            #entry
+            #stale
+            #private::#finish(__memokit_entry, #policy_value, #rules, #flight, #body)#wait
         }
     }
 }
 
-/// The `static __MEMOKIT_MEMO` both the body and the companion declare. Its id ties them to one
-/// cache: the module path, the name, the source position of the name, and a hash of the whole
-/// item (so that two functions that a `macro_rules!` expands at one position stay apart).
-fn memo_static(
-    func: &ItemFn,
-    args: &Args,
-    private: &TokenStream,
-    fn_name: &str,
-    memo_ty: &TokenStream,
-) -> TokenStream {
+/// The arguments of `Memo::` and `Companion::` that tie the two to one cache: `named(id, name)`
+/// when the cache has no options, `new(id, || builder)` otherwise. The id is the module path, the
+/// name, the source position of the name, and a hash of the whole item (so that two functions that
+/// a `macro_rules!` expands at one position stay apart).
+fn memo_init(func: &ItemFn, args: &Args, private: &TokenStream, fn_name: &str) -> TokenStream {
     let ident = &func.sig.ident;
     let mut hasher = DefaultHasher::new();
     func.to_token_stream().to_string().hash(&mut hasher);
@@ -213,10 +202,7 @@ fn memo_static(
     let path = format!("::{fn_name}");
     let at = format!("::{fn_name}@");
     let id = quote!(::core::concat!(::core::module_path!(), #at, #line, ":", #column, #hash));
-    let name = match &args.common.name {
-        Some(name) => quote!(#name),
-        None => quote!(::core::concat!(::core::module_path!(), #path)),
-    };
+    let name = args.common.name.as_ref().map(|name| quote!(#name));
     let duration = |setter: &str, arg: &DurationArg| {
         let setter = format_ident!("{setter}");
         let duration = arg.to_duration(private);
@@ -253,10 +239,15 @@ fn memo_static(
         .version
         .as_ref()
         .map(|v| quote_spanned!(v.span()=> .version(#v)));
-    quote! {
-        static __MEMOKIT_MEMO: #memo_ty = #private::Memo::new(#id, || {
-            #private::Cache::builder(#name) #ttl #tti #refresh #capacity #weigher #redis #sandbox #version .build()
-        });
+    let options = quote!(#ttl #tti #refresh #capacity #weigher #redis #sandbox #version);
+    match (name, options.is_empty()) {
+        (None, true) => quote!(at(#id)),
+        (Some(name), true) => quote!(named(#id, #name)),
+        (name, false) => {
+            let name =
+                name.unwrap_or_else(|| quote!(::core::concat!(::core::module_path!(), #path)));
+            quote!(new(#id, || #private::Cache::builder(#name) #options .build()))
+        }
     }
 }
 

@@ -13,10 +13,15 @@ use crate::diag::Diagnostics;
 
 /// One argument's part of the key.
 pub(crate) struct KeyArg {
-    /// The owned type stored in the key (`String` for `&str`).
+    /// The owned type stored in the key (`String` for `&str`, `Option<String>` for
+    /// `Option<&str>`).
     pub(crate) owned: Type,
-    /// An expression of type `&Q` looking the part up without cloning it.
+    /// An expression looking the part up without cloning it: a `memokit::key::KeyPart` of
+    /// `owned`.
     pub(crate) borrowed: TokenStream,
+    /// Whether `borrowed` is a reference `&Q` to something equivalent to `owned`, which a cache
+    /// looks up by as it is; other parts go inside a `KeyRef`.
+    pub(crate) is_ref: bool,
 }
 
 /// How the key is made.
@@ -41,11 +46,14 @@ pub(crate) struct Analysis {
     pub(crate) key: Key,
     pub(crate) ret: Type,
     pub(crate) policy: Policy,
+    /// The return type is `Cached<T>`: `policy` is `T`'s, and a hit says it was cached.
+    pub(crate) flagged: bool,
 }
 
 impl Analysis {
     pub(crate) fn of(func: &ItemFn, args: &Args, diag: &mut Diagnostics) -> Self {
         let sig = &func.sig;
+        let private = crate::paths::private(args.common.krate.as_ref());
         let generics = check_signature(sig, args, diag);
         let mut named = Vec::new();
         for input in &sig.inputs {
@@ -76,11 +84,19 @@ impl Analysis {
                         );
                         continue;
                     }
+                    let plain_ref =
+                        matches!(&*arg.ty, Type::Reference(r) if !contains_reference(&r.elem));
+                    if args.refresh.is_some() && contains_reference(&arg.ty) && !plain_ref {
+                        diag.error(
+                            &arg.ty,
+                            "`refresh` rebuilds the arguments from the owned key, which it can't do for references inside a container: take the owned form (`Option<String>`, `Vec<String>`)",
+                        );
+                    }
                     match &*arg.pat {
                         Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
                             named.push((&pat.ident, &*arg.ty));
                         }
-                        pat if args.key.is_none() => diag.error(
+                        pat if args.key.is_none() && args.once.is_none() => diag.error(
                             pat,
                             "`#[cached]` builds the key from argument names: bind this argument to a plain name, or give a `key`",
                         ),
@@ -90,12 +106,13 @@ impl Analysis {
             }
         }
         let key = match &args.key {
+            None if args.once.is_some() => Key::Parts(Vec::new()),
             // A generic function without a `key` was told to add one; its arguments' mentions of
             // the generics would only repeat that.
             None => Key::Parts(
                 named
                     .iter()
-                    .filter_map(|(ident, ty)| key_arg(ident, ty, &[], diag))
+                    .filter_map(|(ident, ty)| key_arg(ident, ty, &[], &private, diag))
                     .collect(),
             ),
             Some((_, KeyOption::Args(names))) => {
@@ -108,7 +125,7 @@ impl Analysis {
                         );
                     } else if let Some((ident, ty)) = named.iter().find(|(ident, _)| *ident == name)
                     {
-                        parts.extend(key_arg(ident, ty, &generics, diag));
+                        parts.extend(key_arg(ident, ty, &generics, &private, diag));
                     } else {
                         let known: Vec<String> =
                             named.iter().map(|(ident, _)| ident.to_string()).collect();
@@ -154,8 +171,17 @@ impl Analysis {
                 );
             }
         }
-        let policy = policy(&ret, args, diag);
-        Self { key, ret, policy }
+        let (flagged, inner) = match cached_flag(&ret) {
+            Some(inner) => (true, inner),
+            None => (false, &ret),
+        };
+        let policy = policy(inner, args, diag);
+        Self {
+            key,
+            ret,
+            policy,
+            flagged,
+        }
     }
 }
 
@@ -178,7 +204,7 @@ fn check_signature(sig: &Signature, args: &Args, diag: &mut Diagnostics) -> Vec<
             GenericParam::Type(ty) => &ty.ident,
             GenericParam::Const(c) => &c.ident,
         };
-        if args.key.is_none() {
+        if args.key.is_none() && args.once.is_none() {
             diag.error(
                 param,
                 format!(
@@ -224,7 +250,13 @@ fn check_generic(ty: &Type, generics: &[Ident], what: &str, diag: &mut Diagnosti
     }
 }
 
-fn key_arg(ident: &Ident, ty: &Type, generics: &[Ident], diag: &mut Diagnostics) -> Option<KeyArg> {
+fn key_arg(
+    ident: &Ident,
+    ty: &Type,
+    generics: &[Ident],
+    private: &TokenStream,
+    diag: &mut Diagnostics,
+) -> Option<KeyArg> {
     if let Type::ImplTrait(impl_trait) = ty {
         diag.error(
             impl_trait,
@@ -235,19 +267,126 @@ fn key_arg(ident: &Ident, ty: &Type, generics: &[Ident], diag: &mut Diagnostics)
         return None;
     }
     check_generic(ty, generics, "a key argument", diag);
-    let Type::Reference(TypeReference { elem, .. }) = ty else {
+    if !contains_reference(ty) {
         check_owned(ty, "a key argument", diag);
         return Some(KeyArg {
             owned: ty.clone(),
             borrowed: quote!(&#ident),
+            is_ref: true,
         });
-    };
-    check_owned(elem, "a key argument", diag);
-    let owned = owned_form(elem);
-    Some(KeyArg {
-        owned,
-        borrowed: ident.to_token_stream(),
-    })
+    }
+    match key_part(ident.to_token_stream(), ty, private) {
+        Some((owned, borrowed)) => Some(KeyArg {
+            owned,
+            is_ref: matches!(ty, Type::Reference(_)),
+            borrowed,
+        }),
+        None => {
+            diag.error(
+                ty,
+                format!(
+                    "`#[cached]` keys borrowed arguments by their owned forms (`&T`, `&str`, `&[T]`, `Option<&T>`, `&[&str]`, `Vec<&str>`, tuples of those), not this type: give a `key`, like `key: String = {ident}.to_string()`"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// The owned form of a type containing references, and an expression of it (`expr`) as a key
+/// part looking the owned form up; `None` for shapes memokit has no borrowed lookup for.
+fn key_part(expr: TokenStream, ty: &Type, private: &TokenStream) -> Option<(Type, TokenStream)> {
+    if !contains_reference(ty) {
+        return Some((ty.clone(), quote!(&#expr)));
+    }
+    if let Some(owned) = direct_part(ty) {
+        return Some((owned, expr));
+    }
+    match ty {
+        Type::Reference(reference) => match &*reference.elem {
+            Type::Slice(slice) => {
+                let owned = direct_part(&slice.elem)?;
+                Some((
+                    syn::parse_quote!(::std::vec::Vec<#owned>),
+                    quote!(#private::Slice(#expr)),
+                ))
+            }
+            _ => None,
+        },
+        Type::Tuple(tuple) => {
+            let (owned, parts): (Vec<_>, Vec<_>) = tuple
+                .elems
+                .iter()
+                .enumerate()
+                .map(|(i, elem)| {
+                    let i = syn::Index::from(i);
+                    key_part(quote!(#expr.#i), elem, private)
+                })
+                .collect::<Option<Vec<_>>>()?
+                .into_iter()
+                .unzip();
+            Some((syn::parse_quote!((#(#owned,)*)), quote!((#(#parts,)*))))
+        }
+        ty => {
+            let item = single_generic(ty, "Vec")?;
+            let owned = direct_part(item)?;
+            Some((
+                syn::parse_quote!(::std::vec::Vec<#owned>),
+                quote!(#private::Slice(#expr.as_slice())),
+            ))
+        }
+    }
+}
+
+/// The owned form of a type that is a key part as it is: a reference to an owned type (`&str`,
+/// `&T`, `&[T]`), or an `Option` or tuple of such parts.
+fn direct_part(ty: &Type) -> Option<Type> {
+    match ty {
+        Type::Reference(reference) if !contains_reference(&reference.elem) => {
+            Some(owned_form(&reference.elem))
+        }
+        Type::Tuple(tuple) if !tuple.elems.is_empty() => {
+            let owned = tuple
+                .elems
+                .iter()
+                .map(direct_part)
+                .collect::<Option<Vec<_>>>()?;
+            Some(syn::parse_quote!((#(#owned,)*)))
+        }
+        ty => {
+            let inner = direct_part(single_generic(ty, "Option")?)?;
+            Some(syn::parse_quote!(::core::option::Option<#inner>))
+        }
+    }
+}
+
+/// `T` of a type written `Name<T>` (with any path before `Name`).
+fn single_generic<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if path.qself.is_some() || last.ident != name {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) if args.args.len() == 1 => match &args.args[0] {
+            syn::GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether a type mentions a reference anywhere.
+fn contains_reference(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_type_reference(&mut self, _: &'ast TypeReference) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
 }
 
 /// The owned type a borrowed argument is keyed by: `str` -> `String`, `[T]` -> `Vec<T>`,
@@ -329,6 +468,15 @@ fn last_segment(ty: &Type) -> Option<String> {
         Type::Group(group) => last_segment(&group.elem),
         Type::Paren(paren) => last_segment(&paren.elem),
         _ => None,
+    }
+}
+
+/// `T` of a return type `Cached<T>` (`memokit::Cached`, under any path).
+fn cached_flag(ret: &Type) -> Option<&Type> {
+    match ret {
+        Type::Group(group) => cached_flag(&group.elem),
+        Type::Paren(paren) => cached_flag(&paren.elem),
+        ty => single_generic(ty, "Cached"),
     }
 }
 
