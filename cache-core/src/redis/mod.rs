@@ -81,12 +81,39 @@
 //! Backend-specific operations for cache modules (hashes, pipelines and raw commands) are methods
 //! of [`RedisBackend`], reached with [`Cache::backend`](crate::Cache::backend).
 
+/// Lua shared by the scripts that judge a value on the server as the envelope's `is_live` (in
+/// [`crate::codec`]) does on the client: `live(v, head, now)` holds when the value `v` starts
+/// with `head` (magic, envelope version, codec and type identity: the envelope's `head`) and its
+/// deadline is none or after `now` (8 bytes, little-endian nanoseconds on memokit's clock). The
+/// deadline is compared byte by byte, most significant first: Lua 5.1 numbers are doubles and
+/// cannot hold nanoseconds exactly. The offsets are those of [`crate::codec`]'s layout.
+macro_rules! lua_live {
+    () => {
+        r"
+local function live(v, head, now)
+  if string.len(v) < 28 or string.sub(v, 1, 12) ~= head then return false end
+  local deadline = string.sub(v, 21, 28)
+  if deadline == string.rep('\0', 8) then return true end
+  for i = 8, 1, -1 do
+    local n, d = string.byte(now, i), string.byte(deadline, i)
+    if n ~= d then return n < d end
+  end
+  return false
+end
+"
+    };
+}
+
 mod backend;
+mod batch;
 mod blocking;
 mod breaker;
+mod cas;
 mod clear;
 mod connection;
+mod expiry;
 mod idle;
+mod iterate;
 mod keys;
 mod ops;
 mod options;
