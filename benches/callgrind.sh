@@ -3,7 +3,7 @@
 # `#[cached]` hit: each kind runs at two hit counts and the difference in instructions is divided
 # by the difference in hits, so process start-up and the warm-up writes cancel out. Hash seeds differ per process, which moves
 # the figure by a few instructions, so each kind is measured RUNS times (default 5) and the
-# median printed with the range. Needs valgrind.
+# median printed with the range (KINDS="get macro" for some). Needs valgrind.
 #
 #   bash benches/callgrind.sh            # RUNS=9 bash benches/callgrind.sh for a tighter median
 set -euo pipefail
@@ -17,7 +17,7 @@ instructions() {
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 \
         | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
-for kind in get get-ttl macro; do
+for kind in ${KINDS:-get get-ttl macro get-many}; do
     per_hit=()
     for _ in $(seq "$runs"); do
         a=$(instructions "$kind" "$small")

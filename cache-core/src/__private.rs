@@ -3,12 +3,14 @@
 //! `memo/call.rs`.
 
 #[doc(hidden)]
+pub use std::collections::HashMap;
+#[doc(hidden)]
 pub use std::sync::LazyLock;
 #[doc(hidden)]
 pub use std::time::Duration;
 
 #[doc(hidden)]
-pub use crate::backend::Backend;
+pub use crate::backend::{Backend, Transaction, Ttl};
 #[doc(hidden)]
 pub use crate::cache::{Cache, CacheBuilder, FlightMode, OkOnly, SomeOnly, Whole};
 #[doc(hidden)]

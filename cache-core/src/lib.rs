@@ -74,9 +74,12 @@ pub mod __private;
 mod memo;
 mod module;
 
-pub use backend::{Backend, BackendStats, Found, RemovalCause};
+pub use backend::{
+    Backend, BackendStats, Compute, Computed, Cursor, Found, Iterate, RemovalCause, Transaction,
+    Ttl,
+};
 pub use bounds::{CacheKey, CacheValue};
-pub use cache::{Cache, CacheBuilder};
+pub use cache::{Cache, CacheBuilder, Entry, Iter};
 pub use config::{Config, EvictionListener, Weigher};
 pub use context::Namespace;
 pub use error::{BackendError, BackendErrorKind, CacheError, LoadError};

@@ -233,16 +233,28 @@ impl Counters {
         self.bump(|stripe| &stripe.inserts);
     }
 
+    /// Counts `hits` hits and `misses` misses of one batched lookup.
+    pub(crate) fn lookups(&self, hits: u64, misses: u64) {
+        self.bump_by(|stripe| &stripe.hits, hits);
+        self.bump_by(|stripe| &stripe.misses, misses);
+    }
+
     /// Adds one to the `pick`ed counter of the calling thread's stripe.
     #[inline]
     fn bump(&self, pick: impl FnOnce(&Stripe) -> &AtomicU64) {
+        self.bump_by(pick, 1);
+    }
+
+    /// Adds `n` to the `pick`ed counter of the calling thread's stripe.
+    #[inline]
+    fn bump_by(&self, pick: impl FnOnce(&Stripe) -> &AtomicU64, n: u64) {
         let index = STRIPE.get();
         if index < SHARED {
             // This thread alone writes this stripe (see `Lease`).
             let counter = pick(&self.stripes[index]);
-            counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
         } else {
-            self.bump_shared(index, pick);
+            self.bump_shared(index, pick, n);
         }
     }
 
@@ -250,11 +262,11 @@ impl Counters {
     /// leases one, and a thread left without one counts on the shared stripe.
     #[cold]
     #[inline(never)]
-    fn bump_shared(&self, index: usize, pick: impl FnOnce(&Stripe) -> &AtomicU64) {
+    fn bump_shared(&self, index: usize, pick: impl FnOnce(&Stripe) -> &AtomicU64, n: u64) {
         if index == UNASSIGNED && assign_stripe() != SHARED {
-            return self.bump(pick);
+            return self.bump_by(pick, n);
         }
-        pick(&self.stripes[SHARED]).fetch_add(1, Ordering::Relaxed);
+        pick(&self.stripes[SHARED]).fetch_add(n, Ordering::Relaxed);
     }
 
     pub(crate) fn add(&self, count: Count) {

@@ -4,7 +4,8 @@
 //!
 //! `hit_instructions get N` hits `Cache::get` on a warm memory cache of 1,000 `u64 -> u64`
 //! entries; `hit_instructions get-ttl N` the same with a cache-wide TTL (an hour, so every lookup
-//! hits); `hit_instructions macro N` hits a `#[memokit::cached]` function with the same keys.
+//! hits); `hit_instructions macro N` hits a `#[memokit::cached]` function with the same keys;
+//! `hit_instructions get-many N` makes the N hits as `get_many` batches of 100 keys.
 
 use std::hint::black_box;
 
@@ -19,7 +20,7 @@ fn square(x: u64) -> u64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: hit_instructions get|get-ttl|macro N";
+    let usage = "usage: hit_instructions get|get-ttl|macro|get-many N";
     let kind = args.next().expect(usage);
     let n: u64 = args.next().and_then(|n| n.parse().ok()).expect(usage);
     let mut sum = 0u64;
@@ -38,6 +39,22 @@ fn main() {
                     .get(black_box(&(i % KEYS)))
                     .expect("memory never fails");
                 sum = sum.wrapping_add(hit.unwrap_or(0));
+            }
+        }
+        "get-many" => {
+            let cache: Cache<u64, u64> = Cache::builder("hit-instructions")
+                .capacity(10_000)
+                .build()
+                .expect("a valid cache");
+            cache
+                .insert_many((0..KEYS).map(|k| (k, k)))
+                .expect("memory never fails");
+            let batch: Vec<u64> = (0..100).map(|k| k * 7 % KEYS).collect();
+            for _ in 0..n / 100 {
+                let hits = cache
+                    .get_many(black_box(&batch))
+                    .expect("memory never fails");
+                sum = sum.wrapping_add(hits.iter().flatten().sum::<u64>());
             }
         }
         "macro" => {

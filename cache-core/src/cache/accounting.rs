@@ -24,6 +24,15 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         }
     }
 
+    /// A backend's answer, its error counted and turned into one naming this cache.
+    pub(super) fn answered<T>(
+        &self,
+        scope: &Scope<K, V, B>,
+        answer: Result<T, BackendError>,
+    ) -> Result<T, CacheError> {
+        answer.map_err(|e| self.backend_error(scope, e))
+    }
+
     /// Counts a lookup's result; the error, if any, names this cache.
     #[inline]
     pub(super) fn lookup_result(
@@ -51,7 +60,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
 
     #[cold]
     #[inline(never)]
-    fn emit_get(&self, written: Option<Timestamp>) {
+    pub(super) fn emit_get(&self, written: Option<Timestamp>) {
         telemetry::get(self.source(), written.is_some(), || {
             written.is_some_and(|w| self.is_stale(w))
         });
@@ -96,10 +105,22 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         scope: &Scope<K, V, B>,
         written: Result<(), BackendError>,
     ) -> Result<(), CacheError> {
+        self.stored_many(scope, 1, written)
+    }
+
+    /// Counts and reports a write of `n` entries.
+    pub(super) fn stored_many(
+        &self,
+        scope: &Scope<K, V, B>,
+        n: usize,
+        written: Result<(), BackendError>,
+    ) -> Result<(), CacheError> {
         match written {
             Ok(()) => {
-                scope.counters.insert();
-                telemetry::insert(self.source());
+                for _ in 0..n {
+                    scope.counters.insert();
+                    telemetry::insert(self.source());
+                }
                 Ok(())
             }
             Err(e) => Err(self.backend_error(scope, e)),
@@ -122,6 +143,20 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
             }
             Err(e) => Err(self.backend_error(scope, e)),
         }
+    }
+
+    /// Counts and reports the removal of `n` entries by one operation; `n`.
+    pub(super) fn removed_many(
+        &self,
+        scope: &Scope<K, V, B>,
+        removed: Result<u64, BackendError>,
+    ) -> Result<u64, CacheError> {
+        let n = removed.map_err(|e| self.backend_error(scope, e))?;
+        for _ in 0..n {
+            telemetry::remove(self.source(), true);
+            scope.counters.add(Count::Removal);
+        }
+        Ok(n)
     }
 
     /// Reports a clear.

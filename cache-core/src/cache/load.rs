@@ -63,15 +63,15 @@ pub(crate) struct NotRun<F> {
 /// One run of a loader, from start to end: the single point where a load or refresh begins
 /// ([`Run::start`]) and finishes ([`Run::end`], or dropping it unfinished when the loader panicked
 /// or its future was cancelled). Telemetry attaches here.
-struct Run<'a> {
+pub(super) struct Run<'a> {
     counters: &'a Counters,
     run_for: RunFor,
     ended: bool,
-    watch: LoadWatch<'a>,
+    pub(super) watch: LoadWatch<'a>,
 }
 
 impl<'a> Run<'a> {
-    fn start(counters: &'a Counters, run_for: RunFor, source: Source<'a>) -> Self {
+    pub(super) fn start(counters: &'a Counters, run_for: RunFor, source: Source<'a>) -> Self {
         Self {
             counters,
             run_for,
@@ -81,7 +81,7 @@ impl<'a> Run<'a> {
     }
 
     /// The loader returned; `cached` says whether its result was cacheable.
-    fn end(mut self, cached: bool) {
+    pub(super) fn end(mut self, cached: bool) {
         self.ended = true;
         self.count(cached);
         self.watch.finish(cached);

@@ -6,7 +6,10 @@
 //! | `thread_scopes.rs` | each thread's memory of the sandbox scopes it used last, so a sandboxed hit takes no lock |
 //! | `builder.rs` | [`CacheBuilder`]: the options, validated when the cache is built |
 //! | `accounting.rs` | what each backend answer becomes: counters, events, errors naming the cache |
-//! | `ops.rs` | get, insert, remove, clear, len, stats, and their async twins |
+//! | `ops.rs` | get, insert, remove, clear, len, stats, expiry control, and their async twins |
+//! | `atomic.rs` | update, the entry API, transactions and take |
+//! | `batch.rs` | batches: get, insert and remove many, and the batched single-flight load |
+//! | `iter.rs` | walking the entries: iter, keys, remove_where |
 //! | `policy.rs` | which results of a loader are cached ([`Cacheable`]) |
 //! | `load.rs` | loads through the single flight, and the public loading operations |
 //! | `stale.rs` | stale-while-revalidate |
@@ -14,8 +17,11 @@
 //! | `registered.rs` | the cache as the registry sees it |
 
 mod accounting;
+mod atomic;
+mod batch;
 mod builder;
 mod handle;
+mod iter;
 mod load;
 mod ops;
 mod policy;
@@ -24,8 +30,10 @@ mod registered;
 mod stale;
 mod thread_scopes;
 
+pub use atomic::Entry;
 pub use builder::CacheBuilder;
 pub use handle::Cache;
+pub use iter::Iter;
 pub use load::FlightMode;
 pub(crate) use load::{NotRun, WhenCached};
 pub use policy::{Cacheable, OkOnly, SomeOnly, Whole};

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::handle::Cache;
-use crate::backend::Backend;
+use crate::backend::{Backend, Ttl};
 use crate::bounds::{CacheKey, CacheValue};
 use crate::error::CacheError;
 use crate::key::Lookup;
@@ -72,10 +72,73 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     /// ```
     pub fn purge_expired(&self) -> Result<u64, CacheError> {
         let scope = self.scope()?;
-        scope
-            .backend
-            .purge_expired()
-            .map_err(|e| self.backend_error(&scope, e))
+        self.answered(&scope, scope.backend.purge_expired())
+    }
+
+    /// Whether `key` has a live value, without reading it: no hit or miss is counted, and
+    /// neither time to idle nor the eviction policy sees a read (Cachex's `exists?`).
+    pub fn contains_key<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, CacheError> {
+        let scope = self.scope()?;
+        self.answered(&scope, scope.backend.contains_key(key))
+    }
+
+    /// How long `key`'s value has left, by its TTL or time to idle, whichever is nearer, on
+    /// memokit's clock (Cachex's `ttl`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memokit_core::{Cache, Ttl};
+    ///
+    /// let sb = memokit_core::sandbox();
+    /// let tokens: Cache<u32, String> = Cache::builder("ttl-doc").build()?;
+    /// tokens.insert_with_ttl(1, "a".into(), Duration::from_secs(60))?;
+    /// sb.advance(Duration::from_secs(20));
+    /// assert_eq!(tokens.ttl(&1)?, Ttl::In(Duration::from_secs(40)));
+    /// assert!(tokens.expire(&1, Duration::from_secs(5))?);
+    /// assert_eq!(tokens.ttl(&1)?, Ttl::In(Duration::from_secs(5)));
+    /// assert!(tokens.persist(&1)?);
+    /// assert_eq!(tokens.ttl(&1)?, Ttl::Never);
+    /// assert_eq!(tokens.ttl(&2)?, Ttl::Missing);
+    /// # Ok::<(), memokit_core::CacheError>(())
+    /// ```
+    pub fn ttl<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Ttl, CacheError> {
+        let scope = self.scope()?;
+        self.answered(&scope, scope.backend.ttl(key))
+    }
+
+    /// Gives `key`'s value a new deadline, `ttl` from now (Cachex's `expire`); whether there was
+    /// a live value.
+    pub fn expire<Q: ?Sized + Lookup<K>>(
+        &self,
+        key: &Q,
+        ttl: Duration,
+    ) -> Result<bool, CacheError> {
+        let scope = self.scope()?;
+        self.answered(&scope, scope.backend.expire(key, Some(ttl)))
+    }
+
+    /// Takes `key`'s deadline away, so it expires only by time to idle, if the cache has one
+    /// (Cachex's `persist`); whether there was a live value.
+    pub fn persist<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, CacheError> {
+        let scope = self.scope()?;
+        self.answered(&scope, scope.backend.expire(key, None))
+    }
+
+    /// Counts as a read of `key` for time to idle, without reading the value (Cachex's
+    /// `touch`); whether there was a live value. In a cache without a time to idle it only
+    /// checks.
+    pub fn touch<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, CacheError> {
+        let scope = self.scope()?;
+        self.answered(&scope, scope.backend.touch(key))
+    }
+
+    /// Evicts, by the backend's eviction policy, until at most `max_entries` live entries
+    /// remain; how many it evicted (Cachex's `prune`). Redis bounds its memory with its own
+    /// `maxmemory` policy and returns an
+    /// [`Unsupported`](crate::BackendErrorKind::Unsupported) error.
+    pub fn prune(&self, max_entries: u64) -> Result<u64, CacheError> {
+        let scope = self.scope()?;
+        self.answered(&scope, scope.backend.prune(max_entries))
     }
 
     /// Live entries in the current namespace: an entry whose TTL or time to idle has passed on
@@ -172,6 +235,57 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     pub async fn purge_expired_async(&self) -> Result<u64, CacheError> {
         let scope = self.scope()?;
         let purged = scope.backend.purge_expired_async().await;
-        purged.map_err(|e| self.backend_error(&scope, e))
+        self.answered(&scope, purged)
+    }
+
+    /// Async form of [`contains_key`](Self::contains_key).
+    pub async fn contains_key_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> Result<bool, CacheError> {
+        let scope = self.scope()?;
+        let found = scope.backend.contains_key_async(key).await;
+        self.answered(&scope, found)
+    }
+
+    /// Async form of [`ttl`](Self::ttl).
+    pub async fn ttl_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> Result<Ttl, CacheError> {
+        let scope = self.scope()?;
+        let left = scope.backend.ttl_async(key).await;
+        self.answered(&scope, left)
+    }
+
+    /// Async form of [`expire`](Self::expire).
+    pub async fn expire_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+        ttl: Duration,
+    ) -> Result<bool, CacheError> {
+        let scope = self.scope()?;
+        let set = scope.backend.expire_async(key, Some(ttl)).await;
+        self.answered(&scope, set)
+    }
+
+    /// Async form of [`persist`](Self::persist).
+    pub async fn persist_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> Result<bool, CacheError> {
+        let scope = self.scope()?;
+        let set = scope.backend.expire_async(key, None).await;
+        self.answered(&scope, set)
+    }
+
+    /// Async form of [`touch`](Self::touch).
+    pub async fn touch_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> Result<bool, CacheError> {
+        let scope = self.scope()?;
+        let touched = scope.backend.touch_async(key).await;
+        self.answered(&scope, touched)
     }
 }

@@ -96,7 +96,9 @@ use shard::{KeptTimes, Removals, Shard, WriteContext};
 use shim::AtomicU64;
 use soonest::Soonest;
 
-use crate::backend::{Backend, BackendStats, Found};
+use crate::backend::{
+    Backend, BackendStats, Compute, Computed, Cursor, Found, Iterate, Transaction, Ttl, Write,
+};
 use crate::clock::{self, Timestamp, duration_nanos};
 use crate::config::Config;
 use crate::context::Namespace;
@@ -152,6 +154,31 @@ struct Cell<K, V> {
     next: AtomicU64,
 }
 
+/// A set of shard indices (there are at most [`MAX_SHARDS`] = 64), walked in ascending order:
+/// the order every operation over several shards locks them in, so two such operations never
+/// deadlock.
+#[derive(Clone, Copy)]
+struct ShardSet(u64);
+
+impl ShardSet {
+    /// The shards, lowest first.
+    fn iter(self) -> impl Iterator<Item = usize> {
+        let mut rest = self.0;
+        std::iter::from_fn(move || {
+            (rest != 0).then(|| {
+                let i = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                i
+            })
+        })
+    }
+
+    /// Where `shard`, a member, comes in [`iter`](Self::iter).
+    fn rank(self, shard: usize) -> usize {
+        (self.0 & ((1u64 << shard) - 1)).count_ones() as usize
+    }
+}
+
 /// How many shards a cache bounded as `config` says gets: about four per core, but few enough
 /// that each shard keeps a useful share of the capacity (a shard evicts on its own, so a tiny
 /// shard evicts entries that the whole cache would have kept).
@@ -202,10 +229,7 @@ where
 
     #[inline]
     fn cell(&self, hash: u64) -> &Cell<K, V> {
-        // High bits pick the shard; hashbrown uses the low ones (and the top seven as tags)
-        // inside it.
-        let index = (hash >> 32) as usize & (self.shards.len() - 1);
-        &self.shards[index]
+        &self.shards[self.shard_index(hash)]
     }
 
     #[inline]
@@ -223,7 +247,7 @@ where
         }
         let now = clock::now();
         if now.as_nanos() >= soonest {
-            self.expire(now.as_nanos());
+            self.drain(now.as_nanos());
         }
         Some(now)
     }
@@ -233,7 +257,7 @@ where
     /// passing deadline, not per operation.
     #[cold]
     #[inline(never)]
-    fn expire(&self, now: u64) -> u64 {
+    fn drain(&self, now: u64) -> u64 {
         let ctx = self.write_context(now);
         let mut dropped = 0;
         for cell in self.shards.iter() {
@@ -302,7 +326,7 @@ where
     /// # Ok::<(), memokit_core::CacheError>(())
     /// ```
     pub fn purge_expired(&self) -> u64 {
-        self.expire(clock::now().as_nanos())
+        self.drain(clock::now().as_nanos())
     }
 
     /// Checks every shard's invariants and that no shard's earliest deadline is missed.
@@ -319,6 +343,46 @@ where
                 "the backend's soonest deadline is after a shard's"
             );
         }
+    }
+
+    /// The index of the shard of `hash`.
+    #[inline]
+    fn shard_index(&self, hash: u64) -> usize {
+        // High bits pick the shard; hashbrown uses the low ones (and the top seven as tags)
+        // inside it.
+        (hash >> 32) as usize & (self.shards.len() - 1)
+    }
+
+    /// The set of shards holding `hashes`.
+    fn shards_of(&self, hashes: &[u64]) -> ShardSet {
+        ShardSet(
+            hashes
+                .iter()
+                .fold(0, |set, &h| set | 1 << self.shard_index(h)),
+        )
+    }
+
+    /// Runs `f` on the shard of `hash` under its write lock, at the time a write needs (see
+    /// [`write_time`](Self::write_time)), then publishes the shard's next deadline.
+    fn write_one<R>(
+        &self,
+        hash: u64,
+        timed: bool,
+        f: impl FnOnce(&mut Shard<K, V>, &WriteContext<'_, K, V>) -> R,
+    ) -> R {
+        let early = self.write_time(timed);
+        let cell = self.cell(hash);
+        let mut shard = cell.shard.write();
+        let ctx = self.write_context(Self::write_time_in(early, &shard).as_nanos());
+        let out = f(&mut shard, &ctx);
+        self.publish(cell, &mut shard);
+        out
+    }
+
+    /// The time a read judges expiry by, having dropped what has expired: 0, at which nothing
+    /// has expired, when nothing in the cache can expire (then no clock is read).
+    fn read_time(&self) -> u64 {
+        self.due(false).map_or(0, Timestamp::as_nanos)
     }
 
     fn write_context(&self, now: u64) -> WriteContext<'_, K, V> {
@@ -425,7 +489,7 @@ where
             let now = clock::now().as_nanos();
             if shard.expired(index, entry, now, self.tti) {
                 drop(shard);
-                self.expire(now);
+                self.drain(now);
                 return Ok(None);
             }
             shard.mark_read(index, now);
@@ -437,7 +501,7 @@ where
                     written: Timestamp::from_nanos(shard.written(index)),
                 };
                 drop(shard);
-                self.expire(now);
+                self.drain(now);
                 return Ok(Some(found));
             }
         }
@@ -450,25 +514,212 @@ where
 
     fn insert(&self, key: K, value: V, ttl: Option<Duration>) -> Result<(), BackendError> {
         let hash = self.hasher.hash_one(&key);
-        let early = self.write_time(ttl.is_some());
-        let cell = self.cell(hash);
-        let mut shard = cell.shard.write();
-        let now = Self::write_time_in(early, &shard);
-        let ctx = self.write_context(now.as_nanos());
-        shard.insert(hash, key, value, Self::expiry(now, ttl), &ctx);
-        self.publish(cell, &mut shard);
+        self.write_one(hash, ttl.is_some(), |shard, ctx| {
+            let expires = Self::expiry(Timestamp::from_nanos(ctx.now), ttl);
+            shard.insert(hash, key, value, expires, ctx);
+        });
         Ok(())
     }
 
     fn remove<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, BackendError> {
         let hash = self.hasher.hash_one(key);
-        let early = self.write_time(false);
-        let cell = self.cell(hash);
-        let mut shard = cell.shard.write();
-        let ctx = self.write_context(Self::write_time_in(early, &shard).as_nanos());
-        let removed = shard.remove(hash, key, &ctx);
-        self.publish(cell, &mut shard);
-        Ok(removed)
+        Ok(self.write_one(hash, false, |shard, ctx| shard.remove(hash, key, ctx)))
+    }
+
+    /// A consistent snapshot: the read locks of every shard concerned are held together, so a
+    /// [`transaction`](Backend::transaction) is seen whole or not at all.
+    fn get_many<Q: ?Sized + Lookup<K>>(
+        &self,
+        keys: &[&Q],
+    ) -> Result<Vec<Option<Found<V>>>, BackendError> {
+        let now = self.read_time();
+        // As in `get`: where nothing can expire, no entry found has a deadline to look at.
+        let timed = self.soonest.may_expire();
+        let hashes: Vec<u64> = keys.iter().map(|k| self.hasher.hash_one(k)).collect();
+        let set = self.shards_of(&hashes);
+        let guards: Vec<_> = set.iter().map(|i| self.shards[i].shard.read()).collect();
+        Ok(keys
+            .iter()
+            .zip(&hashes)
+            .map(|(key, &hash)| {
+                let shard = &guards[set.rank(self.shard_index(hash))];
+                let (index, entry) = shard.find(hash, *key)?;
+                if timed {
+                    if shard.expired(index, entry, now, self.tti) {
+                        return None;
+                    }
+                    shard.mark_read(index, now);
+                }
+                entry.touch();
+                Some(Found {
+                    value: entry.value.clone(),
+                    written: Timestamp::from_nanos(shard.written(index)),
+                })
+            })
+            .collect())
+    }
+
+    /// Takes each shard's write lock once for all of its entries.
+    fn insert_many(&self, entries: Vec<(K, V)>, ttl: Option<Duration>) -> Result<(), BackendError> {
+        let early = self.write_time(ttl.is_some());
+        let hashes: Vec<u64> = entries
+            .iter()
+            .map(|(k, _)| self.hasher.hash_one(k))
+            .collect();
+        let set = self.shards_of(&hashes);
+        let mut entries: Vec<Option<(K, V)>> = entries.into_iter().map(Some).collect();
+        for shard_index in set.iter() {
+            let cell = &self.shards[shard_index];
+            let mut shard = cell.shard.write();
+            let now = Self::write_time_in(early, &shard);
+            let ctx = self.write_context(now.as_nanos());
+            for i in (0..entries.len()).filter(|&i| self.shard_index(hashes[i]) == shard_index) {
+                if let Some((key, value)) = entries[i].take() {
+                    shard.insert(hashes[i], key, value, Self::expiry(now, ttl), &ctx);
+                }
+            }
+            self.publish(cell, &mut shard);
+        }
+        Ok(())
+    }
+
+    fn take<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<V>, BackendError> {
+        let hash = self.hasher.hash_one(key);
+        Ok(self.write_one(hash, false, |shard, ctx| shard.take(hash, key, ctx)))
+    }
+
+    /// Under the shard's write lock: `f` runs once, and must not use this cache.
+    fn compute<F>(&self, key: K, ttl: Option<Duration>, f: F) -> Result<Computed<V>, BackendError>
+    where
+        F: FnMut(Option<&V>) -> Compute<V>,
+    {
+        let hash = self.hasher.hash_one(&key);
+        Ok(self.write_one(hash, ttl.is_some(), |shard, ctx| {
+            let expires = Self::expiry(Timestamp::from_nanos(ctx.now), ttl);
+            shard.compute(hash, key, expires, ctx, f)
+        }))
+    }
+
+    /// Pessimistic: the write locks of every shard holding one of `keys` are held, in
+    /// ascending order, from the snapshot to the commit, so `f` runs once and no reader or
+    /// writer of those shards gets in between. Keep `f` short; it must not use this cache.
+    fn transaction<R, F>(
+        &self,
+        keys: &[K],
+        ttl: Option<Duration>,
+        mut f: F,
+    ) -> Result<R, BackendError>
+    where
+        F: FnMut(&mut Transaction<'_, K, V>) -> R,
+    {
+        let now = self.due(true).unwrap_or_else(clock::now);
+        let ctx = self.write_context(now.as_nanos());
+        let hashes: Vec<u64> = keys.iter().map(|k| self.hasher.hash_one(k)).collect();
+        let set = self.shards_of(&hashes);
+        let mut guards: Vec<_> = set.iter().map(|i| self.shards[i].shard.write()).collect();
+        let at = |i: usize| set.rank(self.shard_index(hashes[i]));
+        let values = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| {
+                let shard = &guards[at(i)];
+                let (_, entry) = shard.live(hashes[i], key, ctx.now, ctx.tti)?;
+                Some(entry.value.clone())
+            })
+            .collect();
+        let mut tx = Transaction::new(keys, values, ttl);
+        let out = f(&mut tx);
+        for (i, write) in tx.into_writes() {
+            let shard = &mut guards[at(i)];
+            match write {
+                Write::Put(value, ttl) => {
+                    shard.insert(
+                        hashes[i],
+                        keys[i].clone(),
+                        value,
+                        Self::expiry(now, ttl),
+                        &ctx,
+                    );
+                }
+                Write::Remove => {
+                    shard.remove(hashes[i], &keys[i], &ctx);
+                }
+            }
+        }
+        for (guard, i) in guards.iter_mut().zip(set.iter()) {
+            self.publish(&self.shards[i], guard);
+        }
+        Ok(out)
+    }
+
+    /// Neither a read for time to idle nor for the eviction policy.
+    fn contains_key<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, BackendError> {
+        let now = self.read_time();
+        let hash = self.hasher.hash_one(key);
+        Ok(self
+            .shard(hash)
+            .read()
+            .live(hash, key, now, self.tti)
+            .is_some())
+    }
+
+    fn ttl<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Ttl, BackendError> {
+        let now = self.due(true).unwrap_or_else(clock::now).as_nanos();
+        let hash = self.hasher.hash_one(key);
+        let shard = self.shard(hash).read();
+        Ok(match shard.live(hash, key, now, self.tti) {
+            None => Ttl::Missing,
+            Some((index, entry)) => match shard.deadline(index, entry, self.tti) {
+                NEVER => Ttl::Never,
+                deadline => Ttl::In(Duration::from_nanos(deadline - now)),
+            },
+        })
+    }
+
+    fn expire<Q: ?Sized + Lookup<K>>(
+        &self,
+        key: &Q,
+        ttl: Option<Duration>,
+    ) -> Result<bool, BackendError> {
+        let hash = self.hasher.hash_one(key);
+        Ok(self.write_one(hash, true, |shard, ctx| {
+            let expires = Self::expiry(Timestamp::from_nanos(ctx.now), ttl);
+            shard.set_expiry(hash, key, expires, ctx)
+        }))
+    }
+
+    fn touch<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, BackendError> {
+        let now = self.read_time();
+        let hash = self.hasher.hash_one(key);
+        let shard = self.shard(hash).read();
+        Ok(shard
+            .live(hash, key, now, self.tti)
+            .map(|(index, _)| shard.mark_read(index, now))
+            .is_some())
+    }
+
+    /// Each shard keeps its share of `max_entries`, in proportion to what it holds, and
+    /// evicts by its S3-FIFO order; the listener hears each as
+    /// [`RemovalCause::Size`](crate::RemovalCause::Size).
+    fn prune(&self, max_entries: u64) -> Result<u64, BackendError> {
+        let now = self.due(true).unwrap_or_else(clock::now);
+        let ctx = self.write_context(now.as_nanos());
+        let held = self.stats().entries;
+        if held <= max_entries {
+            return Ok(0);
+        }
+        Ok(self
+            .shards
+            .iter()
+            .map(|cell| {
+                let mut shard = cell.shard.write();
+                let share =
+                    (shard.len() as u128 * u128::from(max_entries) / u128::from(held)) as usize;
+                let evicted = shard.evict_to(share, &ctx);
+                self.publish(cell, &mut shard);
+                evicted
+            })
+            .sum())
     }
 
     fn clear(&self) -> Result<(), BackendError> {
@@ -506,6 +757,34 @@ where
             stats.replaced += replaced;
         }
         stats
+    }
+}
+
+/// One step per shard, each a copy of that shard's live entries taken under its read lock:
+/// a key always lives in one shard, so no entry is returned twice, and writers wait for one
+/// shard's copy at most, never the whole walk.
+impl<K, V> Iterate<K, V> for MemoryBackend<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn scan(
+        &self,
+        cursor: Cursor,
+        visit: &mut dyn FnMut(K, V),
+    ) -> Result<Option<Cursor>, BackendError> {
+        let part = cursor.part() as usize;
+        let Some(cell) = self.shards.get(part) else {
+            return Ok(None);
+        };
+        let now = self.read_time();
+        cell.shard.read().visit_live(now, self.tti, visit);
+        let next = part + 1;
+        Ok((next < self.shards.len()).then(|| Cursor::new(next as u32, 0)))
+    }
+
+    fn remove_where<F: FnMut(&K, &V) -> bool>(&self, pred: F) -> Result<u64, BackendError> {
+        Ok(MemoryBackend::remove_where(self, pred))
     }
 }
 

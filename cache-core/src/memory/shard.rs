@@ -35,7 +35,7 @@ use super::ghost::Ghost;
 use super::index::Index;
 use super::shim::{AtomicU8, AtomicU64};
 use super::sketch::Sketch;
-use crate::backend::RemovalCause;
+use crate::backend::{Compute, Computed, RemovalCause};
 use crate::config::{EvictionListener, Weigher};
 use crate::key::Equivalent;
 
@@ -271,7 +271,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
 
     /// When the slot at `index` expires: the earlier of its expiry and its idle deadline, or
     /// [`NEVER`]. [`expired`](Self::expired) is `now >=` this.
-    fn deadline(&self, index: u32, entry: &Resident<K, V>, tti: u64) -> u64 {
+    pub(super) fn deadline(&self, index: u32, entry: &Resident<K, V>, tti: u64) -> u64 {
         let idle = if tti == NEVER {
             NEVER
         } else {
@@ -401,12 +401,16 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         }
     }
 
-    /// Takes the slot at `index` out of the queues, the index and the slab, and reports it.
-    fn remove_at(&mut self, index: u32, cause: RemovalCause, ctx: &WriteContext<'_, K, V>) {
+    /// Takes the slot at `index` out of the queues, the index and the slab, reports it, and
+    /// hands its value back.
+    fn remove_at(
+        &mut self,
+        index: u32,
+        cause: RemovalCause,
+        ctx: &WriteContext<'_, K, V>,
+    ) -> Option<V> {
         self.unlink(index);
-        let Some(entry) = self.slab.get_mut(index as usize).and_then(Option::take) else {
-            return;
-        };
+        let entry = self.slab.get_mut(index as usize).and_then(Option::take)?;
         let hash = ctx.hasher.hash_one(&entry.key);
         self.table.remove(hash, index);
         self.free.push(index);
@@ -421,6 +425,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             _ => {}
         }
         ctx.notify(&entry.key, &entry.value, cause);
+        Some(entry.value)
     }
 
     /// Evicts one entry by the S3-FIFO rules; whether anything was evicted.
@@ -753,6 +758,131 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let value = f(None)?;
         self.insert(hash, key.to_key(), value.clone(), expires, ctx);
         Ok(value)
+    }
+
+    /// The live entry under `key` at `now`, found without counting as a read.
+    pub(super) fn live<Q: ?Sized + Equivalent<K>>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: u64,
+        tti: u64,
+    ) -> Option<(u32, &Resident<K, V>)> {
+        self.find(hash, key)
+            .filter(|&(index, entry)| !self.expired(index, entry, now, tti))
+    }
+
+    /// Removes `key` and hands back its live value (an expired one is dropped as expired).
+    pub(super) fn take<Q: ?Sized + Equivalent<K>>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        ctx: &WriteContext<'_, K, V>,
+    ) -> Option<V> {
+        let (index, entry) = self.find(hash, key)?;
+        if self.expired(index, entry, ctx.now, ctx.tti) {
+            self.remove_at(index, RemovalCause::Expired, ctx);
+            return None;
+        }
+        self.remove_at(index, RemovalCause::Explicit, ctx)
+    }
+
+    /// Applies `f` to the live value under `key` and carries out what it decides; see
+    /// [`Backend::compute`](crate::Backend::compute). A new entry expires at `expires`; an updated
+    /// one keeps its deadline and place in the queues, and the listener hears the old value
+    /// as replaced.
+    pub(super) fn compute(
+        &mut self,
+        hash: u64,
+        key: K,
+        expires: u64,
+        ctx: &WriteContext<'_, K, V>,
+        f: impl FnOnce(Option<&V>) -> Compute<V>,
+    ) -> Computed<V>
+    where
+        V: Clone,
+    {
+        let mut found = self.find(hash, &key);
+        if let Some((index, entry)) = found
+            && self.expired(index, entry, ctx.now, ctx.tti)
+        {
+            self.remove_at(index, RemovalCause::Expired, ctx);
+            found = None;
+        }
+        match (found, f(found.map(|(_, entry)| &entry.value))) {
+            (Some((index, entry)), Compute::Put(value)) => {
+                let (weight, kept) = (ctx.weigh(&entry.key, &value), entry.expires);
+                self.replace_at(
+                    index,
+                    value.clone(),
+                    weight,
+                    kept,
+                    RemovalCause::Replaced,
+                    ctx,
+                );
+                self.make_room(0, ctx);
+                Computed::Updated(value)
+            }
+            (Some((index, _)), Compute::Remove) => self
+                .remove_at(index, RemovalCause::Explicit, ctx)
+                .map_or(Computed::StillNone, Computed::Removed),
+            (Some((_, entry)), Compute::Keep) => Computed::Unchanged(entry.value.clone()),
+            (None, Compute::Put(value)) => {
+                self.insert(hash, key, value.clone(), expires, ctx);
+                Computed::Inserted(value)
+            }
+            (None, Compute::Remove | Compute::Keep) => Computed::StillNone,
+        }
+    }
+
+    /// Gives the live entry under `key` the absolute expiry `expires` (or none, with
+    /// [`NEVER`]); whether there was one.
+    pub(super) fn set_expiry<Q: ?Sized + Equivalent<K>>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        expires: u64,
+        ctx: &WriteContext<'_, K, V>,
+    ) -> bool {
+        let Some((index, entry)) = self.find(hash, key) else {
+            return false;
+        };
+        if self.expired(index, entry, ctx.now, ctx.tti) {
+            self.remove_at(index, RemovalCause::Expired, ctx);
+            return false;
+        }
+        let Some(entry) = self.entry_mut(index) else {
+            return false;
+        };
+        let was_timed = entry.expires != NEVER;
+        entry.expires = expires;
+        self.timed = self.timed - usize::from(was_timed) + usize::from(expires != NEVER);
+        self.reschedule(index, ctx.tti);
+        true
+    }
+
+    /// Evicts by the S3-FIFO rules until at most `most` entries remain; how many it evicted.
+    pub(super) fn evict_to(&mut self, most: usize, ctx: &WriteContext<'_, K, V>) -> u64 {
+        let mut evicted = 0;
+        while self.len() > most && self.evict_one(ctx) {
+            evicted += 1;
+        }
+        evicted
+    }
+
+    /// Hands `visit` a copy of every entry live at `now`.
+    pub(super) fn visit_live(&self, now: u64, tti: u64, visit: &mut dyn FnMut(K, V))
+    where
+        K: Clone,
+        V: Clone,
+    {
+        for (index, entry) in self.slab.iter().enumerate() {
+            if let Some(entry) = entry
+                && !self.expired(index as u32, entry, now, tti)
+            {
+                visit(entry.key.clone(), entry.value.clone());
+            }
+        }
     }
 
     /// Checks the shard's invariants, panicking with what is wrong: the index, the queues and

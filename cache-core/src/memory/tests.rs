@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{MemoryBackend, NEVER, shard_count};
-use crate::backend::{Backend, RemovalCause};
+use crate::backend::{Backend, Compute, RemovalCause, Ttl};
 use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::{Cache, CacheBuilder};
@@ -322,7 +322,7 @@ fn random_operations(seed: u64, ttl: Option<u64>, tti: Option<u64>, capacity: Op
         x ^= x << 17;
         let key = x % 40;
         let secs = (x >> 20) % 6 + 1;
-        match (x >> 8) % 12 {
+        match (x >> 8) % 18 {
             0..=2 => {
                 backend
                     .insert(key, key, ttl.map(Duration::from_secs))
@@ -359,6 +359,63 @@ fn random_operations(seed: u64, ttl: Option<u64>, tti: Option<u64>, capacity: Op
             }
             10 => {
                 backend.purge_expired();
+            }
+            12 => {
+                backend
+                    .compute(key, ttl.map(Duration::from_secs), |v| {
+                        Compute::Put(v.map_or(key, |v| v + 1))
+                    })
+                    .unwrap();
+                match model.get_mut(&key).filter(|m| live(m, now)) {
+                    Some(m) => m.read = now,
+                    None => {
+                        let expires = ttl.map_or(NEVER, |t| now + t);
+                        model.insert(key, Modelled { expires, read: now });
+                    }
+                }
+            }
+            13 | 14 => {
+                let ttl = ((x >> 8) % 18 == 13).then(|| Duration::from_secs(secs));
+                let was = Backend::expire(&backend, &key, ttl).unwrap();
+                let m = model.get_mut(&key).filter(|m| live(m, now));
+                assert!(
+                    was == m.is_some() || (capacity.is_some() && !was),
+                    "expire({key})"
+                );
+                if let Some(m) = m.filter(|_| was) {
+                    m.expires = ttl.map_or(NEVER, |_| now + secs);
+                }
+            }
+            15 => {
+                let got = backend.take(&key).unwrap().is_some();
+                let want = model.remove(&key).is_some_and(|m| live(&m, now));
+                assert!(got == want || (capacity.is_some() && !got), "take({key})");
+            }
+            16 => {
+                let keys = [key, key + 1];
+                backend
+                    .transaction(&keys, ttl.map(Duration::from_secs), |tx| {
+                        tx.insert(&key, key);
+                        tx.remove(&(key + 1));
+                    })
+                    .unwrap();
+                let expires = ttl.map_or(NEVER, |t| now + t);
+                model.insert(key, Modelled { expires, read: now });
+                model.remove(&(key + 1));
+            }
+            17 => {
+                let got = backend.ttl(&key).unwrap();
+                let want = match model.get(&key).filter(|m| live(m, now)) {
+                    None => Ttl::Missing,
+                    Some(m) => match m.expires.min(tti.map_or(NEVER, |t| m.read + t)) {
+                        NEVER => Ttl::Never,
+                        at => Ttl::In(Duration::from_secs(at - now)),
+                    },
+                };
+                assert!(
+                    got == want || (capacity.is_some() && got == Ttl::Missing),
+                    "ttl({key}): {got:?} against {want:?}"
+                );
             }
             _ => {
                 backend.incr(&key, 1).unwrap();
@@ -400,4 +457,12 @@ fn random_operations_keep_the_deadlines_exact() {
         random_operations(seed, None, Some(3), Some(6));
         random_operations(seed, Some(5), None, Some(2_000));
     }
+}
+
+#[test]
+fn a_shard_set_walks_its_members_in_order_and_ranks_them() {
+    let set = super::ShardSet(1 << 0 | 1 << 5 | 1 << 63);
+    assert_eq!(set.iter().collect::<Vec<_>>(), [0, 5, 63]);
+    assert_eq!((set.rank(0), set.rank(5), set.rank(63)), (0, 1, 2));
+    assert_eq!(super::ShardSet(0).iter().count(), 0);
 }

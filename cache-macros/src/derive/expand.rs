@@ -155,6 +155,91 @@ pub(crate) fn expand(module: &Module, fallback: bool) -> TokenStream {
                 Self::cache()?.try_get_or_insert_with(key, init)
             }
 
+            /// The live values under `keys`, in order; one round trip on Redis.
+            #vis fn get_many<'q, __MemokitQ: ?::core::marker::Sized + #private::Lookup<#key> + 'q>(
+                keys: impl ::core::iter::IntoIterator<Item = &'q __MemokitQ>,
+            ) -> #result<::std::vec::Vec<::core::option::Option<#value>>, #error> {
+                Self::cache()?.get_many(keys)
+            }
+
+            /// Stores every entry with the module's TTL; one round trip on Redis.
+            #vis fn insert_many(entries: impl ::core::iter::IntoIterator<Item = (#key, #value)>) -> #result<(), #error> {
+                Self::cache()?.insert_many(entries)
+            }
+
+            /// Removes every key of `keys`; how many had a live value.
+            #vis fn remove_many<'q, __MemokitQ: ?::core::marker::Sized + #private::Lookup<#key> + 'q>(
+                keys: impl ::core::iter::IntoIterator<Item = &'q __MemokitQ>,
+            ) -> #result<u64, #error> {
+                Self::cache()?.remove_many(keys)
+            }
+
+            /// The values under `keys`, loading the missing ones with one call of `load`;
+            /// single-flighted per key.
+            #vis fn get_or_insert_many_with<__MemokitR: ::core::iter::IntoIterator<Item = (#key, #value)>>(
+                keys: impl ::core::iter::IntoIterator<Item = #key>,
+                load: impl ::core::ops::FnMut(::std::vec::Vec<#key>) -> __MemokitR,
+            ) -> #result<#private::HashMap<#key, #value>, #error> {
+                Self::cache()?.get_or_insert_many_with(keys, load)
+            }
+
+            /// Replaces the value under `key` with `f(current)` atomically (`None` removes it);
+            /// the value now stored.
+            #vis fn update(
+                key: #key,
+                f: impl ::core::ops::FnMut(::core::option::Option<&#value>) -> ::core::option::Option<#value>,
+            ) -> #result<::core::option::Option<#value>, #error> {
+                Self::cache()?.update(key, f)
+            }
+
+            /// Runs `f` over `keys` as one transaction; see `memokit::Cache::transaction`.
+            #vis fn transaction<__MemokitR>(
+                keys: impl ::core::iter::IntoIterator<Item = #key>,
+                f: impl ::core::ops::FnMut(&mut #private::Transaction<'_, #key, #value>) -> __MemokitR,
+            ) -> #result<__MemokitR, #error> {
+                Self::cache()?.transaction(keys, f)
+            }
+
+            /// Removes `key` and returns its live value.
+            #vis fn take(key: &(#lookup)) -> #result<::core::option::Option<#value>, #error> {
+                Self::cache()?.take(key)
+            }
+
+            /// Whether `key` has a live value, without counting a read.
+            #vis fn contains_key(key: &(#lookup)) -> #result<bool, #error> {
+                Self::cache()?.contains_key(key)
+            }
+
+            /// How long `key`'s value has left.
+            #vis fn ttl(key: &(#lookup)) -> #result<#private::Ttl, #error> {
+                Self::cache()?.ttl(key)
+            }
+
+            /// Gives `key`'s value a new deadline, `ttl` from now; whether it was live.
+            #vis fn expire(key: &(#lookup), ttl: #private::Duration) -> #result<bool, #error> {
+                Self::cache()?.expire(key, ttl)
+            }
+
+            /// Takes `key`'s deadline away; whether it was live.
+            #vis fn persist(key: &(#lookup)) -> #result<bool, #error> {
+                Self::cache()?.persist(key)
+            }
+
+            /// Counts as a read of `key` for time to idle; whether it was live.
+            #vis fn touch(key: &(#lookup)) -> #result<bool, #error> {
+                Self::cache()?.touch(key)
+            }
+
+            /// Drops every entry whose TTL or time to idle has passed, now; how many.
+            #vis fn purge_expired() -> #result<u64, #error> {
+                Self::cache()?.purge_expired()
+            }
+
+            /// Evicts until at most `max_entries` remain; how many it evicted.
+            #vis fn prune(max_entries: u64) -> #result<u64, #error> {
+                Self::cache()?.prune(max_entries)
+            }
+
             /// Async form of `get`.
             #vis async fn get_async(key: &(#lookup_async)) -> #result<::core::option::Option<#value>, #error> {
                 Self::cache()?.get_async(key).await
@@ -173,6 +258,31 @@ pub(crate) fn expand(module: &Module, fallback: bool) -> TokenStream {
             /// Async form of `remove`.
             #vis async fn remove_async(key: &(#lookup_async)) -> #result<bool, #error> {
                 Self::cache()?.remove_async(key).await
+            }
+
+            /// Async form of `get_many`.
+            #vis async fn get_many_async<'q, __MemokitQ: ?::core::marker::Sized + #private::Lookup<#key> + ::core::marker::Sync + 'q>(
+                keys: impl ::core::iter::IntoIterator<Item = &'q __MemokitQ>,
+            ) -> #result<::std::vec::Vec<::core::option::Option<#value>>, #error> {
+                Self::cache()?.get_many_async(keys).await
+            }
+
+            /// Async form of `insert_many`.
+            #vis async fn insert_many_async(entries: impl ::core::iter::IntoIterator<Item = (#key, #value)>) -> #result<(), #error> {
+                Self::cache()?.insert_many_async(entries).await
+            }
+
+            /// Async form of `update`.
+            #vis async fn update_async(
+                key: #key,
+                f: impl ::core::ops::FnMut(::core::option::Option<&#value>) -> ::core::option::Option<#value> + ::core::marker::Send,
+            ) -> #result<::core::option::Option<#value>, #error> {
+                Self::cache()?.update_async(key, f).await
+            }
+
+            /// Async form of `take`.
+            #vis async fn take_async(key: &(#lookup_async)) -> #result<::core::option::Option<#value>, #error> {
+                Self::cache()?.take_async(key).await
             }
 
             /// Async form of `clear`.
