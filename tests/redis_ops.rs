@@ -681,3 +681,178 @@ async fn async_forms_do_what_the_sync_ones_do() {
     assert_eq!(cache.get_async("k6").await.unwrap(), Some(11));
     assert!(!b.contains_key_async("k5").await.unwrap());
 }
+
+// The same guarantees through the `Cache` handle, as a user writes them.
+
+/// `Cache::update` from 8 threads, 10,000 increments each: exactly 80,000.
+#[test]
+fn cache_updates_from_8_threads_sum_exactly() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let cache = numbers(&server, "ops-cache-increments");
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..10_000 {
+                    cache
+                        .update("n".into(), |n| Some(n.map_or(1, |n| n + 1)))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    eprintln!(
+        "80,000 Cache::update increments took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(cache.get("n").unwrap(), Some(80_000));
+}
+
+/// Transfers with `Cache::transaction`, read by `Cache::get_many` and by read-only transactions.
+#[test]
+fn cache_transfers_are_never_seen_half_done() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let cache = numbers(&server, "ops-cache-transfer");
+    cache
+        .insert_many([("a".to_string(), 500), ("b".to_string(), 500)])
+        .unwrap();
+    let keys = || ["a".to_string(), "b".to_string()];
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let writers: Vec<_> = (0..2u64)
+            .map(|w| {
+                let cache = &cache;
+                s.spawn(move || {
+                    for i in 0..300u64 {
+                        cache
+                            .transaction(keys(), |tx| {
+                                let a = tx.get("a").copied().unwrap_or(0);
+                                let b = tx.get("b").copied().unwrap_or(0);
+                                let moved = ((w + i) % 11).min(a);
+                                tx.insert("a", a - moved + (i % 3).min(b));
+                                tx.insert("b", b + moved - (i % 3).min(b));
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        let reader = s.spawn(|| {
+            let mut reads = 0;
+            while !done.load(Ordering::Relaxed) {
+                let both = cache.get_many(["a", "b"]).unwrap();
+                assert_eq!(
+                    both.iter().flatten().sum::<u64>(),
+                    1_000,
+                    "get_many saw half"
+                );
+                let sum = cache
+                    .transaction(keys(), |tx| tx.get("a").unwrap() + tx.get("b").unwrap())
+                    .unwrap();
+                assert_eq!(sum, 1_000, "a read-only transaction saw half");
+                reads += 1;
+            }
+            reads
+        });
+        let written: Vec<_> = writers.into_iter().map(|w| w.join()).collect();
+        done.store(true, Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+        assert!(written.into_iter().all(|w| w.is_ok()));
+    });
+}
+
+#[test]
+fn cache_operations_follow_a_sandbox_clock() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let cache: Numbers = Cache::builder("ops-cache-sandbox")
+        .ttl(Duration::from_secs(10))
+        .backend_options(options(server.url(), false))
+        .build()
+        .unwrap();
+    let sandbox = memokit::sandbox();
+    cache
+        .insert_many([("a".to_string(), 1), ("b".to_string(), 2)])
+        .unwrap();
+    assert_eq!(cache.get_many(["a", "b"]).unwrap(), [Some(1), Some(2)]);
+    assert!(matches!(cache.ttl("a").unwrap(), Ttl::In(d) if d <= Duration::from_secs(10)));
+    assert!(cache.expire("b", Duration::from_secs(30)).unwrap());
+    sandbox.advance(Duration::from_secs(11));
+    assert_eq!(cache.ttl("a").unwrap(), Ttl::Missing);
+    assert!(!cache.contains_key("a").unwrap());
+    assert_eq!(cache.take("a").unwrap(), None);
+    assert_eq!(cache.get_many(["a", "b"]).unwrap(), [None, Some(2)]);
+    assert!(cache.persist("b").unwrap());
+    assert_eq!(cache.ttl("b").unwrap(), Ttl::Never);
+    assert!(cache.touch("b").unwrap());
+    assert_eq!(cache.take("b").unwrap(), Some(2));
+    assert_eq!(
+        cache
+            .entry("c".to_string())
+            .and_upsert_with(|n| n.map_or(7, |n| n + 1))
+            .unwrap(),
+        7
+    );
+    assert_eq!(cache.remove_many(["c", "zz"]).unwrap(), 1);
+    let prune = cache.prune(0).unwrap_err();
+    assert!(prune.to_string().contains("prune"), "{prune}");
+}
+
+#[test]
+fn cache_walks_and_remove_where_on_redis() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let cache = numbers(&server, "ops-cache-walk");
+    let writer = numbers(&server, "ops-cache-walk");
+    cache
+        .insert_many((0..700).map(|i| (key(i), i as u64)))
+        .unwrap();
+    let mut keys: Vec<String> = cache.keys().map(Result::unwrap).collect();
+    keys.sort();
+    assert_eq!(keys.len(), 700);
+    let sum: u64 = cache.iter().map(|e| e.unwrap().1).sum();
+    assert_eq!(sum, (0..700).sum());
+    let removed = cache
+        .remove_where(|k, v| {
+            if v % 2 == 0 {
+                writer.insert(k.clone(), v + 1_000).unwrap();
+            }
+            true
+        })
+        .unwrap();
+    assert_eq!(removed, 350, "the overwritten half stays");
+    assert_eq!(cache.get("k2").unwrap(), Some(1_002));
+    assert_eq!(cache.get("k3").unwrap(), None);
+}
+
+#[test]
+fn cache_get_many_is_one_mget_and_cross_slot_transactions_are_unsupported() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let cache = numbers(&server, "ops-cache-mget");
+    cache.insert_many((0..100).map(|i| (key(i), 1))).unwrap();
+    let names: Vec<String> = (0..100).map(key).collect();
+    let mget = calls(&server, "mget");
+    let found = cache.get_many(names.iter().map(String::as_str)).unwrap();
+    assert_eq!(found.iter().flatten().count(), 100);
+    assert_eq!(calls(&server, "mget") - mget, 1);
+    assert_eq!(calls(&server, "get"), 0);
+
+    let Some(nodes) = RedisServer::start_three_primaries() else {
+        return;
+    };
+    let cache = cluster_numbers(&nodes, "ops-cache-cross-slot");
+    let err = cache.transaction(names[..20].to_vec(), |_| ()).unwrap_err();
+    let memokit::CacheError::Backend { source, .. } = &err else {
+        panic!("a backend error: {err}");
+    };
+    assert_eq!(source.kind(), BackendErrorKind::Unsupported, "{err}");
+    assert!(err.to_string().contains("hash slot"), "{err}");
+}
