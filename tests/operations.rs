@@ -568,3 +568,25 @@ fn a_backend_without_an_operation_says_so_naming_the_cache_backend_and_operation
         "minimal backend unsupported: the minimal backend does not support `take`"
     );
 }
+
+#[test]
+fn of_eight_threads_taking_each_key_exactly_one_gets_it() {
+    let jobs: Cache<u32, u32> = cache("ops-take-race");
+    jobs.insert_many((0..1_000).map(|k| (k, k))).unwrap();
+    let taken = AtomicUsize::new(0);
+    let start = Barrier::new(8);
+    thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                start.wait();
+                for k in 0..1_000 {
+                    if jobs.take(&k).unwrap().is_some() {
+                        taken.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(taken.into_inner(), 1_000);
+    assert!(jobs.is_empty());
+}

@@ -119,7 +119,18 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         self.answered(&scope, done)
     }
 
-    /// Removes `key` and returns its live value, in one step (Cachex's `take`).
+    /// Removes `key` and returns its live value, in one step (Cachex's `take`): of two callers
+    /// taking one key at once, exactly one gets the value.
+    ///
+    /// ```
+    /// use memokit_core::Cache;
+    ///
+    /// let jobs: Cache<u32, String> = Cache::builder("take-doc").build()?;
+    /// jobs.insert(7, "resize image".into())?;
+    /// assert_eq!(jobs.take(&7)?.as_deref(), Some("resize image"));
+    /// assert_eq!(jobs.take(&7)?, None);
+    /// # Ok::<(), memokit_core::CacheError>(())
+    /// ```
     pub fn take<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<V>, CacheError> {
         let scope = self.scope()?;
         let taken = scope.backend.take(key);

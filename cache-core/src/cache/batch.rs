@@ -125,6 +125,16 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     }
 
     /// Removes every key of `keys`; how many had a live value.
+    ///
+    /// ```
+    /// use memokit_core::Cache;
+    ///
+    /// let sessions: Cache<u32, String> = Cache::builder("remove-many-doc").build()?;
+    /// sessions.insert_many([(1, "a".into()), (2, "b".into()), (3, "c".into())])?;
+    /// assert_eq!(sessions.remove_many(&[1, 3, 9])?, 2);
+    /// assert_eq!(sessions.len(), 1);
+    /// # Ok::<(), memokit_core::CacheError>(())
+    /// ```
     pub fn remove_many<'q, Q: ?Sized + Lookup<K> + 'q>(
         &self,
         keys: impl IntoIterator<Item = &'q Q>,

@@ -44,6 +44,17 @@ impl<K: CacheKey, V: CacheValue, B: Iterate<K, V>> Cache<K, V, B> {
     /// Removes every live entry for which `pred` holds; how many it removed. In memory each
     /// shard is locked while it is scanned, so `pred` must not use this cache; on Redis a
     /// value overwritten after `pred` saw it is not removed.
+    ///
+    /// ```
+    /// use memokit_core::Cache;
+    ///
+    /// let sessions: Cache<(u32, u64), String> = Cache::builder("remove-where-doc").build()?;
+    /// sessions.insert_many([((7, 1), "a".into()), ((7, 2), "b".into()), ((8, 1), "c".into())])?;
+    /// // Log user 7 out everywhere.
+    /// assert_eq!(sessions.remove_where(|&(user, _), _| user == 7)?, 2);
+    /// assert_eq!(sessions.len(), 1);
+    /// # Ok::<(), memokit_core::CacheError>(())
+    /// ```
     pub fn remove_where(&self, pred: impl FnMut(&K, &V) -> bool) -> Result<u64, CacheError> {
         let scope = self.scope()?;
         let removed = scope.backend.remove_where(pred);

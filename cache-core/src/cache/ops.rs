@@ -77,6 +77,23 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
 
     /// Whether `key` has a live value, without reading it: no hit or miss is counted, and
     /// neither time to idle nor the eviction policy sees a read (Cachex's `exists?`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memokit_core::Cache;
+    ///
+    /// let sb = memokit_core::sandbox();
+    /// let sessions: Cache<u32, u32> =
+    ///     Cache::builder("contains-doc").tti(Duration::from_secs(10)).build()?;
+    /// sessions.insert(1, 1)?;
+    /// sb.advance(Duration::from_secs(9));
+    /// assert!(sessions.contains_key(&1)?); // not a read: the idle clock keeps running
+    /// assert!(sessions.touch(&1)?); // a read: ten more seconds
+    /// sb.advance(Duration::from_secs(9));
+    /// assert!(sessions.contains_key(&1)?);
+    /// assert_eq!(sessions.stats().hits, 0);
+    /// # Ok::<(), memokit_core::CacheError>(())
+    /// ```
     pub fn contains_key<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, CacheError> {
         let scope = self.scope()?;
         self.answered(&scope, scope.backend.contains_key(key))
@@ -136,6 +153,17 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     /// remain; how many it evicted (Cachex's `prune`). Redis bounds its memory with its own
     /// `maxmemory` policy and returns an
     /// [`Unsupported`](crate::BackendErrorKind::Unsupported) error.
+    ///
+    /// ```
+    /// use memokit_core::Cache;
+    ///
+    /// let pages: Cache<u32, u32> = Cache::builder("prune-doc").build()?;
+    /// pages.insert_many((0..5_000).map(|k| (k, k)))?;
+    /// let evicted = pages.prune(1_000)?;
+    /// assert!(pages.len() <= 1_000);
+    /// assert_eq!(evicted, 5_000 - pages.len());
+    /// # Ok::<(), memokit_core::CacheError>(())
+    /// ```
     pub fn prune(&self, max_entries: u64) -> Result<u64, CacheError> {
         let scope = self.scope()?;
         self.answered(&scope, scope.backend.prune(max_entries))
