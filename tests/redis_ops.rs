@@ -856,3 +856,30 @@ fn cache_get_many_is_one_mget_and_cross_slot_transactions_are_unsupported() {
     assert_eq!(source.kind(), BackendErrorKind::Unsupported, "{err}");
     assert!(err.to_string().contains("hash slot"), "{err}");
 }
+
+/// `take` is one `GETDEL`: of several threads taking the same keys, each value goes to one.
+#[test]
+fn concurrent_takes_hand_each_value_to_one_caller() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let cache = numbers(&server, "ops-take-race");
+    cache
+        .insert_many((0..500).map(|i| (key(i), i as u64)))
+        .unwrap();
+    let taken: Vec<Vec<u64>> = std::thread::scope(|s| {
+        let takers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..500)
+                        .filter_map(|i| cache.take(&key(i)).unwrap())
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        takers.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let mut all: Vec<u64> = taken.into_iter().flatten().collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..500).collect::<Vec<u64>>());
+}
