@@ -49,6 +49,41 @@ impl RedisServer {
         Some(server)
     }
 
+    /// A Redis Cluster of three primaries (no replicas) splitting the slots between them, made
+    /// with `redis-cli --cluster create`; the first node's guard comes first.
+    pub fn start_three_primaries() -> Option<Vec<Self>> {
+        let nodes = (0..3)
+            .map(|_| Self::launch(true))
+            .collect::<Option<Vec<_>>>()?;
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("run redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !nodes
+            .iter()
+            .all(|n| n.command("CLUSTER INFO").contains("cluster_state:ok"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the three-primary cluster never became ready"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(nodes)
+    }
+
     /// A server started with `extra` arguments after the defaults, e.g.
     /// `["--requirepass", "..."]`. A server that needs a password still counts as up when it
     /// answers `PING` with `-NOAUTH`.

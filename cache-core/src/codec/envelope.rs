@@ -22,6 +22,8 @@ pub(crate) const TAG: [u8; 3] = [MAGIC[0], MAGIC[1], ENVELOPE_VERSION];
 pub(crate) const HEADER_LEN: usize = 28;
 const IDENTITY: usize = 4;
 const WRITTEN: usize = 12;
+/// The length of [`Envelope::head`]: everything before the write time.
+pub(crate) const HEAD_LEN: usize = WRITTEN;
 /// Where the deadline is, for a store that rewrites it in place (a time to idle).
 pub(crate) const DEADLINE_AT: usize = 20;
 const DEADLINE: usize = DEADLINE_AT;
@@ -133,8 +135,31 @@ impl Envelope {
     /// Whether `header` (a stored value's first [`HEADER_LEN`] bytes, or more) is that of a value
     /// [`unseal`](Self::unseal) would return for `identity` at `now`, payload aside.
     pub(crate) fn is_live(&self, identity: TypeIdentity, header: &[u8], now: Timestamp) -> bool {
+        self.deadline(identity, header, now).is_some()
+    }
+
+    /// The deadline in `header` (`Some(None)`: none) if it is that of a live value, as
+    /// [`is_live`](Self::is_live) judges; `None` if it is not.
+    pub(crate) fn deadline(
+        &self,
+        identity: TypeIdentity,
+        header: &[u8],
+        now: Timestamp,
+    ) -> Option<Option<Timestamp>> {
         self.header(header)
-            .is_ok_and(|h| h.identity == identity && !h.expired(now))
+            .ok()
+            .filter(|h| h.identity == identity && !h.expired(now))
+            .map(|h| h.deadline)
+    }
+
+    /// The first [`HEAD_LEN`] bytes of every value this envelope writes for `identity`: magic,
+    /// version, codec and identity. A server-side script compares a value's start with them.
+    pub(crate) fn head(&self, identity: TypeIdentity) -> [u8; HEAD_LEN] {
+        let mut out = [0; HEAD_LEN];
+        out[..TAG.len()].copy_from_slice(&TAG);
+        out[TAG.len()] = self.codec.id();
+        out[IDENTITY..WRITTEN].copy_from_slice(&identity.as_u64().to_le_bytes());
+        out
     }
 
     fn header(&self, bytes: &[u8]) -> Result<Header, BackendError> {
@@ -213,6 +238,7 @@ mod tests {
         assert_eq!(found.value, user());
         assert_eq!(found.written, T0);
         assert!(envelope().is_live(USERS, &bytes[..HEADER_LEN], T0));
+        assert_eq!(bytes[..HEAD_LEN], envelope().head(USERS));
     }
 
     #[test]
@@ -225,6 +251,11 @@ mod tests {
         assert!(at(deadline).is_none());
         assert!(envelope().is_live(USERS, &bytes, just_before));
         assert!(!envelope().is_live(USERS, &bytes, deadline));
+        assert_eq!(
+            envelope().deadline(USERS, &bytes, just_before),
+            Some(Some(deadline))
+        );
+        assert_eq!(envelope().deadline(USERS, &bytes, deadline), None);
     }
 
     #[test]

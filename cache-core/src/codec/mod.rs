@@ -36,12 +36,13 @@ mod identity;
 use std::error::Error;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::{BackendError, BackendErrorKind};
 
 #[cfg(test)]
 pub(crate) use self::envelope::DEADLINE_AT;
-pub(crate) use self::envelope::{Envelope, HEADER_LEN, TAG};
+pub(crate) use self::envelope::{Envelope, HEAD_LEN, HEADER_LEN};
 pub use self::identity::TypeIdentity;
 
 /// The error of a [`Codec`].
@@ -168,4 +169,12 @@ pub(crate) fn encode_key<T: Serialize + ?Sized>(
             format_args!("cannot encode the key: {e}"),
         )
     })
+}
+
+/// The key [`encode_key`] encoded as `bytes`, or `None` if they are not a `T`'s whole encoding.
+pub(crate) fn decode_key<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    match postcard::take_from_bytes(bytes) {
+        Ok((key, [])) => Some(key),
+        _ => None,
+    }
 }

@@ -8,18 +8,18 @@ use redis::{Cmd, FromRedisValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::backend::{Backend, BackendStats, Found};
+use crate::backend::{Backend, BackendStats, Compute, Computed, Found, Transaction, Ttl};
 use crate::clock::{self, Timestamp};
-use crate::codec::{Envelope, TypeIdentity};
+use crate::codec::{Envelope, HEAD_LEN, TypeIdentity};
 use crate::config::Config;
 use crate::context::Namespace;
 use crate::error::BackendError;
 use crate::key::Lookup;
 
 use super::KIND;
-use super::clear::{Walk, Walker};
+use super::clear::{Walk, Walker, header_of};
 use super::connection::Connector;
-use super::idle;
+use super::idle::{self, Reply};
 use super::keys::KeySpace;
 use super::options::RedisOptions;
 
@@ -63,7 +63,7 @@ pub(crate) struct Store {
 }
 
 /// `PX` takes whole milliseconds; a shorter positive TTL rounds up rather than to "expire now".
-fn px(ttl: Duration) -> u64 {
+pub(crate) fn px(ttl: Duration) -> u64 {
     let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
     if Duration::from_millis(millis) < ttl {
         millis.saturating_add(1)
@@ -98,11 +98,16 @@ impl RedisBackend {
         TypeIdentity::of::<K, V>(self.store.version)
     }
 
+    /// The time to idle, and the same in Redis's milliseconds.
+    pub(crate) fn tti(&self) -> Option<(Duration, u64)> {
+        self.store.tti.map(|tti| (tti, px(tti)))
+    }
+
     /// `GET`, or with a time to idle, the [`idle`] script that also pushes the deadline and
     /// Redis's expiry back, unless the value has expired at `now`.
-    fn read(&self, key: &[u8], now: Timestamp) -> Cmd {
-        match self.store.tti {
-            Some(tti) => idle::read(key, now, tti, px(tti)),
+    pub(crate) fn read<K, V>(&self, key: &[u8], now: Timestamp) -> Cmd {
+        match self.tti() {
+            Some(tti) => idle::read(key, self.head::<K, V>(), now, tti, Reply::Value),
             None => {
                 let mut cmd = redis::cmd("GET");
                 cmd.arg(key);
@@ -111,30 +116,80 @@ impl RedisBackend {
         }
     }
 
-    /// `SET` with the value's deadline on memokit's clock in the envelope, and Redis's own expiry
-    /// (`PX`) as the storage bound.
-    fn write<K: Serialize, V: Serialize>(
+    /// The first bytes of every `K -> V` value, for scripts that check a value on the server.
+    pub(crate) fn head<K, V>(&self) -> [u8; HEAD_LEN] {
+        self.envelope().head(self.identity::<K, V>())
+    }
+
+    /// The stored form of a `K -> V` value written at `now` that expires after `ttl` (or the
+    /// time to idle), and that expiry in Redis's milliseconds.
+    pub(crate) fn sealed<K, V: Serialize>(
         &self,
-        key: &K,
         value: &V,
         ttl: Option<Duration>,
-    ) -> Result<Cmd, BackendError> {
-        let now = clock::now();
+        now: Timestamp,
+    ) -> Result<(Vec<u8>, Option<u64>), BackendError> {
         let ttl = ttl.or(self.store.tti);
         let deadline = ttl.map(|ttl| now.saturating_add(ttl));
         let bytes = self
             .envelope()
             .seal(self.identity::<K, V>(), value, now, deadline)?;
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.space.key(key)?).arg(bytes);
-        if let Some(ttl) = ttl {
-            cmd.arg("PX").arg(px(ttl));
-        }
-        Ok(cmd)
+        Ok((bytes, ttl.map(px)))
+    }
+
+    /// `SET` with the value's deadline on memokit's clock in the envelope, and Redis's own expiry
+    /// (`PX`) as the storage bound.
+    pub(crate) fn write<K: Serialize, V: Serialize>(
+        &self,
+        key: &K,
+        value: &V,
+        ttl: Option<Duration>,
+    ) -> Result<Cmd, BackendError> {
+        let (bytes, px) = self.sealed::<K, V>(value, ttl, clock::now())?;
+        Ok(set(&self.space.key(key)?, bytes, px))
+    }
+
+    /// The Redis keys of `keys`.
+    fn keys<K, Q: ?Sized + Lookup<K>>(&self, keys: &[&Q]) -> Result<Vec<Vec<u8>>, BackendError>
+    where
+        K: Serialize,
+    {
+        keys.iter().map(|k| self.space.key(&k.to_key())).collect()
+    }
+
+    /// The Redis key of `key`.
+    fn key<K: Serialize, Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Vec<u8>, BackendError> {
+        self.space.key(&key.to_key())
+    }
+
+    /// The read of `key`'s envelope header, for `contains_key` and `ttl`.
+    fn header_cmd<K: Serialize, Q: ?Sized + Lookup<K>>(
+        &self,
+        key: &Q,
+    ) -> Result<Cmd, BackendError> {
+        self.key(key).map(|key| header_of(&key))
+    }
+
+    /// Runs the command `cmd` builds and makes a result of its reply with `then`.
+    fn one<R: FromRedisValue, T>(
+        &self,
+        cmd: Result<Cmd, BackendError>,
+        then: impl FnOnce(R) -> Result<T, BackendError>,
+    ) -> Result<T, BackendError> {
+        then(self.run(&cmd?)?)
+    }
+
+    /// Async form of [`one`](Self::one).
+    async fn one_async<R: FromRedisValue, T>(
+        &self,
+        cmd: Result<Cmd, BackendError>,
+        then: impl FnOnce(R) -> Result<T, BackendError>,
+    ) -> Result<T, BackendError> {
+        then(self.run_async(&cmd?).await?)
     }
 
     /// What a read of a `K -> V` entry found at `now`: an expired value is a miss.
-    fn found<K, V: DeserializeOwned>(
+    pub(crate) fn found<K, V: DeserializeOwned>(
         &self,
         bytes: Option<Vec<u8>>,
         now: Timestamp,
@@ -156,6 +211,16 @@ impl RedisBackend {
     }
 }
 
+/// `SET` of a stored value, with Redis's expiry in milliseconds if it has one.
+pub(crate) fn set(key: &[u8], bytes: Vec<u8>, px: Option<u64>) -> Cmd {
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(key).arg(bytes);
+    if let Some(px) = px {
+        cmd.arg("PX").arg(px);
+    }
+    cmd
+}
+
 fn unlink(key: &[u8]) -> Cmd {
     let mut cmd = redis::cmd("UNLINK");
     cmd.arg(key);
@@ -164,7 +229,7 @@ fn unlink(key: &[u8]) -> Cmd {
 
 impl<K, V> Backend<K, V> for RedisBackend
 where
-    K: Serialize + Send + Sync + 'static,
+    K: Serialize + Eq + Send + Sync + 'static,
     V: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     type Options = RedisOptions;
@@ -222,7 +287,7 @@ where
     fn get<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<Found<V>>, BackendError> {
         let key = self.space.key(&key.to_key())?;
         let now = clock::now();
-        self.found::<K, V>(self.run(&self.read(&key, now))?, now)
+        self.found::<K, V>(self.run(&self.read::<K, V>(&key, now))?, now)
     }
 
     fn insert(&self, key: K, value: V, ttl: Option<Duration>) -> Result<(), BackendError> {
@@ -256,6 +321,81 @@ where
         }
     }
 
+    fn get_many<Q: ?Sized + Lookup<K>>(
+        &self,
+        keys: &[&Q],
+    ) -> Result<Vec<Option<Found<V>>>, BackendError> {
+        let (keys, now) = (self.keys(keys)?, clock::now());
+        let batch = self.get_batch::<K, V>(&keys, now);
+        self.got::<K, V>(&batch, self.run_batch(&batch)?, now)
+    }
+
+    fn insert_many(&self, entries: Vec<(K, V)>, ttl: Option<Duration>) -> Result<(), BackendError> {
+        let batch = self.insert_batch(&entries, ttl, clock::now())?;
+        self.run_batch(&batch).map(drop)
+    }
+
+    fn remove_many<Q: ?Sized + Lookup<K>>(&self, keys: &[&Q]) -> Result<u64, BackendError> {
+        let (keys, now) = (self.keys(keys)?, clock::now());
+        let replies = self.run_batch(&self.remove_batch(&keys))?;
+        Ok(self.removed::<K, V>(replies, now))
+    }
+
+    fn take<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<V>, BackendError> {
+        let now = clock::now();
+        let cmd = self.key(key).map(Self::take_cmd);
+        self.one(cmd, |bytes| self.taken::<K, V>(bytes, now))
+    }
+
+    fn compute<F>(&self, key: K, ttl: Option<Duration>, f: F) -> Result<Computed<V>, BackendError>
+    where
+        F: FnMut(Option<&V>) -> Compute<V>,
+    {
+        self.atomically(self.computation::<K, V, F>(self.space.key(&key)?, ttl, f, clock::now()))
+    }
+
+    fn transaction<R, F>(&self, keys: &[K], ttl: Option<Duration>, f: F) -> Result<R, BackendError>
+    where
+        F: FnMut(&mut Transaction<'_, K, V>) -> R,
+    {
+        self.atomically(self.transact(keys, ttl, f, clock::now())?)
+    }
+
+    fn contains_key<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, BackendError> {
+        let now = clock::now();
+        let cmd = self.header_cmd(key);
+        self.one(
+            cmd,
+            |header: Vec<u8>| Ok(self.is_live::<K, V>(&header, now)),
+        )
+    }
+
+    fn ttl<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Ttl, BackendError> {
+        let now = clock::now();
+        let cmd = self.header_cmd(key);
+        self.one(cmd, |header: Vec<u8>| Ok(self.ttl_in::<K, V>(&header, now)))
+    }
+
+    fn expire<Q: ?Sized + Lookup<K>>(
+        &self,
+        key: &Q,
+        ttl: Option<Duration>,
+    ) -> Result<bool, BackendError> {
+        let now = clock::now();
+        let cmd = self
+            .key(key)
+            .map(|key| self.expire_cmd::<K, V>(key, ttl, now));
+        self.one(cmd, |done: u64| Ok(done == 1))
+    }
+
+    fn touch<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, BackendError> {
+        let now = clock::now();
+        let cmd = self.key(key).map(|key| self.touch_cmd::<K, V>(key, now));
+        self.one(cmd, |header: Option<Vec<u8>>| {
+            Ok(self.is_live::<K, V>(&header.unwrap_or_default(), now))
+        })
+    }
+
     // The impl's bounds already make `K` and `V` `Send`, so the `where K: Send, V: Send` of the
     // trait's async methods is not repeated on them.
     fn get_async<Q: ?Sized + Lookup<K> + Sync>(
@@ -266,7 +406,7 @@ where
         // The caller's clock (a sandbox's), read before the future moves to another thread.
         let now = clock::now();
         async move {
-            let cmd = self.read(&key?, now);
+            let cmd = self.read::<K, V>(&key?, now);
             self.found::<K, V>(self.run_async(&cmd).await?, now)
         }
     }
@@ -294,6 +434,124 @@ where
             .run_async(&self.store.connector)
             .await
             .map(drop)
+    }
+
+    // Each async form reads the caller's clock (a sandbox's) and encodes its keys before the
+    // future moves to another thread.
+    fn get_many_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        keys: &[&Q],
+    ) -> impl Future<Output = Result<Vec<Option<Found<V>>>, BackendError>> + Send {
+        let (keys, now) = (self.keys(keys), clock::now());
+        async move {
+            let batch = self.get_batch::<K, V>(&keys?, now);
+            self.got::<K, V>(&batch, self.run_batch_async(&batch).await?, now)
+        }
+    }
+
+    fn insert_many_async(
+        &self,
+        entries: Vec<(K, V)>,
+        ttl: Option<Duration>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
+        let batch = self.insert_batch(&entries, ttl, clock::now());
+        async move { self.run_batch_async(&batch?).await.map(drop) }
+    }
+
+    fn remove_many_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        keys: &[&Q],
+    ) -> impl Future<Output = Result<u64, BackendError>> + Send {
+        let (keys, now) = (self.keys(keys), clock::now());
+        async move {
+            let replies = self.run_batch_async(&self.remove_batch(&keys?)).await?;
+            Ok(self.removed::<K, V>(replies, now))
+        }
+    }
+
+    fn take_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> impl Future<Output = Result<Option<V>, BackendError>> + Send {
+        let (cmd, now) = (self.key(key).map(Self::take_cmd), clock::now());
+        self.one_async(cmd, move |bytes| self.taken::<K, V>(bytes, now))
+    }
+
+    fn compute_async<F>(
+        &self,
+        key: K,
+        ttl: Option<Duration>,
+        f: F,
+    ) -> impl Future<Output = Result<Computed<V>, BackendError>> + Send
+    where
+        F: FnMut(Option<&V>) -> Compute<V> + Send,
+    {
+        let key = self.space.key(&key);
+        let now = clock::now();
+        async move {
+            let cas = self.computation::<K, V, F>(key?, ttl, f, now);
+            self.atomically_async(cas).await
+        }
+    }
+
+    fn transaction_async<R, F>(
+        &self,
+        keys: &[K],
+        ttl: Option<Duration>,
+        f: F,
+    ) -> impl Future<Output = Result<R, BackendError>> + Send
+    where
+        F: FnMut(&mut Transaction<'_, K, V>) -> R + Send,
+        R: Send,
+    {
+        let now = clock::now();
+        async move {
+            self.atomically_async(self.transact(keys, ttl, f, now)?)
+                .await
+        }
+    }
+
+    fn contains_key_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send {
+        let (cmd, now) = (self.header_cmd(key), clock::now());
+        self.one_async(cmd, move |header: Vec<u8>| {
+            Ok(self.is_live::<K, V>(&header, now))
+        })
+    }
+
+    fn ttl_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> impl Future<Output = Result<Ttl, BackendError>> + Send {
+        let (cmd, now) = (self.header_cmd(key), clock::now());
+        self.one_async(cmd, move |header: Vec<u8>| {
+            Ok(self.ttl_in::<K, V>(&header, now))
+        })
+    }
+
+    fn expire_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+        ttl: Option<Duration>,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send {
+        let now = clock::now();
+        let cmd = self
+            .key(key)
+            .map(|key| self.expire_cmd::<K, V>(key, ttl, now));
+        self.one_async(cmd, |done: u64| Ok(done == 1))
+    }
+
+    fn touch_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send {
+        let now = clock::now();
+        let cmd = self.key(key).map(|key| self.touch_cmd::<K, V>(key, now));
+        self.one_async(cmd, move |header: Option<Vec<u8>>| {
+            Ok(self.is_live::<K, V>(&header.unwrap_or_default(), now))
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! Walking a view's keys with `SCAN ... MATCH`, on the one server or on every cluster primary, to
-//! delete them with `UNLINK` (clear), count them, or count the live entries among them.
+//! delete them with `UNLINK` (clear), count them, count the live entries among them, or read
+//! their values a step at a time (iteration, in the `iterate` file).
 //!
 //! `SCAN` visits a node's keyspace in small steps, so a large database is never blocked the way
 //! `KEYS` blocks it, and `UNLINK` frees memory off Redis's main thread. Each step is one operation
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, Pipeline, RedisResult, Value, from_redis_value};
 
+use crate::backend::Cursor;
 use crate::clock::Timestamp;
 use crate::codec::{Envelope, HEADER_LEN, TypeIdentity};
 use crate::error::BackendError;
@@ -38,14 +40,16 @@ pub(crate) enum Walk {
         identity: TypeIdentity,
         now: Timestamp,
     },
+    /// Read their values, one step at a time ([`Walker::entries`]).
+    Entries,
 }
 
 /// What follows a `SCAN` step.
 enum Then {
     /// `UNLINK` the batch.
     Unlink(Cmd),
-    /// Read the envelope headers of these keys.
-    Headers(Vec<Vec<u8>>),
+    /// Read these keys' envelope headers, or for [`Walk::Entries`], their values.
+    Read(Vec<Vec<u8>>),
 }
 
 /// Where one `SCAN` cursor lives.
@@ -72,6 +76,8 @@ pub(crate) struct Walker {
     /// The cursor of the next `SCAN` on that node, or `None` once it is exhausted.
     cursor: Option<u64>,
     found: u64,
+    /// The keys and values of the last step of a [`Walk::Entries`].
+    entries: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Walker {
@@ -84,11 +90,45 @@ impl Walker {
             node: 0,
             cursor: Some(0),
             found: 0,
+            entries: Vec::new(),
         }
+    }
+
+    /// A walk like [`new`](Self::new)'s that goes on from `cursor`.
+    pub(crate) fn resume(space: &KeySpace, walk: Walk, cursor: Cursor) -> Self {
+        Self {
+            node: cursor.part() as usize,
+            cursor: Some(cursor.position()),
+            ..Self::new(space, walk)
+        }
+    }
+
+    /// Where the walk goes on from, or `None` if it is done.
+    pub(crate) fn cursor(&self) -> Option<Cursor> {
+        let part = |node: usize| u32::try_from(node).expect("a cluster has few primaries");
+        match self.cursor {
+            Some(position) => Some(Cursor::new(part(self.node), position)),
+            None if self.node + 1 < self.nodes.len() => Some(Cursor::new(part(self.node + 1), 0)),
+            None => None,
+        }
+    }
+
+    /// The keys and values the last step of a [`Walk::Entries`] read (a key deleted since its
+    /// `SCAN` left out).
+    pub(crate) fn entries(&mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        std::mem::take(&mut self.entries)
     }
 
     /// Walks every key of the view; the number of keys found.
     pub(crate) fn run_sync(mut self, connector: &Connector) -> Result<u64, BackendError> {
+        self.find_nodes(connector)?;
+        while self.step_sync(connector)? {}
+        Ok(self.found)
+    }
+
+    /// Learns the nodes to walk: a cluster's primaries, in the order of their addresses so that
+    /// a [`Cursor`]'s part names the same node from one call to the next.
+    pub(crate) fn find_nodes(&mut self, connector: &Connector) -> Result<(), BackendError> {
         if connector.is_cluster() {
             self.on(connector.run_sync(|conn| match conn {
                 SyncConn::Cluster(c) => {
@@ -97,36 +137,42 @@ impl Walker {
                 SyncConn::Single(_) => Ok(vec![Node::Only]),
             })?);
         }
-        while let Some((scan, node)) = self.scan() {
-            let step = connector.run_sync(|conn| match (conn, node) {
-                (SyncConn::Cluster(c), Node::At(route)) => {
-                    Ok(from_redis_value(c.route_command(&scan, route)?)?)
-                }
-                (conn, _) => scan.query(conn.as_dyn()),
-            })?;
-            match self.absorb(step) {
-                Some(Then::Unlink(unlink)) => {
-                    connector.run_sync(|conn| unlink.exec(conn.as_dyn()))?;
-                }
-                Some(Then::Headers(keys)) => {
-                    let values = connector.run_sync(|conn| match conn {
-                        // The blocking cluster connection pipelines only through its own type,
-                        // which routes each command by its key.
-                        SyncConn::Cluster(c) => {
-                            let mut headers = redis::cluster::cluster_pipe();
-                            for key in &keys {
-                                headers.add_command(header_of(key));
-                            }
-                            headers.query(c)
-                        }
-                        SyncConn::Single(c) => headers(&keys).query(c),
-                    })?;
-                    self.tally(values);
-                }
-                None => {}
+        Ok(())
+    }
+
+    /// One `SCAN` step and what follows it; whether there was a step to take.
+    pub(crate) fn step_sync(&mut self, connector: &Connector) -> Result<bool, BackendError> {
+        let Some((scan, node)) = self.scan() else {
+            return Ok(false);
+        };
+        let step = connector.run_sync(|conn| match (conn, node) {
+            (SyncConn::Cluster(c), Node::At(route)) => {
+                Ok(from_redis_value(c.route_command(&scan, route)?)?)
             }
+            (conn, _) => scan.query(conn.as_dyn()),
+        })?;
+        match self.absorb(step) {
+            Some(Then::Unlink(unlink)) => {
+                connector.run_sync(|conn| unlink.exec(conn.as_dyn()))?;
+            }
+            Some(Then::Read(keys)) => {
+                let values = connector.run_sync(|conn| match conn {
+                    // The blocking cluster connection pipelines only through its own type,
+                    // which routes each command by its key.
+                    SyncConn::Cluster(c) => {
+                        let mut reads = redis::cluster::cluster_pipe();
+                        for key in &keys {
+                            reads.add_command(self.read_of(key));
+                        }
+                        reads.query(c)
+                    }
+                    SyncConn::Single(c) => self.reads(&keys).query(c),
+                })?;
+                self.tally(keys, values);
+            }
+            None => {}
         }
-        Ok(self.found)
+        Ok(true)
     }
 
     /// Async form of [`run_sync`](Self::run_sync).
@@ -160,19 +206,20 @@ impl Walker {
                         .run_async(|mut conn| async move { unlink.exec_async(&mut conn).await })
                         .await?;
                 }
-                Some(Then::Headers(keys)) => {
+                Some(Then::Read(keys)) => {
+                    let (reads, count) = (self.reads(&keys), keys.len());
                     let values = connector.run_async(|conn| async move {
                         match (conn, at) {
                             // To the node just scanned, which holds every key of the batch.
                             (
                                 AsyncConn::Cluster(mut c),
                                 Node::At(RoutingInfo::SingleNode(route)),
-                            ) => c.route_pipeline(headers(&keys), 0, keys.len(), route).await,
-                            (mut conn, _) => headers(&keys).query_async(&mut conn).await,
+                            ) => c.route_pipeline(reads, 0, count, route).await,
+                            (mut conn, _) => reads.query_async(&mut conn).await,
                         }
                     });
                     let values = values.await?;
-                    self.tally(values);
+                    self.tally(keys, values);
                 }
                 None => {}
             }
@@ -203,7 +250,7 @@ impl Walker {
             .arg(&self.pattern)
             .arg("COUNT")
             .arg(SCAN_COUNT);
-        if matches!(self.walk, Walk::Live { .. }) {
+        if matches!(self.walk, Walk::Live { .. } | Walk::Entries) {
             cmd.arg("TYPE").arg("string");
         }
         Some((cmd, node))
@@ -226,46 +273,65 @@ impl Walker {
                 cmd.arg(keys);
                 Some(Then::Unlink(cmd))
             }
-            Walk::Live { .. } => Some(Then::Headers(keys)),
+            Walk::Live { .. } | Walk::Entries => Some(Then::Read(keys)),
         }
     }
 
-    /// Counts the live entries among a batch's headers.
-    fn tally(&mut self, headers: Vec<Value>) {
-        let Walk::Live {
-            envelope,
-            identity,
-            now,
-        } = &self.walk
-        else {
-            return;
-        };
-        self.found += headers
-            .iter()
-            .filter(|value| match value {
-                Value::BulkString(header) => envelope.is_live(*identity, header, *now),
-                _ => false,
-            })
-            .count() as u64;
+    /// Counts the live entries among a batch's headers, or keeps the batch's values.
+    fn tally(&mut self, keys: Vec<Vec<u8>>, values: Vec<Value>) {
+        let read = keys
+            .into_iter()
+            .zip(values)
+            .filter_map(|(key, value)| match value {
+                Value::BulkString(bytes) => Some((key, bytes)),
+                _ => None,
+            });
+        match &self.walk {
+            Walk::Live {
+                envelope,
+                identity,
+                now,
+            } => {
+                self.found += read
+                    .filter(|(_, header)| envelope.is_live(*identity, header, *now))
+                    .count() as u64;
+            }
+            Walk::Entries => {
+                self.entries = read.collect();
+                self.found += self.entries.len() as u64;
+            }
+            Walk::Unlink | Walk::Count => {}
+        }
+    }
+
+    /// The read of one key of a batch: its header, or for [`Walk::Entries`], its value.
+    fn read_of(&self, key: &[u8]) -> Cmd {
+        if let Walk::Entries = self.walk {
+            let mut cmd = redis::cmd("GET");
+            cmd.arg(key);
+            cmd
+        } else {
+            header_of(key)
+        }
+    }
+
+    /// One pipeline reading `keys`. A key deleted since the scan reads as nothing (or an empty
+    /// header), and one that changed type as an error in its place, not as the pipeline's.
+    fn reads(&self, keys: &[Vec<u8>]) -> Pipeline {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for key in keys {
+            pipe.add_command(self.read_of(key));
+        }
+        pipe
     }
 }
 
 /// The first [`HEADER_LEN`] bytes of `key`'s value.
-fn header_of(key: &[u8]) -> Cmd {
+pub(crate) fn header_of(key: &[u8]) -> Cmd {
     let mut cmd = redis::cmd("GETRANGE");
     cmd.arg(key).arg(0).arg(HEADER_LEN - 1);
     cmd
-}
-
-/// One pipeline reading the headers of `keys`. A key deleted since the scan reads as `""`, and
-/// one that changed type as an error in its place, not as the pipeline's.
-fn headers(keys: &[Vec<u8>]) -> Pipeline {
-    let mut pipe = redis::pipe();
-    pipe.ignore_errors();
-    for key in keys {
-        pipe.add_command(header_of(key));
-    }
-    pipe
 }
 
 fn all_primaries() -> RoutingInfo {
@@ -275,8 +341,10 @@ fn all_primaries() -> RoutingInfo {
 /// The primaries named in a reply routed to all of them (a map from `host:port`).
 fn primaries(reply: Value) -> RedisResult<Vec<Node>> {
     let by_address: HashMap<String, Value> = from_redis_value(reply)?;
-    Ok(by_address
-        .into_keys()
+    let mut addresses: Vec<String> = by_address.into_keys().collect();
+    addresses.sort_unstable();
+    Ok(addresses
+        .into_iter()
         .filter_map(|address| {
             let (host, port) = address.rsplit_once(':')?;
             Some(Node::At(RoutingInfo::SingleNode(

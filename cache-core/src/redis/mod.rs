@@ -73,6 +73,19 @@
 //!   deadline on memokit's clock and values of another type. It is a sync call on a blocking
 //!   connection; keep it off hot paths. [`RedisBackend::count`] counts the view's keys (hashes
 //!   and expired values included). `weight` equals `entries`; the other counters are 0.
+//! * **The operations beyond get/insert/remove** each take one round trip where they can.
+//!   `get_many` is one `MGET` (with a time to idle, one pipeline of idle reads), `insert_many` one
+//!   pipeline of `SET`s, `remove_many` one script that deletes the keys and returns their headers,
+//!   so the count is of live values; on Redis Cluster each command names the keys of one hash slot
+//!   and the groups go out together (the `batch` file). `compute` and transactions are an
+//!   optimistic compare-and-set: read the bytes, run the closure, and commit in one Lua script
+//!   only if every key still holds them, retried on conflict (the `cas` file says why not
+//!   `WATCH`); a transaction on Redis Cluster must keep to one hash slot. `take` is `GETDEL`
+//!   (Redis 6.2 or later; updates keep expiry with `KEEPTTL`, 6.0), `contains_key` and `ttl` read
+//!   the 28-byte header, `expire` and `persist` rewrite the envelope's deadline and Redis's expiry
+//!   in one script, and `touch` is the idle read (the `expiry` file). Iteration and `remove_where`
+//!   walk the view with `SCAN` and delete by compare-and-delete (the `iterate` file). `prune` is
+//!   not supported: Redis bounds memory with `maxmemory`.
 //! * **Single flight is per process.** Concurrent misses on one key in one process run the loader
 //!   once; N processes missing the same key at the same moment run it up to N times, and the last
 //!   write wins. Redis is not locked around a load: a lost lock would stall callers, and the values
@@ -81,12 +94,39 @@
 //! Backend-specific operations for cache modules (hashes, pipelines and raw commands) are methods
 //! of [`RedisBackend`], reached with [`Cache::backend`](crate::Cache::backend).
 
+/// Lua shared by the scripts that judge a value on the server as the envelope's `is_live` (in
+/// [`crate::codec`]) does on the client: `live(v, head, now)` holds when the value `v` starts
+/// with `head` (magic, envelope version, codec and type identity: the envelope's `head`) and its
+/// deadline is none or after `now` (8 bytes, little-endian nanoseconds on memokit's clock). The
+/// deadline is compared byte by byte, most significant first: Lua 5.1 numbers are doubles and
+/// cannot hold nanoseconds exactly. The offsets are those of [`crate::codec`]'s layout.
+macro_rules! lua_live {
+    () => {
+        r"
+local function live(v, head, now)
+  if string.len(v) < 28 or string.sub(v, 1, 12) ~= head then return false end
+  local deadline = string.sub(v, 21, 28)
+  if deadline == string.rep('\0', 8) then return true end
+  for i = 8, 1, -1 do
+    local n, d = string.byte(now, i), string.byte(deadline, i)
+    if n ~= d then return n < d end
+  end
+  return false
+end
+"
+    };
+}
+
 mod backend;
+mod batch;
 mod blocking;
 mod breaker;
+mod cas;
 mod clear;
 mod connection;
+mod expiry;
 mod idle;
+mod iterate;
 mod keys;
 mod ops;
 mod options;

@@ -1,0 +1,265 @@
+//! Batches: [`get_many`](crate::Backend::get_many), [`insert_many`](crate::Backend::insert_many)
+//! and [`remove_many`](crate::Backend::remove_many) in one round trip.
+//!
+//! On one server a batch is one pipeline: a single `MGET` (or, with a time to idle, one idle
+//! read per key, which also pushes each deadline back), `SET`s, or one script that reads the
+//! headers of the keys it deletes so the count is of live values, as `get` judges them. On Redis
+//! Cluster a command's keys must share a hash slot, and memokit's keys carry no hash tags, so the
+//! keys are grouped by slot and each group gets its own command: the async cluster connection
+//! sends the groups concurrently, and the blocking one pipelines them, one round trip per node.
+//! The blocking cluster pipeline refuses `MGET`, so there a group's `MGET` runs inside a
+//! one-line script.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::future::try_join_all;
+use redis::cluster_routing::Slot;
+use redis::{Pipeline, Value, from_redis_value};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::backend::Found;
+use crate::clock::Timestamp;
+use crate::error::BackendError;
+
+use super::backend::{RedisBackend, set};
+use super::cas::delete_if_unchanged;
+use super::connection::{SyncConn, backend_error};
+
+/// KEYS: the keys to delete. Returns the header of each (empty if there was none to read).
+const REMOVE: &str = r"
+local headers = {}
+for i, key in ipairs(KEYS) do
+  local header = redis.pcall('GETRANGE', key, 0, 27)
+  if type(header) ~= 'string' then header = '' end
+  headers[i] = header
+  redis.call('UNLINK', key)
+end
+return headers
+";
+
+/// `MGET` of one slot's keys, for the blocking cluster pipeline, which refuses `MGET` itself.
+const MGET: &str = "return redis.call('MGET', unpack(KEYS))";
+
+/// The commands of one batch: one pipeline per group of keys that one command may name together,
+/// and the positions of those keys in the batch.
+pub(crate) struct Batch {
+    groups: Vec<Vec<usize>>,
+    pipes: Vec<Pipeline>,
+}
+
+/// The positions of `keys` grouped by hash slot on a cluster, or all in one group.
+fn groups(cluster: bool, keys: &[Vec<u8>]) -> Vec<Vec<usize>> {
+    if !cluster {
+        return if keys.is_empty() {
+            Vec::new()
+        } else {
+            vec![(0..keys.len()).collect()]
+        };
+    }
+    let (mut at, mut groups) = (HashMap::new(), Vec::<Vec<usize>>::new());
+    for (i, key) in keys.iter().enumerate() {
+        let group = *at.entry(Slot::for_key(key)).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[group].push(i);
+    }
+    groups
+}
+
+/// The keys at `positions`.
+fn pick<'a>(keys: &'a [Vec<u8>], positions: &'a [usize]) -> impl Iterator<Item = &'a [u8]> {
+    positions.iter().map(|&i| &keys[i][..])
+}
+
+impl RedisBackend {
+    /// How many hash slots `keys` span (1 on one server, whatever the keys).
+    pub(crate) fn slots(&self, keys: &[Vec<u8>]) -> usize {
+        groups(self.store.connector.is_cluster(), keys).len()
+    }
+
+    fn batch(&self, keys: &[Vec<u8>], mut pipe: impl FnMut(&[usize]) -> Pipeline) -> Batch {
+        let groups = groups(self.store.connector.is_cluster(), keys);
+        let pipes = groups.iter().map(|g| pipe(g)).collect();
+        Batch { groups, pipes }
+    }
+
+    /// The reads of `get_many` of `keys` at `now`.
+    pub(crate) fn get_batch<K, V>(&self, keys: &[Vec<u8>], now: Timestamp) -> Batch {
+        let cluster = self.store.connector.is_cluster();
+        self.batch(keys, |group| {
+            let mut pipe = redis::pipe();
+            if self.tti().is_some() {
+                for key in pick(keys, group) {
+                    pipe.add_command(self.read::<K, V>(key, now));
+                }
+            } else if cluster {
+                let keys: Vec<_> = pick(keys, group).collect();
+                pipe.cmd("EVAL").arg(MGET).arg(keys.len()).arg(keys);
+            } else {
+                pipe.cmd("MGET").arg(pick(keys, group).collect::<Vec<_>>());
+            }
+            pipe
+        })
+    }
+
+    /// The values `get_many` found, in the order of its keys.
+    pub(crate) fn got<K, V: DeserializeOwned>(
+        &self,
+        batch: &Batch,
+        replies: Vec<Vec<Value>>,
+        now: Timestamp,
+    ) -> Result<Vec<Option<Found<V>>>, BackendError> {
+        let len = batch.groups.iter().map(Vec::len).sum();
+        let mut out: Vec<Option<Found<V>>> = (0..len).map(|_| None).collect();
+        for (group, replies) in batch.groups.iter().zip(replies) {
+            // One `MGET` answers with one array, idle reads with one value each.
+            let values = replies.into_iter().flat_map(|reply| match reply {
+                Value::Array(values) => values,
+                value => vec![value],
+            });
+            for (&at, value) in group.iter().zip(values) {
+                let bytes: Option<Vec<u8>> =
+                    from_redis_value(value).map_err(|e| backend_error(e.into()))?;
+                out[at] = self.found::<K, V>(bytes, now)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The writes of `insert_many`, each expiring after `ttl`.
+    pub(crate) fn insert_batch<K: Serialize, V: Serialize>(
+        &self,
+        entries: &[(K, V)],
+        ttl: Option<Duration>,
+        now: Timestamp,
+    ) -> Result<Batch, BackendError> {
+        let mut keys = Vec::with_capacity(entries.len());
+        let mut sets = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let key = self.space.key(key)?;
+            let (bytes, px) = self.sealed::<K, V>(value, ttl, now)?;
+            sets.push(set(&key, bytes, px));
+            keys.push(key);
+        }
+        Ok(self.batch(&keys, |group| {
+            let mut pipe = redis::pipe();
+            for &at in group {
+                pipe.add_command(sets[at].clone());
+            }
+            pipe
+        }))
+    }
+
+    /// The deletes of `remove_many`.
+    pub(crate) fn remove_batch(&self, keys: &[Vec<u8>]) -> Batch {
+        self.batch(keys, |group| {
+            let keys: Vec<_> = pick(keys, group).collect();
+            let mut pipe = redis::pipe();
+            pipe.cmd("EVAL").arg(REMOVE).arg(keys.len()).arg(keys);
+            pipe
+        })
+    }
+
+    /// How many of the values `remove_many` deleted were live `K -> V` entries at `now`.
+    pub(crate) fn removed<K, V>(&self, replies: Vec<Vec<Value>>, now: Timestamp) -> u64 {
+        let identity = self.identity::<K, V>();
+        replies
+            .into_iter()
+            .flatten()
+            .flat_map(|reply| match reply {
+                Value::Array(headers) => headers,
+                _ => Vec::new(),
+            })
+            .filter(|header| match header {
+                Value::BulkString(header) => self.envelope().is_live(identity, header, now),
+                _ => false,
+            })
+            .count() as u64
+    }
+
+    /// The compare-and-deletes of `remove_where`: each key of `entries` is deleted only if it
+    /// still holds the bytes read with it.
+    pub(crate) fn delete_batch(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Batch {
+        let keys: Vec<Vec<u8>> = entries.iter().map(|(key, _)| key.clone()).collect();
+        self.batch(&keys, |group| {
+            let mut pipe = redis::pipe();
+            for &at in group {
+                let (key, bytes) = &entries[at];
+                pipe.add_command(delete_if_unchanged(key, bytes));
+            }
+            pipe
+        })
+    }
+
+    /// Sends `batch` on blocking connections: the replies of each of its pipelines.
+    pub(crate) fn run_batch(&self, batch: &Batch) -> Result<Vec<Vec<Value>>, BackendError> {
+        if batch.pipes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.store.connector.run_sync(|conn| match conn {
+            SyncConn::Single(c) => batch.pipes.iter().map(|pipe| pipe.query(c)).collect(),
+            SyncConn::Cluster(c) => {
+                let mut all = redis::cluster::cluster_pipe();
+                for cmd in batch.pipes.iter().flat_map(Pipeline::cmd_iter) {
+                    all.add_command(cmd.clone());
+                }
+                let mut replies = all.query::<Vec<Value>>(c)?.into_iter();
+                Ok(batch
+                    .pipes
+                    .iter()
+                    .map(|pipe| replies.by_ref().take(pipe.len()).collect())
+                    .collect())
+            }
+        })
+    }
+
+    /// Async form of [`run_batch`](Self::run_batch): the groups go out concurrently on the
+    /// multiplexed connection.
+    pub(crate) async fn run_batch_async(
+        &self,
+        batch: &Batch,
+    ) -> Result<Vec<Vec<Value>>, BackendError> {
+        if batch.pipes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.store
+            .connector
+            .run_async(|conn| {
+                try_join_all(batch.pipes.iter().map(move |pipe| {
+                    let mut conn = conn.clone();
+                    async move { pipe.query_async::<Vec<Value>>(&mut conn).await }
+                }))
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_server_takes_every_key_at_once_and_a_cluster_one_slot_at_a_time() {
+        let keys: Vec<Vec<u8>> = (0..50u8).map(|i| vec![b'k', i]).collect();
+        assert_eq!(groups(false, &keys), vec![(0..50).collect::<Vec<_>>()]);
+        assert!(groups(false, &[]).is_empty());
+        let by_slot = groups(true, &keys);
+        assert!(by_slot.len() > 1);
+        let mut seen: Vec<usize> = by_slot.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..50).collect::<Vec<_>>());
+        for group in &by_slot {
+            assert!(
+                group.windows(2).all(|w| w[0] < w[1]),
+                "keys keep their order"
+            );
+            let slot = Slot::for_key(&keys[group[0]]);
+            assert!(group.iter().all(|&i| Slot::for_key(&keys[i]) == slot));
+        }
+        let tagged: Vec<Vec<u8>> = (0..5u8).map(|i| vec![b'{', b'a', b'}', i]).collect();
+        assert_eq!(groups(true, &tagged).len(), 1);
+    }
+}
