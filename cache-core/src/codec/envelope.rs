@@ -17,6 +17,7 @@ const MAGIC: [u8; 2] = *b"mk";
 /// 1: magic, version, codec, write time. 2: adds the type identity and the deadline.
 const ENVELOPE_VERSION: u8 = 2;
 /// The first bytes of every value of this envelope version: magic, then the version.
+#[cfg(feature = "redis")]
 pub(crate) const TAG: [u8; 3] = [MAGIC[0], MAGIC[1], ENVELOPE_VERSION];
 /// The header's length: what a reader needs to decide whether a value is live.
 pub(crate) const HEADER_LEN: usize = 28;
@@ -45,6 +46,12 @@ impl Header {
     fn expired(&self, now: Timestamp) -> bool {
         self.deadline.is_some_and(|deadline| now >= deadline)
     }
+}
+
+/// A deadline as stored: 0 for none. A deadline at nanosecond 0 has long passed; 1 keeps it
+/// apart from "none".
+fn encode_deadline(deadline: Option<Timestamp>) -> u64 {
+    deadline.map_or(0, |d| d.as_nanos().max(1))
 }
 
 fn u64_at(bytes: &[u8], at: usize) -> u64 {
@@ -76,9 +83,7 @@ impl Envelope {
         out.push(self.codec.id());
         out.extend_from_slice(&identity.as_u64().to_le_bytes());
         out.extend_from_slice(&written.as_nanos().to_le_bytes());
-        // A deadline at nanosecond 0 has long passed; 1 keeps it apart from "none".
-        let deadline = deadline.map_or(0, |d| d.as_nanos().max(1));
-        out.extend_from_slice(&deadline.to_le_bytes());
+        out.extend_from_slice(&encode_deadline(deadline).to_le_bytes());
         self.codec.encode(&value, &mut out).map_err(|e| {
             self.error(format_args!(
                 "cannot encode a {} with {}: {e}",
@@ -133,8 +138,27 @@ impl Envelope {
     /// Whether `header` (a stored value's first [`HEADER_LEN`] bytes, or more) is that of a value
     /// [`unseal`](Self::unseal) would return for `identity` at `now`, payload aside.
     pub(crate) fn is_live(&self, identity: TypeIdentity, header: &[u8], now: Timestamp) -> bool {
+        self.live_deadline(identity, header, now).is_some()
+    }
+
+    /// The deadline in `header` (`Some(None)`: none) if it is that of a value
+    /// [`unseal`](Self::unseal) would return for `identity` at `now`, payload aside; else `None`.
+    pub(crate) fn live_deadline(
+        &self,
+        identity: TypeIdentity,
+        header: &[u8],
+        now: Timestamp,
+    ) -> Option<Option<Timestamp>> {
         self.header(header)
-            .is_ok_and(|h| h.identity == identity && !h.expired(now))
+            .ok()
+            .filter(|h| h.identity == identity && !h.expired(now))
+            .map(|h| h.deadline)
+    }
+
+    /// Rewrites the deadline of a sealed value in place, for a store that changes a deadline
+    /// without decoding the value ([`Cache::expire`](crate::Cache::expire)).
+    pub(crate) fn set_deadline(bytes: &mut [u8], deadline: Option<Timestamp>) {
+        bytes[DEADLINE..HEADER_LEN].copy_from_slice(&encode_deadline(deadline).to_le_bytes());
     }
 
     fn header(&self, bytes: &[u8]) -> Result<Header, BackendError> {
