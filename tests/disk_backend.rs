@@ -389,3 +389,28 @@ fn a_write_acknowledged_before_sigkill_is_there_after_it() {
         "{stats:?}"
     );
 }
+
+static SQUARES_RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+#[memokit::cached(backend = disk, path = "target/memokit-tests/disk-macro-square.redb")]
+fn square(x: u64) -> u64 {
+    SQUARES_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    x * x
+}
+
+/// A cache module on disk.
+#[derive(memokit::Cache)]
+#[cache(key = u64, value = String, backend = disk, path = "target/memokit-tests/disk-module.redb")]
+struct Names;
+
+#[test]
+fn the_macros_put_caches_on_disk() {
+    let _sb = sandbox();
+    assert_eq!(square(12), 144);
+    assert_eq!(square(12), 144);
+    assert_eq!(SQUARES_RUN.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(SQUARE_MEMO.cache().unwrap().backend_kind(), "disk");
+    Names::insert(1, "ada".into()).unwrap();
+    assert_eq!(Names::get(&1).unwrap().as_deref(), Some("ada"));
+    assert_eq!(Names::cache().unwrap().backend_kind(), "disk");
+}

@@ -243,6 +243,9 @@ fn memo_static(
         let timeout = args.timeout.as_ref().map(|(_, t)| duration("timeout", t));
         quote!(.backend_options(#private::RedisOptions::new() #url #timeout))
     });
+    let disk = args.common.path.as_ref().map(|(_, path)| {
+        quote_spanned!(path.span()=> .backend_options(#private::DiskOptions::new(#path)))
+    });
     // `cfg!(test)` expands in the user's crate: strict in its own test build only.
     let sandbox = args
         .common
@@ -255,7 +258,7 @@ fn memo_static(
         .map(|v| quote_spanned!(v.span()=> .version(#v)));
     quote! {
         static __MEMOKIT_MEMO: #memo_ty = #private::Memo::new(#id, || {
-            #private::Cache::builder(#name) #ttl #tti #refresh #capacity #weigher #redis #sandbox #version .build()
+            #private::Cache::builder(#name) #ttl #tti #refresh #capacity #weigher #redis #disk #sandbox #version .build()
         });
     }
 }
