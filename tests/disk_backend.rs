@@ -414,3 +414,24 @@ fn the_macros_put_caches_on_disk() {
     assert_eq!(Names::get(&1).unwrap().as_deref(), Some("ada"));
     assert_eq!(Names::cache().unwrap().backend_kind(), "disk");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_operations_see_the_sandbox_and_its_clock() {
+    let file = TempFile::new("async");
+    let c = open::<u64, String>("disk-async", &file, Durability::Durable).unwrap();
+    let sb = sandbox();
+    c.insert_with_ttl_async(1, "one".into(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    c.insert_many_async([(2, "two".into()), (3, "three".into())])
+        .await
+        .unwrap();
+    assert_eq!(c.get_async(&1).await.unwrap().as_deref(), Some("one"));
+    sb.advance(Duration::from_secs(5));
+    assert_eq!(c.get_async(&1).await.unwrap(), None, "the sandbox's clock");
+    assert_eq!(c.remove_many_async([&2, &3]).await.unwrap(), 2);
+    assert!(!c.remove_async(&3).await.unwrap());
+    drop(sb);
+    assert_eq!(c.get_many_async([&1, &2]).await.unwrap(), vec![None, None]);
+    c.clear_async().await.unwrap();
+}

@@ -1,5 +1,7 @@
 //! [`DiskBackend`] and its [`Backend`] and [`Iterate`] implementations.
 
+#[cfg(feature = "tokio")]
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -20,6 +22,9 @@ use crate::key::Lookup;
 use super::KIND;
 use super::options::DiskOptions;
 use super::store::{Removals, Store, Writer, hash_of, key_bytes, stored_key};
+
+/// An entry ready to store: its stored key and its envelope.
+type Sealed = (Vec<u8>, Vec<u8>);
 
 /// Entries a [`scan`](Iterate::scan) step hands over (more when keys share a hash).
 const SCAN_STEP: usize = 256;
@@ -109,14 +114,22 @@ impl DiskBackend {
         }
     }
 
-    /// Runs `f` in one write transaction of this view, counting what it removed on the way.
+    /// Runs `f` in one write transaction of this view at memokit's time now.
     fn write<K, V, R>(
         &self,
         f: impl FnOnce(&mut Writer<'_>) -> Result<R, BackendError>,
     ) -> Result<R, BackendError> {
-        let (out, removals) =
-            self.store
-                .write(self.ns, clock::now(), self.identity::<K, V>(), f)?;
+        self.write_at::<K, V, R>(clock::now(), f)
+    }
+
+    /// Runs `f` in one write transaction of this view at `now`, counting what it removed on
+    /// the way.
+    fn write_at<K, V, R>(
+        &self,
+        now: Timestamp,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<R, BackendError>,
+    ) -> Result<R, BackendError> {
+        let (out, removals) = self.store.write(self.ns, now, self.identity::<K, V>(), f)?;
         let Removals {
             evicted,
             expired,
@@ -128,6 +141,60 @@ impl DiskBackend {
             .replaced
             .fetch_add(replaced, Ordering::Relaxed);
         Ok(out)
+    }
+
+    fn stored_keys<K: Serialize, Q: ?Sized + Lookup<K>>(
+        &self,
+        keys: &[&Q],
+    ) -> Result<Vec<Vec<u8>>, BackendError> {
+        keys.iter().map(|k| self.lookup(*k)).collect()
+    }
+
+    /// The live values under the stored keys `keys` at `now`, from one snapshot.
+    fn get_stored<K, V: DeserializeOwned>(
+        &self,
+        keys: &[Vec<u8>],
+        now: Timestamp,
+    ) -> Result<Vec<Option<Found<V>>>, BackendError> {
+        let envelopes = self
+            .store
+            .read(|r| keys.iter().map(|k| r.get(k)).collect::<Result<Vec<_>, _>>())?;
+        envelopes
+            .into_iter()
+            .map(|e| self.unseal::<K, V>(e, now))
+            .collect()
+    }
+
+    /// The (stored key, envelope) pairs of `entries`, written at `now`.
+    fn seal_all<K: Serialize, V: Serialize>(
+        &self,
+        entries: &[(K, V)],
+        ttl: Option<Duration>,
+        now: Timestamp,
+    ) -> Result<Vec<Sealed>, BackendError> {
+        let deadline = ttl.map(|ttl| now.saturating_add(ttl));
+        entries
+            .iter()
+            .map(|(k, v)| Ok((self.key(k)?, self.seal::<K, V>(v, now, deadline)?)))
+            .collect()
+    }
+
+    /// Stores sealed entries in one write transaction at `now`.
+    fn put_sealed<K, V>(&self, sealed: &[Sealed], now: Timestamp) -> Result<(), BackendError> {
+        self.write_at::<K, V, _>(now, |w| sealed.iter().try_for_each(|(k, e)| w.put(k, e)))
+    }
+
+    /// Removes the stored keys `keys` in one write transaction at `now`; how many were live.
+    fn remove_stored<K, V>(&self, keys: &[Vec<u8>], now: Timestamp) -> Result<u64, BackendError> {
+        self.write_at::<K, V, _>(now, |w| {
+            let mut live = 0;
+            for key in keys {
+                if let Some(envelope) = w.delete(key)? {
+                    live += u64::from(w.is_live(&envelope));
+                }
+            }
+            Ok(live)
+        })
     }
 
     /// The live value under `key` in a write transaction, or a codec error.
@@ -202,10 +269,11 @@ where
     }
 
     fn get<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<Found<V>>, BackendError> {
-        let key = self.lookup(key)?;
-        let now = clock::now();
-        let envelope = self.store.read(|r| r.get(&key))?;
-        self.unseal::<K, V>(envelope, now)
+        let keys = [self.lookup(key)?];
+        Ok(self
+            .get_stored::<K, V>(&keys, clock::now())?
+            .pop()
+            .flatten())
     }
 
     fn insert(&self, key: K, value: V, ttl: Option<Duration>) -> Result<(), BackendError> {
@@ -260,46 +328,18 @@ where
         &self,
         keys: &[&Q],
     ) -> Result<Vec<Option<Found<V>>>, BackendError> {
-        let keys: Vec<Vec<u8>> = keys
-            .iter()
-            .map(|k| self.lookup(*k))
-            .collect::<Result<_, _>>()?;
-        let now = clock::now();
-        let envelopes = self
-            .store
-            .read(|r| keys.iter().map(|k| r.get(k)).collect::<Result<Vec<_>, _>>())?;
-        envelopes
-            .into_iter()
-            .map(|e| self.unseal::<K, V>(e, now))
-            .collect()
+        self.get_stored::<K, V>(&self.stored_keys(keys)?, clock::now())
     }
 
     /// One write transaction, so one commit (one fsync in durable mode) for the batch.
     fn insert_many(&self, entries: Vec<(K, V)>, ttl: Option<Duration>) -> Result<(), BackendError> {
         let now = clock::now();
-        let deadline = ttl.map(|ttl| now.saturating_add(ttl));
-        let sealed: Vec<(Vec<u8>, Vec<u8>)> = entries
-            .iter()
-            .map(|(k, v)| Ok((self.key(k)?, self.seal::<K, V>(v, now, deadline)?)))
-            .collect::<Result<_, BackendError>>()?;
-        self.write::<K, V, _>(|w| sealed.iter().try_for_each(|(k, e)| w.put(k, e)))
+        self.put_sealed::<K, V>(&self.seal_all(&entries, ttl, now)?, now)
     }
 
     /// One write transaction; counts only keys that had a live value.
     fn remove_many<Q: ?Sized + Lookup<K>>(&self, keys: &[&Q]) -> Result<u64, BackendError> {
-        let keys: Vec<Vec<u8>> = keys
-            .iter()
-            .map(|k| self.lookup(*k))
-            .collect::<Result<_, _>>()?;
-        self.write::<K, V, _>(|w| {
-            let mut live = 0;
-            for key in &keys {
-                if let Some(envelope) = w.delete(key)? {
-                    live += u64::from(w.is_live(&envelope));
-                }
-            }
-            Ok(live)
-        })
+        self.remove_stored::<K, V>(&self.stored_keys(keys)?, clock::now())
     }
 
     fn take<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<V>, BackendError> {
@@ -437,6 +477,111 @@ where
     /// Evicts the oldest writes first (the backend's FIFO), in one write transaction.
     fn prune(&self, max_entries: u64) -> Result<u64, BackendError> {
         self.write::<K, V, _>(|w| w.evict_to(max_entries))
+    }
+
+    // On Tokio's blocking pool inside a runtime (feature `tokio`), so a commit's fsync never
+    // holds a runtime thread: the keys are encoded and the clock read (a sandbox's, which is
+    // the calling thread's) before the work moves. Operations taking a caller's closure
+    // (`compute`, `transaction`, `remove_where`) keep the default, since the closure is not
+    // `'static`.
+    #[cfg(feature = "tokio")]
+    fn get_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> impl Future<Output = Result<Option<Found<V>>, BackendError>> + Send {
+        let keys = self.lookup(key).map(|k| vec![k]);
+        let (this, now) = (self.clone(), clock::now());
+        async move {
+            let keys = keys?;
+            offload(move || Ok(this.get_stored::<K, V>(&keys, now)?.pop().flatten())).await
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    fn insert_async(
+        &self,
+        key: K,
+        value: V,
+        ttl: Option<Duration>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
+        <Self as Backend<K, V>>::insert_many_async(self, vec![(key, value)], ttl)
+    }
+
+    #[cfg(feature = "tokio")]
+    fn remove_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send {
+        let keys = self.lookup(key).map(|k| vec![k]);
+        let (this, now) = (self.clone(), clock::now());
+        async move {
+            let keys = keys?;
+            offload(move || Ok(this.remove_stored::<K, V>(&keys, now)? > 0)).await
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    fn clear_async(&self) -> impl Future<Output = Result<(), BackendError>> + Send {
+        let (this, now) = (self.clone(), clock::now());
+        offload(move || this.write_at::<K, V, _>(now, |w| w.clear()))
+    }
+
+    #[cfg(feature = "tokio")]
+    fn get_many_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        keys: &[&Q],
+    ) -> impl Future<Output = Result<Vec<Option<Found<V>>>, BackendError>> + Send {
+        let keys = self.stored_keys(keys);
+        let (this, now) = (self.clone(), clock::now());
+        async move {
+            let keys = keys?;
+            offload(move || this.get_stored::<K, V>(&keys, now)).await
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    fn insert_many_async(
+        &self,
+        entries: Vec<(K, V)>,
+        ttl: Option<Duration>,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
+        let now = clock::now();
+        let sealed = self.seal_all(&entries, ttl, now);
+        let this = self.clone();
+        async move {
+            let sealed = sealed?;
+            offload(move || this.put_sealed::<K, V>(&sealed, now)).await
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    fn remove_many_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        keys: &[&Q],
+    ) -> impl Future<Output = Result<u64, BackendError>> + Send {
+        let keys = self.stored_keys(keys);
+        let (this, now) = (self.clone(), clock::now());
+        async move {
+            let keys = keys?;
+            offload(move || this.remove_stored::<K, V>(&keys, now)).await
+        }
+    }
+}
+
+/// Runs `f` on Tokio's blocking pool inside a runtime, else on this thread.
+#[cfg(feature = "tokio")]
+async fn offload<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, BackendError> + Send + 'static,
+) -> Result<T, BackendError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime.spawn_blocking(f).await.unwrap_or_else(|e| {
+            Err(BackendError::new(
+                KIND,
+                crate::error::BackendErrorKind::Other,
+                format_args!("the blocking task of a disk operation failed: {e}"),
+            ))
+        }),
+        Err(_) => f(),
     }
 }
 

@@ -73,10 +73,12 @@
 //!   makes one commit in [`DiskOptions::FAST_SYNC_EVERY`] durable (and one when the cache is
 //!   dropped): a crash loses the writes since, and redb's copy-on-write commit never leaves the
 //!   file corrupt. The README's benchmark section has the cost of each.
-//! * **Async.** The `_async` methods keep the trait's defaults, which run the operation on the
-//!   calling thread: a read is a B-tree lookup in redb's page cache, but a durable write waits for
-//!   an fsync, so an async program with many writes should use [`Durability::Fast`] or call the
-//!   cache from `spawn_blocking`.
+//! * **Async.** With feature `tokio`, the async forms of get, insert, remove, clear and the
+//!   batches run on Tokio's blocking pool when called inside a runtime, so a durable commit's
+//!   fsync never holds a runtime thread (outside a runtime they run on the calling thread).
+//!   The async forms of `compute`, `transaction`, `take`, `ttl` and the other operations keep
+//!   the trait's default and run on the calling thread: their closures are not `'static`, and
+//!   the rest are one short transaction each; call them from `spawn_blocking` on a busy runtime.
 
 mod backend;
 mod options;
