@@ -435,7 +435,7 @@ pub use memokit_core::*;
 ///
 /// **`backend = disk`** (feature `disk`) keeps the cache in a file that survives restarts;
 /// **`path = "..."`** (a string literal, required with it, and only with it) names the file.
-/// See [`DiskBackend`](crate::DiskBackend) for what the file holds and how durable writes are.
+/// See [`DiskBackend`] for what the file holds and how durable writes are.
 ///
 /// ```no_run
 /// # #[cfg(feature = "disk")]
