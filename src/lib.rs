@@ -482,6 +482,22 @@ pub use memokit_core::*;
 /// # }
 /// ```
 ///
+/// **`backend = disk`** (feature `disk`) keeps the cache in a file that survives restarts;
+/// **`path = "..."`** (a string literal, required with it, and only with it) names the file.
+/// See [`DiskBackend`] for what the file holds and how durable writes are.
+///
+/// ```no_run
+/// # #[cfg(feature = "disk")]
+/// # mod with_disk {
+/// # use memokit::cached;
+/// #[cached(backend = disk, path = "target/caches/thumbnails.redb", ttl = "7d")]
+/// fn thumbnail(url: &str) -> Vec<u8> {
+///     # let _ = url;
+///     vec![0; 64] // an expensive download and resize
+/// }
+/// # }
+/// ```
+///
 /// **`version = 2`** (a `u32` literal or expression, default 0) is the schema version of the
 /// cached values. A backend that stores bytes (Redis) writes it beside each value and reads a
 /// value of another version as a miss, which the next call overwrites: bump it when the return
@@ -684,7 +700,8 @@ pub use memokit_macros::cached;
 /// |---|---|
 /// | `key = Type`, `value = Type` | required: the key and value types |
 /// | `name = "users"` | the cache's name in errors, stats, `caches()` and remote keys; default `module::path::Users` |
-/// | `backend = memory` | `memory` (default), `redis` (feature `redis`; its URL and options set by `config`), or a type implementing [`Backend`] |
+/// | `backend = memory` | `memory` (default), `redis` (feature `redis`; its URL and options set by `config`), `disk` (feature `disk`), or a type implementing [`Backend`] |
+/// | `path = "file"` | the disk backend's file (with `backend = disk`; or set `settings.backend` in `config`) |
 /// | `ttl = "5m"`, `tti = "1h"` | time to live / to idle: a literal (`ms`, `s`, `m`, `h`, `d`) or a `Duration` expression |
 /// | `capacity = 10_000` | at most this many entries (or this much weight, with a weigher) |
 /// | `weigher = path_or_closure` | `Fn(&K, &V) -> u64`: bound the cache by total weight |

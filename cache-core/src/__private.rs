@@ -13,6 +13,9 @@ pub use std::time::Duration;
 pub use crate::backend::{Backend, Transaction, Ttl};
 #[doc(hidden)]
 pub use crate::cache::{Cache, CacheBuilder, Flagged, FlightMode, OkOnly, SomeOnly, Whole};
+#[cfg(feature = "disk")]
+#[doc(hidden)]
+pub use crate::disk::{DiskBackend, DiskOptions};
 #[doc(hidden)]
 pub use crate::error::{CacheError, LoadError};
 #[doc(hidden)]

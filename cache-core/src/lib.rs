@@ -54,7 +54,7 @@ pub mod key;
 // The storage contract.
 pub mod backend;
 // Services.
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "disk"))]
 pub mod codec;
 mod flight;
 mod registry;
@@ -63,6 +63,8 @@ pub mod telemetry;
 // Isolation.
 pub mod sandbox;
 // Backends.
+#[cfg(feature = "disk")]
+pub mod disk;
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -82,6 +84,8 @@ pub use bounds::{CacheKey, CacheValue};
 pub use cache::{Cache, CacheBuilder, Cached, Entry, Iter};
 pub use config::{Config, EvictionListener, Weigher};
 pub use context::Namespace;
+#[cfg(feature = "disk")]
+pub use disk::{DiskBackend, DiskOptions, Durability};
 pub use error::{BackendError, BackendErrorKind, CacheError, LoadError};
 pub use memo::{Companion, Memo};
 pub use memory::{Counter, MemoryBackend};

@@ -49,6 +49,8 @@ pub(crate) struct CommonOptions {
     pub(crate) sandbox_required: Option<Span>,
     /// The schema version of the values (a `u32` literal or expression).
     pub(crate) version: Option<Expr>,
+    /// The disk backend's file, with the option's name.
+    pub(crate) path: Option<(Ident, LitStr)>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -71,10 +73,28 @@ impl CommonOptions {
             "weigher" => self.weigher = Some((name.clone(), input.parse()?)),
             "sandbox" => self.sandbox_required = parse_sandbox(input, diag)?,
             "version" => self.version = Some(parse_version(input, diag)?),
+            "path" => self.path = parse_path(name, input, diag)?,
             "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// Reports a `path` without `backend = disk`, and `backend = disk` without a `path` unless
+    /// `path_elsewhere` (a cache module's `config` function may set it).
+    pub(crate) fn check_path(&self, path_elsewhere: bool, diag: &mut Diagnostics) {
+        match (&self.backend, &self.path) {
+            (Some(BackendArg::Disk(_)), Some(_)) => {}
+            (Some(BackendArg::Disk(span)), None) if !path_elsewhere => diag.push(syn::Error::new(
+                *span,
+                "the disk backend needs its file: add `path = \"target/caches/NAME.redb\"`",
+            )),
+            (_, Some((name, _))) => diag.error(
+                name,
+                "`path` is the file of the disk backend: add `backend = disk`",
+            ),
+            _ => {}
+        }
     }
 
     /// The `weigher`, if there is no `capacity` for the total weight it bounds. The caller reports
@@ -88,6 +108,7 @@ impl CommonOptions {
 pub(crate) enum BackendArg {
     Memory,
     Redis(Span),
+    Disk(Span),
     /// A user type implementing `memokit::Backend<K, V>`.
     Custom(Box<Type>),
 }
@@ -99,6 +120,7 @@ impl BackendArg {
         match arg {
             None | Some(Self::Memory) => None,
             Some(Self::Redis(span)) => Some(quote_spanned!(*span=> #private::RedisBackend)),
+            Some(Self::Disk(span)) => Some(quote_spanned!(*span=> #private::DiskBackend)),
             Some(Self::Custom(ty)) => Some(quote!(#ty)),
         }
     }
@@ -207,6 +229,28 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// `path = "file"`: a string literal (a cache module whose file is known only at run time sets
+/// it in its `config` function).
+fn parse_path(
+    name: &Ident,
+    input: ParseStream,
+    diag: &mut Diagnostics,
+) -> syn::Result<Option<(Ident, LitStr)>> {
+    let expr: Expr = input.parse()?;
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) if !lit.value().is_empty() => Ok(Some((name.clone(), lit))),
+        other => {
+            diag.error(
+                &other,
+                "`path` takes the disk backend's file as a non-empty string: write `path = \"target/caches/users.redb\"` (a cache module can set `settings.backend` in its `config` function instead)",
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// `sandbox = "required" | "optional"`.
@@ -318,11 +362,12 @@ fn parse_backend(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Back
         match name.as_str() {
             "memory" => return Ok(BackendArg::Memory),
             "redis" => return Ok(BackendArg::Redis(ident.span())),
+            "disk" => return Ok(BackendArg::Disk(ident.span())),
             _ if name.starts_with(|c: char| c.is_ascii_lowercase()) => {
                 diag.error(
                     ident,
                     format!(
-                        "unknown backend `{name}`; expected `memory`, `redis`, or the path of a type implementing `memokit::Backend`"
+                        "unknown backend `{name}`; expected `memory`, `redis`, `disk`, or the path of a type implementing `memokit::Backend`"
                     ),
                 );
                 return Ok(BackendArg::Memory);

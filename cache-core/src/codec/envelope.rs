@@ -17,6 +17,7 @@ const MAGIC: [u8; 2] = *b"mk";
 /// 1: magic, version, codec, write time. 2: adds the type identity and the deadline.
 const ENVELOPE_VERSION: u8 = 2;
 /// The first bytes of every value of this envelope version: magic, then the version.
+#[cfg(feature = "redis")]
 pub(crate) const TAG: [u8; 3] = [MAGIC[0], MAGIC[1], ENVELOPE_VERSION];
 /// The header's length: what a reader needs to decide whether a value is live.
 pub(crate) const HEADER_LEN: usize = 28;
@@ -49,6 +50,12 @@ impl Header {
     }
 }
 
+/// A deadline as stored: 0 for none. A deadline at nanosecond 0 has long passed; 1 keeps it
+/// apart from "none".
+fn encode_deadline(deadline: Option<Timestamp>) -> u64 {
+    deadline.map_or(0, |d| d.as_nanos().max(1))
+}
+
 fn u64_at(bytes: &[u8], at: usize) -> u64 {
     let mut word = [0; 8];
     word.copy_from_slice(&bytes[at..at + 8]);
@@ -78,9 +85,7 @@ impl Envelope {
         out.push(self.codec.id());
         out.extend_from_slice(&identity.as_u64().to_le_bytes());
         out.extend_from_slice(&written.as_nanos().to_le_bytes());
-        // A deadline at nanosecond 0 has long passed; 1 keeps it apart from "none".
-        let deadline = deadline.map_or(0, |d| d.as_nanos().max(1));
-        out.extend_from_slice(&deadline.to_le_bytes());
+        out.extend_from_slice(&encode_deadline(deadline).to_le_bytes());
         self.codec.encode(&value, &mut out).map_err(|e| {
             self.error(format_args!(
                 "cannot encode a {} with {}: {e}",
@@ -160,6 +165,12 @@ impl Envelope {
         out[TAG.len()] = self.codec.id();
         out[IDENTITY..WRITTEN].copy_from_slice(&identity.as_u64().to_le_bytes());
         out
+    }
+
+    /// Rewrites the deadline of a sealed value in place, for a store that changes a deadline
+    /// without decoding the value ([`Cache::expire`](crate::Cache::expire)).
+    pub(crate) fn set_deadline(bytes: &mut [u8], deadline: Option<Timestamp>) {
+        bytes[DEADLINE..HEADER_LEN].copy_from_slice(&encode_deadline(deadline).to_le_bytes());
     }
 
     fn header(&self, bytes: &[u8]) -> Result<Header, BackendError> {

@@ -66,6 +66,13 @@ impl TypeIdentity {
     }
 }
 
+/// FNV-1a (64-bit) of `bytes`: a hash that is the same in every process and build, for a store
+/// that orders keys by it (the disk backend).
+#[cfg(feature = "disk")]
+pub(crate) fn fingerprint(bytes: &[u8]) -> u64 {
+    fnv1a(FNV_OFFSET, bytes)
+}
+
 fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         hash ^= u64::from(b);

@@ -40,10 +40,12 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{BackendError, BackendErrorKind};
 
-#[cfg(test)]
+#[cfg(all(test, feature = "redis"))]
 pub(crate) use self::envelope::DEADLINE_AT;
 pub(crate) use self::envelope::{Envelope, HEAD_LEN, HEADER_LEN};
 pub use self::identity::TypeIdentity;
+#[cfg(feature = "disk")]
+pub(crate) use self::identity::fingerprint;
 
 /// The error of a [`Codec`].
 pub type CodecError = Box<dyn Error + Send + Sync>;

@@ -229,6 +229,9 @@ fn memo_init(func: &ItemFn, args: &Args, private: &TokenStream, fn_name: &str) -
         let timeout = args.timeout.as_ref().map(|(_, t)| duration("timeout", t));
         quote!(.backend_options(#private::RedisOptions::new() #url #timeout))
     });
+    let disk = args.common.path.as_ref().map(|(_, path)| {
+        quote_spanned!(path.span()=> .backend_options(#private::DiskOptions::new(#path)))
+    });
     // `cfg!(test)` expands in the user's crate: strict in its own test build only.
     let sandbox = args
         .common
@@ -239,7 +242,7 @@ fn memo_init(func: &ItemFn, args: &Args, private: &TokenStream, fn_name: &str) -
         .version
         .as_ref()
         .map(|v| quote_spanned!(v.span()=> .version(#v)));
-    let options = quote!(#ttl #tti #refresh #capacity #weigher #redis #sandbox #version);
+    let options = quote!(#ttl #tti #refresh #capacity #weigher #redis #disk #sandbox #version);
     match (name, options.is_empty()) {
         (None, true) => quote!(at(#id)),
         (Some(name), true) => quote!(named(#id, #name)),

@@ -17,12 +17,15 @@ const KNOWN: Known = Known {
 /// In the order the docs list them.
 const OPTIONS: &[&str] = &[
     "name", "key", "value", "backend", "ttl", "tti", "capacity", "weigher", "config", "sandbox",
-    "version", "crate",
+    "version", "path", "crate",
 ];
 
 /// With what to write in memokit instead.
 const RENAMED: &[(&str, &str)] = &[
-    ("adapter", "`backend = memory` or `backend = redis`"),
+    (
+        "adapter",
+        "`backend = memory`, `backend = redis` or `backend = disk`",
+    ),
     (
         "opts",
         "`config = path::to::fn` (a function that adjusts the settings at first use)",

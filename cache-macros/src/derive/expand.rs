@@ -343,6 +343,9 @@ fn build(
         .version
         .as_ref()
         .map(|v| quote_spanned!(v.span()=> #settings.version = #v;));
+    let disk = args.path.as_ref().map(|(_, path)| {
+        quote_spanned!(path.span()=> #settings.backend = #private::DiskOptions::new(#path);)
+    });
     let config = match &module.args.config {
         Some(path) => quote_spanned!(path.span()=> #path),
         None => quote!(|_| ::core::result::Result::Ok(())),
@@ -350,7 +353,7 @@ fn build(
     quote! {
         #[allow(unused_mut)]
         let mut #settings = #private::Settings::<#key, #value, #backend>::default();
-        #ttl #tti #capacity #weigher #sandbox #version
+        #ttl #tti #capacity #weigher #sandbox #version #disk
         #private::build_module(#name, #settings, #config)
     }
 }

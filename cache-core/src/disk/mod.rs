@@ -1,0 +1,94 @@
+//! The disk backend (feature `disk`): a cache in a file that survives restarts, DETS's role in
+//! ElixirCache, on the embedded [redb](https://docs.rs/redb) store.
+//!
+//! ```
+//! use memokit_core::{Cache, DiskBackend, DiskOptions};
+//!
+//! let path = std::env::temp_dir().join(format!("memokit-mod-doc-{}.redb", std::process::id()));
+//! let users: Cache<u64, String, DiskBackend> = Cache::builder("users")
+//!     .capacity(10_000)
+//!     .backend_options(DiskOptions::new(&path))
+//!     .build()?;
+//! users.insert(1, "ada".to_string())?;
+//! assert_eq!(users.get(&1)?.as_deref(), Some("ada"));
+//! # drop(users);
+//! # std::fs::remove_file(&path).unwrap();
+//! # Ok::<(), memokit_core::CacheError>(())
+//! ```
+//!
+//! With the macros: `#[cached(backend = disk, path = "target/caches/users.redb")]`.
+//!
+//! # Design
+//!
+//! * **Why redb.** Pure Rust (no C toolchain, no cmake), ACID with copy-on-write B-trees and
+//!   checksummed pages, so a crash at any moment leaves the last committed state; MVCC readers
+//!   that never block the single writer or each other, which is what a cache's read-mostly load
+//!   wants; and one file per database. It is also what the `cached` crate's disk store uses.
+//!   An LSM store (fjall) writes faster under heavy write load but reads through several levels
+//!   and runs background compaction threads, which this library does not start behind a user's
+//!   back; fjall was not measured here.
+//! * **One file, one cache, one owner.** Each cache has its own file. redb locks it, so a second
+//!   process opening it gets [`CacheError::Config`](crate::CacheError::Config) naming `path` and
+//!   saying the file is open elsewhere, and a second cache of the same process gets the same
+//!   error from the backend's own table of open files (never a hang or a panic). The file is
+//!   closed when the cache and its sandbox views are dropped. A file that is not a redb
+//!   database, a redb database of another program, or one of another layout is refused with an
+//!   error naming the path; the open checks every page's checksum, so a file damaged behind
+//!   redb's back is an error too (a cost proportional to the file's size, paid once per open).
+//! * **Layout.** Four tables. `memokit.entries` maps the stored key (namespace id, 8 bytes
+//!   big-endian; a fixed FNV-1a hash of the key bytes, 8 bytes; the key's postcard encoding) to
+//!   an order number and the value in the [envelope](crate::codec) every byte-storing backend
+//!   shares: type identity of K, V and the cache's `version`, write time and deadline on
+//!   memokit's clock. `memokit.order` maps (namespace, order number) to the stored key: the FIFO
+//!   of writes. `memokit.counts` holds each namespace's entry count, `memokit.meta` the layout
+//!   version and the next order number. The hash orders the entries so that a walk can step by
+//!   key range with a 64-bit cursor.
+//! * **Values** that do not decode or were written for another key type, value type or
+//!   `version` are a [`Codec`](crate::BackendErrorKind::Codec) error, which the cache turns into
+//!   a miss and an error event; the next load overwrites them. Never a panic, never a wrong value.
+//! * **Expiry** is the deadline in the envelope, an absolute time on memokit's
+//!   [clock](crate::clock) (a sandbox's clock in a sandbox), so an entry expires across
+//!   restarts, checked on every read. Each write transaction also drops the oldest two entries
+//!   if they have expired (with one TTL for the cache, the oldest write expires first), so
+//!   expired entries do not pile up; [`Cache::purge_expired`](crate::Cache::purge_expired) drops
+//!   all of them. `tti` is rejected: a time to idle would turn every read into a disk write.
+//! * **Capacity** counts entries per namespace, and eviction is FIFO by write time: the entry
+//!   written longest ago goes first. The order table makes that one B-tree lookup per
+//!   eviction, in the write transaction that went over; a frequency or recency policy
+//!   (S3-FIFO, LRU) would need a write on every read to record it, which on disk costs more than
+//!   the better hit ratio gains. `weigher` is rejected. The eviction listener is not called (it
+//!   would need the key and value decoded on every eviction).
+//! * **Counting** ([`Cache::len`](crate::Cache::len), `stats().entries`) reads the view's whole
+//!   key range in one read transaction, counting live entries only: keep it off hot paths.
+//! * **Sandboxes** are namespaces in the same file: a view's keys all start with its id, so no
+//!   view reads or clears another's, and dropping the sandbox deletes its range. Sandbox ids are
+//!   per process, so opening a file drops every sandbox's entries a crashed process left there.
+//! * **Operations.** A read is one read transaction, a write one write transaction (redb has one
+//!   writer at a time): batches (`get_many`, `insert_many`, `remove_many`) take one transaction
+//!   each, `compute`, `take` and `transaction` run their read, closure and write in one write
+//!   transaction, so they are atomic and their closure runs once, and a `get_many` reads one
+//!   snapshot, so it sees a transaction whole or not at all.
+//! * **Durability.** [`Durability::Durable`] (the default) commits every write call with an
+//!   fsync: a write that returned survives a crash. [`Durability::Fast`] commits to memory and
+//!   makes one commit in [`DiskOptions::FAST_SYNC_EVERY`] durable (and one when the cache is
+//!   dropped): a crash loses the writes since, and redb's copy-on-write commit never leaves the
+//!   file corrupt. The README's benchmark section has the cost of each.
+//! * **Async.** With feature `tokio`, the async forms of get, insert, remove, clear and the
+//!   batches run on Tokio's blocking pool when called inside a runtime, so a durable commit's
+//!   fsync never holds a runtime thread (outside a runtime they run on the calling thread).
+//!   The async forms of `compute`, `transaction`, `take`, `ttl` and the other operations keep
+//!   the trait's default and run on the calling thread: their closures are not `'static`, and
+//!   the rest are one short transaction each; call them from `spawn_blocking` on a busy runtime.
+
+mod backend;
+mod options;
+mod store;
+#[cfg(test)]
+mod tests;
+
+/// The backend's kind name, in stats, events and errors.
+const KIND: &str = "disk";
+
+pub use self::backend::DiskBackend;
+pub use self::options::{DiskOptions, Durability};
+pub use crate::codec::{Codec, CodecError, Postcard, Visit};

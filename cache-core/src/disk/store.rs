@@ -1,0 +1,532 @@
+//! The file: redb's database, its four tables, one owner per file, and the write and read
+//! transactions every operation runs in (layout in the [module docs](super)).
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use redb::{
+    Database, DatabaseError, ReadableDatabase, ReadableTable, Table, TableDefinition, TableHandle,
+};
+
+use crate::clock::Timestamp;
+use crate::codec::{Envelope, HEADER_LEN, TypeIdentity};
+use crate::error::{BackendError, BackendErrorKind};
+
+use super::KIND;
+use super::options::{DiskOptions, Durability};
+
+/// Stored key (namespace, key hash, postcard key bytes) -> order number, then the envelope.
+const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("memokit.entries");
+/// (namespace, order number) -> stored key: the FIFO of writes, oldest first.
+const ORDER: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("memokit.order");
+/// Namespace -> entries stored (live or not yet swept).
+const COUNTS: TableDefinition<u64, u64> = TableDefinition::new("memokit.counts");
+/// `format` (the layout version) and `seq` (the next order number).
+const META: TableDefinition<&str, u64> = TableDefinition::new("memokit.meta");
+/// The layout version written in `META`; a file of another is refused, not misread.
+const FORMAT: u64 = 1;
+/// The order number in front of each stored value.
+const SEQ_LEN: usize = 8;
+/// Where the key bytes start in a stored key: after the namespace and the key hash.
+const KEY_AT: usize = 16;
+/// How many of the oldest entries each write looks at to drop them if they have expired.
+const SWEEP: usize = 2;
+
+/// Files open in this process: redb's file lock keeps other processes out, this keeps a second
+/// cache of this process out with an error that says so.
+static OPEN: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// This process's claim on a file, released when the store (and so redb's lock) is dropped.
+struct Claim(PathBuf);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        open.retain(|p| *p != self.0);
+    }
+}
+
+/// One cache's file, shared by every view (namespace) of the cache.
+pub(crate) struct Store {
+    // Dropped before the claim, so the file is closed before another cache may open it.
+    db: Database,
+    _claim: Claim,
+    pub(crate) path: PathBuf,
+    pub(crate) envelope: Envelope,
+    durability: Durability,
+    /// Write commits made, to make one in [`DiskOptions::FAST_SYNC_EVERY`] durable.
+    commits: AtomicU64,
+    capacity: Option<u64>,
+}
+
+/// The stored key of `key_bytes` (a postcard key) in namespace `ns`: `ns` and a fixed hash of
+/// the key bytes, both big-endian so the table orders by them, then the key bytes.
+pub(crate) fn stored_key(ns: u64, key_bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(KEY_AT + key_bytes.len());
+    out.extend_from_slice(&ns.to_be_bytes());
+    out.extend_from_slice(&crate::codec::fingerprint(key_bytes).to_be_bytes());
+    out.extend_from_slice(key_bytes);
+    out
+}
+
+/// The key hash of a stored key.
+pub(crate) fn hash_of(stored: &[u8]) -> u64 {
+    let mut hash = [0; 8];
+    hash.copy_from_slice(&stored[KEY_AT - 8..KEY_AT]);
+    u64::from_be_bytes(hash)
+}
+
+/// The postcard key bytes of a stored key.
+pub(crate) fn key_bytes(stored: &[u8]) -> &[u8] {
+    &stored[KEY_AT..]
+}
+
+/// The stored keys of namespace `ns` from key hash `from` on.
+fn namespace_range(ns: u64, from: u64) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let mut start = ns.to_be_bytes().to_vec();
+    start.extend_from_slice(&from.to_be_bytes());
+    let end = ns.checked_add(1).map_or(Bound::Unbounded, |next| {
+        Bound::Excluded(next.to_be_bytes().to_vec())
+    });
+    (Bound::Included(start), end)
+}
+
+fn as_slices(range: &(Bound<Vec<u8>>, Bound<Vec<u8>>)) -> (Bound<&[u8]>, Bound<&[u8]>) {
+    (
+        range.0.as_ref().map(Vec::as_slice),
+        range.1.as_ref().map(Vec::as_slice),
+    )
+}
+
+/// What a write transaction removed besides what it was asked to.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Removals {
+    pub(crate) evicted: u64,
+    pub(crate) expired: u64,
+    pub(crate) replaced: u64,
+}
+
+impl Store {
+    pub(crate) fn open(
+        cache: &str,
+        options: &DiskOptions,
+        capacity: Option<u64>,
+    ) -> Result<Self, BackendError> {
+        let Some(path) = options.path.clone() else {
+            return Err(BackendError::config(
+                KIND,
+                "path",
+                format_args!(
+                    "the disk backend of cache `{cache}` needs a file: set `path` (`#[cached(backend = disk, path = \"...\")]` or `DiskOptions::new(path)`)"
+                ),
+            ));
+        };
+        let shown = path.display().to_string();
+        let bad = |why: &dyn std::fmt::Display| {
+            BackendError::config(KIND, "path", format_args!("`{shown}`: {why}"))
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| bad(&e))?;
+        }
+        let claim = claim(&path).map_err(|e| bad(&e))?;
+        let db = Database::builder()
+            // A file altered behind redb's back is then an error here, never a panic later.
+            .set_check_integrity_on_open(true)
+            .create(&path)
+            .map_err(|e| match e {
+                DatabaseError::DatabaseAlreadyOpen => bad(
+                    &"the file is open in another process; one file holds one cache, opened by one process at a time",
+                ),
+                e => bad(&format_args!("not a memokit disk cache file: {e}")),
+            })?;
+        let store = Self {
+            db,
+            _claim: claim,
+            path,
+            envelope: Envelope::new(options.codec.clone(), KIND),
+            durability: options.durability,
+            commits: AtomicU64::new(0),
+            capacity,
+        };
+        store.check_format().map_err(|e| bad(&e))?;
+        Ok(store)
+    }
+
+    /// Refuses a redb file of another program or layout, writes the layout of a new one, and
+    /// drops the entries of sandboxes, which belong to the process that last had the file.
+    fn check_format(&self) -> Result<(), String> {
+        let read = self.db.begin_read().map_err(|e| e.to_string())?;
+        let tables: Vec<String> = read
+            .list_tables()
+            .map_err(|e| e.to_string())?
+            .map(|t| t.name().to_string())
+            .collect();
+        let format = if tables.is_empty() {
+            None
+        } else if tables.iter().any(|t| t == META.name()) {
+            let meta = read.open_table(META).map_err(|e| e.to_string())?;
+            let format = meta.get("format").map_err(|e| e.to_string())?;
+            Some(format.map_or(0, |f| f.value()))
+        } else {
+            return Err(format!(
+                "a redb database of another program (tables {tables:?}), not a memokit disk cache file"
+            ));
+        };
+        drop(read);
+        if let Some(format) = format.filter(|&f| f != FORMAT) {
+            return Err(format!(
+                "a memokit disk cache file of layout {format}; this build reads layout {FORMAT}"
+            ));
+        }
+        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| e.to_string())?;
+            meta.insert("format", FORMAT).map_err(|e| e.to_string())?;
+            let first_sandbox = 1u64.to_be_bytes();
+            let mut entries = txn.open_table(ENTRIES).map_err(|e| e.to_string())?;
+            entries
+                .retain_in::<&[u8], _>(first_sandbox.as_slice().., |_, _| false)
+                .map_err(|e| e.to_string())?;
+            let mut order = txn.open_table(ORDER).map_err(|e| e.to_string())?;
+            order
+                .retain_in((1, 0)..=(u64::MAX, u64::MAX), |_, _| false)
+                .map_err(|e| e.to_string())?;
+            let mut counts = txn.open_table(COUNTS).map_err(|e| e.to_string())?;
+            counts
+                .retain_in(1.., |_, _| false)
+                .map_err(|e| e.to_string())?;
+        }
+        txn.commit().map_err(|e| e.to_string())
+    }
+
+    /// An error of the file, naming it.
+    pub(crate) fn error(&self, e: impl std::fmt::Display) -> BackendError {
+        BackendError::new(
+            KIND,
+            BackendErrorKind::Other,
+            format_args!("`{}`: {e}", self.path.display()),
+        )
+    }
+
+    fn next_durability(&self) -> redb::Durability {
+        match self.durability {
+            Durability::Durable => redb::Durability::Immediate,
+            Durability::Fast => {
+                let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_multiple_of(DiskOptions::FAST_SYNC_EVERY) {
+                    redb::Durability::Immediate
+                } else {
+                    redb::Durability::None
+                }
+            }
+        }
+    }
+
+    /// Runs `f` in one write transaction over namespace `ns` and commits what it did, then
+    /// drops what has expired among the oldest entries and evicts down to the capacity. An
+    /// error from `f` commits nothing.
+    pub(crate) fn write<R>(
+        &self,
+        ns: u64,
+        now: Timestamp,
+        identity: TypeIdentity,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<R, BackendError>,
+    ) -> Result<(R, Removals), BackendError> {
+        let mut txn = self.db.begin_write().map_err(|e| self.error(e))?;
+        txn.set_durability(self.next_durability())
+            .map_err(|e| self.error(e))?;
+        let (out, removals) = {
+            let open = |e: redb::TableError| self.error(e);
+            let mut meta = txn.open_table(META).map_err(open)?;
+            let mut counts = txn.open_table(COUNTS).map_err(open)?;
+            let seq = meta
+                .get("seq")
+                .map_err(|e| self.error(e))?
+                .map_or(0, |s| s.value());
+            let count = counts
+                .get(ns)
+                .map_err(|e| self.error(e))?
+                .map_or(0, |c| c.value());
+            let mut writer = Writer {
+                store: self,
+                entries: txn.open_table(ENTRIES).map_err(open)?,
+                order: txn.open_table(ORDER).map_err(open)?,
+                ns,
+                now,
+                identity,
+                seq,
+                count,
+                removals: Removals::default(),
+            };
+            let out = f(&mut writer)?;
+            writer.sweep()?;
+            writer.evict_to(self.capacity.unwrap_or(u64::MAX))?;
+            meta.insert("seq", writer.seq).map_err(|e| self.error(e))?;
+            counts.insert(ns, writer.count).map_err(|e| self.error(e))?;
+            (out, writer.removals)
+        };
+        txn.commit().map_err(|e| self.error(e))?;
+        Ok((out, removals))
+    }
+
+    /// Runs `f` over one consistent snapshot of the file.
+    pub(crate) fn read<R>(
+        &self,
+        f: impl FnOnce(&Reader) -> Result<R, BackendError>,
+    ) -> Result<R, BackendError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let entries = txn.open_table(ENTRIES).map_err(|e| self.error(e))?;
+        f(&Reader {
+            store: self,
+            entries,
+        })
+    }
+}
+
+impl Drop for Store {
+    /// In fast mode, makes the writes since the last durable commit durable.
+    fn drop(&mut self) {
+        if self.durability == Durability::Fast
+            && !self
+                .commits
+                .load(Ordering::Relaxed)
+                .is_multiple_of(DiskOptions::FAST_SYNC_EVERY)
+            && let Ok(txn) = self.db.begin_write()
+        {
+            // Nothing to report to: the next open finds the last durable state either way.
+            let _ = txn.commit();
+        }
+    }
+}
+
+/// Claims `path` for this process, or says which cache of it holds it.
+fn claim(path: &Path) -> Result<Claim, String> {
+    let name = path.file_name().ok_or("the path names no file")?;
+    let parent = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => parent.canonicalize().map_err(|e| e.to_string())?,
+        None => std::env::current_dir().map_err(|e| e.to_string())?,
+    };
+    let canonical = parent.join(name);
+    let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+    if open.contains(&canonical) {
+        return Err(
+            "the file is already open by another cache of this process; one file holds one cache: give each cache a `path` of its own"
+                .into(),
+        );
+    }
+    open.push(canonical.clone());
+    Ok(Claim(canonical))
+}
+
+/// A read transaction's view of the entries.
+pub(crate) struct Reader<'s> {
+    store: &'s Store,
+    entries: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl Reader<'_> {
+    /// The envelope stored under `key`.
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(self
+            .entries
+            .get(key)
+            .map_err(|e| self.store.error(e))?
+            .map(|v| v.value()[SEQ_LEN..].to_vec()))
+    }
+
+    /// Hands `visit` (stored key, envelope) for namespace `ns` from key hash `from` on, until it
+    /// returns `false`.
+    pub(crate) fn each(
+        &self,
+        ns: u64,
+        from: u64,
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), BackendError> {
+        let range = namespace_range(ns, from);
+        for item in self
+            .entries
+            .range::<&[u8]>(as_slices(&range))
+            .map_err(|e| self.store.error(e))?
+        {
+            let (k, v) = item.map_err(|e| self.store.error(e))?;
+            if !visit(k.value(), &v.value()[SEQ_LEN..]) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A write transaction's view of one namespace, keeping the FIFO and the count in step.
+pub(crate) struct Writer<'t> {
+    store: &'t Store,
+    entries: Table<'t, &'static [u8], &'static [u8]>,
+    order: Table<'t, (u64, u64), &'static [u8]>,
+    ns: u64,
+    pub(crate) now: Timestamp,
+    identity: TypeIdentity,
+    seq: u64,
+    count: u64,
+    pub(crate) removals: Removals,
+}
+
+impl Writer<'_> {
+    /// The order number and envelope stored under `key`.
+    fn stored(&self, key: &[u8]) -> Result<Option<(u64, Vec<u8>)>, BackendError> {
+        Ok(self
+            .entries
+            .get(key)
+            .map_err(|e| self.store.error(e))?
+            .map(|v| {
+                let v = v.value();
+                let mut seq = [0; SEQ_LEN];
+                seq.copy_from_slice(&v[..SEQ_LEN]);
+                (u64::from_le_bytes(seq), v[SEQ_LEN..].to_vec())
+            }))
+    }
+
+    /// The envelope stored under `key`, live or not.
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(self.stored(key)?.map(|(_, envelope)| envelope))
+    }
+
+    fn store_at(&mut self, key: &[u8], seq: u64, envelope: &[u8]) -> Result<(), BackendError> {
+        let mut value = Vec::with_capacity(SEQ_LEN + envelope.len());
+        value.extend_from_slice(&seq.to_le_bytes());
+        value.extend_from_slice(envelope);
+        self.entries
+            .insert(key, value.as_slice())
+            .map_err(|e| self.store.error(e))?;
+        Ok(())
+    }
+
+    /// Stores `envelope` under `key` as the newest write.
+    pub(crate) fn put(&mut self, key: &[u8], envelope: &[u8]) -> Result<(), BackendError> {
+        match self.stored(key)? {
+            Some((old, _)) => {
+                self.order
+                    .remove((self.ns, old))
+                    .map_err(|e| self.store.error(e))?;
+                self.removals.replaced += 1;
+            }
+            None => self.count += 1,
+        }
+        let seq = self.seq;
+        self.seq += 1;
+        self.order
+            .insert((self.ns, seq), key)
+            .map_err(|e| self.store.error(e))?;
+        self.store_at(key, seq, envelope)
+    }
+
+    /// Rewrites the envelope under `key` in place: same place in the FIFO (not a new write).
+    pub(crate) fn rewrite(&mut self, key: &[u8], envelope: &[u8]) -> Result<(), BackendError> {
+        match self.stored(key)? {
+            Some((seq, _)) => self.store_at(key, seq, envelope),
+            None => self.put(key, envelope),
+        }
+    }
+
+    /// Removes `key`; its envelope, if there was one.
+    pub(crate) fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+        let Some((seq, envelope)) = self.stored(key)? else {
+            return Ok(None);
+        };
+        self.entries.remove(key).map_err(|e| self.store.error(e))?;
+        self.order
+            .remove((self.ns, seq))
+            .map_err(|e| self.store.error(e))?;
+        self.count -= 1;
+        Ok(Some(envelope))
+    }
+
+    /// Whether `envelope` is live for this transaction's key and value types at its time.
+    pub(crate) fn is_live(&self, envelope: &[u8]) -> bool {
+        self.store.envelope.is_live(
+            self.identity,
+            &envelope[..envelope.len().min(HEADER_LEN)],
+            self.now,
+        )
+    }
+
+    /// The oldest entries of the namespace, up to `n`, as (order number, stored key).
+    fn oldest(&self, n: usize) -> Result<Vec<Vec<u8>>, BackendError> {
+        self.order
+            .range((self.ns, 0)..=(self.ns, u64::MAX))
+            .map_err(|e| self.store.error(e))?
+            .take(n)
+            .map(|item| {
+                item.map(|(_, key)| key.value().to_vec())
+                    .map_err(|e| self.store.error(e))
+            })
+            .collect()
+    }
+
+    /// Drops the oldest entries that are no longer live (with one TTL for the whole cache,
+    /// the oldest write is the first to expire), so expired entries do not pile up.
+    fn sweep(&mut self) -> Result<(), BackendError> {
+        for key in self.oldest(SWEEP)? {
+            if let Some(envelope) = self.get(&key)?
+                && !self.is_live(&envelope)
+            {
+                self.delete(&key)?;
+                self.removals.expired += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the oldest entries until at most `max` remain; how many it removed.
+    pub(crate) fn evict_to(&mut self, max: u64) -> Result<u64, BackendError> {
+        let mut removed = 0;
+        while self.count > max {
+            let Some(key) = self.oldest(1)?.pop() else {
+                break;
+            };
+            if let Some(envelope) = self.delete(&key)? {
+                if self.is_live(&envelope) {
+                    self.removals.evicted += 1;
+                } else {
+                    self.removals.expired += 1;
+                }
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes every entry of the namespace.
+    pub(crate) fn clear(&mut self) -> Result<(), BackendError> {
+        let range = namespace_range(self.ns, 0);
+        self.entries
+            .retain_in::<&[u8], _>(as_slices(&range), |_, _| false)
+            .map_err(|e| self.store.error(e))?;
+        self.order
+            .retain_in((self.ns, 0)..=(self.ns, u64::MAX), |_, _| false)
+            .map_err(|e| self.store.error(e))?;
+        self.count = 0;
+        Ok(())
+    }
+
+    /// The (stored key, envelope) pairs of the namespace for which `pred` holds.
+    pub(crate) fn select(
+        &self,
+        mut pred: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<Vec<Vec<u8>>, BackendError> {
+        let range = namespace_range(self.ns, 0);
+        let mut out = Vec::new();
+        for item in self
+            .entries
+            .range::<&[u8]>(as_slices(&range))
+            .map_err(|e| self.store.error(e))?
+        {
+            let (k, v) = item.map_err(|e| self.store.error(e))?;
+            if pred(k.value(), &v.value()[SEQ_LEN..]) {
+                out.push(k.value().to_vec());
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,65 @@
+//! What only the inside of the backend can set up: a record corrupted in the file, a redb
+//! database of another program.
+
+use std::path::PathBuf;
+
+use super::store::stored_key;
+use super::*;
+use crate::backend::Backend;
+use crate::clock;
+use crate::codec::TypeIdentity;
+use crate::config::Config;
+use crate::error::BackendErrorKind;
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "memokit-unit-{}-{name}-{:?}.redb",
+        std::process::id(),
+        clock::system_now()
+    ))
+}
+
+#[test]
+fn a_corrupt_record_is_a_codec_error_never_a_value() {
+    let path = temp("corrupt");
+    let config = Config::<u64, u64>::new("disk-unit-corrupt".into());
+    let backend = DiskBackend::open(&config, &DiskOptions::new(&path)).unwrap();
+    let mut key = Vec::new();
+    crate::codec::encode_key(&5u64, &mut key, KIND).unwrap();
+    let identity = TypeIdentity::of::<u64, u64>(0);
+    // Two live entries older than the bad one, so that the sweep of each write (which drops
+    // the oldest entries that are not live) leaves it for the reads below.
+    Backend::<u64, u64>::insert_many(&backend, vec![(1, 1), (2, 2)], None).unwrap();
+    for garbage in [&b"mk"[..], b"\x00\x01\x02", &[b'm'; 64]] {
+        backend
+            .store
+            .write(0, clock::now(), identity, |w| {
+                w.put(&stored_key(0, &key), garbage)
+            })
+            .unwrap();
+        let err = Backend::<u64, u64>::get(&backend, &5).unwrap_err();
+        assert_eq!(err.kind(), BackendErrorKind::Codec, "{err}");
+        assert!(!Backend::<u64, u64>::contains_key(&backend, &5).unwrap());
+        assert_eq!(Backend::<u64, u64>::stats(&backend).entries, 2);
+    }
+    assert_eq!(Backend::<u64, u64>::purge_expired(&backend).unwrap(), 1);
+    drop(backend);
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_redb_database_of_another_program_is_refused_by_path() {
+    let path = temp("other");
+    let db = redb::Database::create(&path).unwrap();
+    let txn = db.begin_write().unwrap();
+    let table: redb::TableDefinition<u64, u64> = redb::TableDefinition::new("theirs");
+    txn.open_table(table).unwrap().insert(1, 2).unwrap();
+    txn.commit().unwrap();
+    drop(db);
+    let config = Config::<u64, u64>::new("disk-unit-other".into());
+    let err = DiskBackend::open(&config, &DiskOptions::new(&path)).unwrap_err();
+    assert_eq!(err.setting(), Some("path"));
+    assert!(err.message().contains("another program"), "{err}");
+    assert!(err.message().contains(&*path.to_string_lossy()), "{err}");
+    std::fs::remove_file(&path).unwrap();
+}
