@@ -6,7 +6,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use memokit::clock::ManualClock;
 use memokit::{Cache, CacheBuilder, RemovalCause, cached, caches};
 
 type Heard = Arc<Mutex<Vec<(u64, RemovalCause)>>>;
@@ -49,15 +48,16 @@ const TTL: Duration = Duration::from_secs(10);
 
 #[test]
 fn entries_past_their_ttl_leave_every_count_and_are_reported_at_the_next_operation() {
-    let clock = ManualClock::new();
-    let _guard = clock.install();
+    // A sandbox, not a bare manual clock: `caches()` from a test on another thread reads the
+    // global namespace's caches on that thread's clock, and would expire these entries early.
+    let sb = memokit::sandbox();
     // Unbounded, so the cache has as many shards as it gets: the keys spread over them.
     let (cache, heard) = listening(Cache::builder("expiry-ttl").ttl(TTL));
     for k in 0..20 {
         cache.insert(k, k).unwrap();
     }
     assert_eq!(cache.len(), 20);
-    clock.advance(TTL);
+    sb.advance(TTL);
     // One read of a key that was never there: every expired entry, whatever its shard, is
     // reported by then.
     assert_eq!(cache.get(&1_000).unwrap(), None);
@@ -71,13 +71,12 @@ fn entries_past_their_ttl_leave_every_count_and_are_reported_at_the_next_operati
 
 #[test]
 fn counts_drop_expired_entries_before_any_other_operation() {
-    let clock = ManualClock::new();
-    let _guard = clock.install();
+    let sb = memokit::sandbox();
     let cache: Cache<u64, u64> = Cache::builder("expiry-counts").ttl(TTL).build().unwrap();
     for k in 0..20 {
         cache.insert(k, k).unwrap();
     }
-    clock.advance(TTL);
+    sb.advance(TTL);
     assert_eq!(listed_entries("expiry-counts"), 0);
     assert!(cache.is_empty());
     assert_eq!(cache.stats().weight, 0);
@@ -119,33 +118,31 @@ fn a_sandbox_advance_reports_expiry_at_the_next_operation() {
 
 #[test]
 fn entries_idle_past_their_tti_are_not_counted() {
-    let clock = ManualClock::new();
-    let _guard = clock.install();
+    let sb = memokit::sandbox();
     let (cache, heard) = listening(Cache::builder("expiry-tti").tti(Duration::from_secs(10)));
     for k in 0..10 {
         cache.insert(k, k).unwrap();
     }
-    clock.advance(Duration::from_secs(6));
+    sb.advance(Duration::from_secs(6));
     assert_eq!(
         cache.get(&0).unwrap(),
         Some(0),
         "read at 6s: idle again from now"
     );
-    clock.advance(Duration::from_secs(6));
+    sb.advance(Duration::from_secs(6));
     assert_eq!(cache.get(&1_000).unwrap(), None);
     assert_eq!(expired_keys(&heard), (1..10).collect::<Vec<_>>());
     assert_eq!(cache.len(), 1);
     assert_eq!(cache.stats().weight, 1);
     assert_eq!(listed_entries("expiry-tti"), 1);
-    clock.advance(Duration::from_secs(10));
+    sb.advance(Duration::from_secs(10));
     assert!(cache.is_empty());
     assert_eq!(expired_keys(&heard), (0..10).collect::<Vec<_>>());
 }
 
 #[test]
 fn only_live_entries_count_in_a_mix_of_timed_and_untimed() {
-    let clock = ManualClock::new();
-    let _guard = clock.install();
+    let sb = memokit::sandbox();
     let (cache, heard) = listening(
         Cache::builder("expiry-mixed")
             .capacity(1 << 30)
@@ -160,7 +157,7 @@ fn only_live_entries_count_in_a_mix_of_timed_and_untimed() {
     }
     // A long TTL that does not pass.
     cache.insert_with_ttl(10, 10, 10 * TTL).unwrap();
-    clock.advance(TTL);
+    sb.advance(TTL);
     cache.insert(11, 11).unwrap();
     assert_eq!(expired_keys(&heard), [0, 2, 4, 6, 8]);
     assert_eq!(cache.len(), 7);
@@ -172,15 +169,14 @@ fn only_live_entries_count_in_a_mix_of_timed_and_untimed() {
 
 #[test]
 fn purge_expired_drops_expired_entries_and_counts_them() {
-    let clock = ManualClock::new();
-    let _guard = clock.install();
+    let sb = memokit::sandbox();
     let (cache, heard) = listening(Cache::builder("expiry-purge").ttl(TTL));
     let held = Arc::new(());
     for k in 0..3 {
         cache.insert(k, held.clone()).unwrap();
     }
     cache.insert_with_ttl(3, held.clone(), 2 * TTL).unwrap();
-    clock.advance(TTL);
+    sb.advance(TTL);
     assert_eq!(cache.purge_expired().unwrap(), 3);
     assert_eq!(Arc::strong_count(&held), 2, "the purged values are dropped");
     assert_eq!(expired_keys(&heard), [0, 1, 2]);
