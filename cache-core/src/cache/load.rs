@@ -16,7 +16,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::handle::{Cache, Scope};
+use super::handle::{Cache, Scope, ScopeRef};
 use super::policy::{Cacheable, OkOnly, Whole};
 use crate::backend::{Backend, Found};
 use crate::bounds::{CacheKey, CacheValue};
@@ -52,6 +52,9 @@ pub enum FlightMode {
     /// Every caller runs the loader; the last value stored wins (`#[cached(sync = false)]`).
     PerCaller,
 }
+
+/// A namespace's scope and the loader to run in it.
+type ScopedLoader<'a, K, V, B, F> = (ScopeRef<'a, K, V, B>, F);
 
 /// A loader that could not be run: the error, and the loader back so a fail-open caller can
 /// still run it.
@@ -121,13 +124,19 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         R: Cacheable<P, Value = V>,
         F: FnOnce() -> R,
     {
-        let scope = match self.scope() {
-            Ok(scope) => scope,
-            Err(error) => return Err(NotRun { error, loader }),
-        };
+        let (scope, loader) = self.scope_or_not_run(loader)?;
         match flight {
             FlightMode::Single => self.load(&scope, key, when_cached, loader),
             FlightMode::PerCaller => Ok(self.lead(&scope, None, key, RunFor::Caller, loader)),
+        }
+    }
+
+    /// The current namespace's scope, with `loader` passed through; or the error with the
+    /// loader back, unrun.
+    fn scope_or_not_run<F>(&self, loader: F) -> Result<ScopedLoader<'_, K, V, B, F>, NotRun<F>> {
+        match self.scope() {
+            Ok(scope) => Ok((scope, loader)),
+            Err(error) => Err(NotRun { error, loader }),
         }
     }
 
@@ -143,10 +152,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         R: Cacheable<P, Value = V>,
         F: Future<Output = R>,
     {
-        let scope = match self.scope() {
-            Ok(scope) => scope,
-            Err(error) => return Err(NotRun { error, loader }),
-        };
+        let (scope, loader) = self.scope_or_not_run(loader)?;
         match flight {
             FlightMode::Single => self.load_async(&scope, key, when_cached, loader).await,
             FlightMode::PerCaller => Ok(self
