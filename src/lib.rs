@@ -191,6 +191,50 @@ pub use memokit_core::*;
 /// # Ok::<(), memokit::CacheError>(())
 /// ```
 ///
+/// **`batch`** memoizes a function from a list of ids to a map, per id (DataLoader-style): each
+/// call runs the body once, with only the ids nobody has cached or is loading, and stores each
+/// returned pair under its id. The ids are `&[Id]` or `Vec<Id>` (the one argument besides
+/// `self`), the answer a `HashMap<Id, V>` or `BTreeMap<Id, V>` or a `Result` of one; ids the body
+/// leaves out, and an `Err`, cache nothing. The companion works per id:
+///
+/// ```
+/// # use memokit::cached;
+/// # use std::collections::HashMap;
+/// #[cached(batch, ttl = "5m")]
+/// fn names(ids: &[u32]) -> HashMap<u32, String> {
+///     // One query for all the missing ids; id 0 does not exist.
+///     ids.iter().filter(|&&id| id != 0).map(|&id| (id, format!("user {id}"))).collect()
+/// }
+/// assert_eq!(names(&[1, 2]).len(), 2);
+/// assert_eq!(names(&[0, 2, 3]).len(), 2); // the body saw [0, 3]
+/// assert_eq!(NAMES_MEMO.len(), 3);
+/// NAMES_MEMO.invalidate(&2)?;
+/// # Ok::<(), memokit::CacheError>(())
+/// ```
+///
+/// **`fallback = "1h"`** answers an `Err` with the last `Ok` (the `cached` crate's
+/// `result_fallback`): past the `ttl` the body runs again, and if it fails, the value kept up to
+/// that long past the `ttl` is returned instead, counted as a load failure and a fallback. It
+/// needs a `ttl` and a `Result` return; see `CacheBuilder::fallback` for where the copies live.
+///
+/// ```
+/// # use memokit::cached;
+/// # use std::time::Duration;
+/// # use std::sync::atomic::{AtomicBool, Ordering};
+/// static UP: AtomicBool = AtomicBool::new(true);
+///
+/// #[cached(ttl = "1m", fallback = "1h")]
+/// fn quote(symbol: &str) -> Result<u32, String> {
+///     if UP.load(Ordering::Relaxed) { Ok(symbol.len() as u32) } else { Err("down".into()) }
+/// }
+/// let sb = memokit::sandbox();
+/// assert_eq!(quote("ACME"), Ok(4));
+/// sb.advance(Duration::from_secs(61));
+/// UP.store(false, Ordering::Relaxed);
+/// assert_eq!(quote("ACME"), Ok(4)); // the body failed; the kept value answers
+/// assert_eq!(QUOTE_MEMO.stats().fallbacks, 1);
+/// ```
+///
 /// **`key = arg`** or **`key = (a, b)`** keys by some of the arguments only (the others, such as
 /// a connection pool, don't need to be hashable):
 ///

@@ -50,6 +50,7 @@ pub struct Config<K, V> {
     pub(crate) tti: Option<Duration>,
     pub(crate) capacity: Option<u64>,
     pub(crate) refresh: Option<Duration>,
+    pub(crate) fallback: Option<Duration>,
     pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listener: Option<EvictionListener<K, V>>,
     pub(crate) sandbox_required: bool,
@@ -64,6 +65,7 @@ impl<K, V> Config<K, V> {
             tti: None,
             capacity: None,
             refresh: None,
+            fallback: None,
             weigher: None,
             listener: None,
             sandbox_required: false,
@@ -94,6 +96,12 @@ impl<K, V> Config<K, V> {
     /// Age after which a hit starts a background reload (stale-while-revalidate).
     pub fn refresh(&self) -> Option<Duration> {
         self.refresh
+    }
+
+    /// How long past its TTL a loaded value is kept to answer a failed reload with; see
+    /// [`CacheBuilder::fallback`](crate::CacheBuilder::fallback).
+    pub fn fallback(&self) -> Option<Duration> {
+        self.fallback
     }
 
     /// The weigher, if the cache is bounded by weight.
@@ -128,6 +136,7 @@ impl<K, V> Clone for Config<K, V> {
             tti: self.tti,
             capacity: self.capacity,
             refresh: self.refresh,
+            fallback: self.fallback,
             weigher: self.weigher.clone(),
             listener: self.listener.clone(),
             sandbox_required: self.sandbox_required,
@@ -144,6 +153,7 @@ impl<K, V> fmt::Debug for Config<K, V> {
             .field("tti", &self.tti)
             .field("capacity", &self.capacity)
             .field("refresh", &self.refresh)
+            .field("fallback", &self.fallback)
             .field("weigher", &self.weigher.is_some())
             .field("eviction_listener", &self.listener.is_some())
             .field("sandbox_required", &self.sandbox_required)

@@ -34,6 +34,10 @@ pub struct Stats {
     pub loads: u64,
     /// Loader runs whose result was not cached (an `Err`, a `None`, or a panic).
     pub load_failures: u64,
+    /// Loader runs that returned an `Err` and were answered with the value kept past its TTL
+    /// (a cache with a [`fallback`](crate::CacheBuilder::fallback) age); each is a load failure
+    /// too.
+    pub fallbacks: u64,
     /// Background reloads (stale-while-revalidate) that stored a fresh value.
     pub refreshes: u64,
     /// Background reloads that failed (`Err`, `None`, a panic, or no room to run them); the old
@@ -87,6 +91,7 @@ impl std::ops::AddAssign for Stats {
             removals,
             loads,
             load_failures,
+            fallbacks,
             refreshes,
             refresh_failures,
             errors,
@@ -102,6 +107,7 @@ impl std::ops::AddAssign for Stats {
         self.removals += removals;
         self.loads += loads;
         self.load_failures += load_failures;
+        self.fallbacks += fallbacks;
         self.refreshes += refreshes;
         self.refresh_failures += refresh_failures;
         self.errors += errors;
@@ -206,6 +212,7 @@ pub(crate) struct Counters {
     removals: AtomicU64,
     loads: AtomicU64,
     load_failures: AtomicU64,
+    fallbacks: AtomicU64,
     refreshes: AtomicU64,
     refresh_failures: AtomicU64,
     errors: AtomicU64,
@@ -216,6 +223,7 @@ pub(crate) enum Count {
     Removal,
     Load,
     LoadFailure,
+    Fallback,
     Refresh,
     RefreshFailure,
     Error,
@@ -274,6 +282,7 @@ impl Counters {
             Count::Removal => &self.removals,
             Count::Load => &self.loads,
             Count::LoadFailure => &self.load_failures,
+            Count::Fallback => &self.fallbacks,
             Count::Refresh => &self.refreshes,
             Count::RefreshFailure => &self.refresh_failures,
             Count::Error => &self.errors,
@@ -296,6 +305,7 @@ impl Counters {
             removals: get(&self.removals),
             loads: get(&self.loads),
             load_failures: get(&self.load_failures),
+            fallbacks: get(&self.fallbacks),
             refreshes: get(&self.refreshes),
             refresh_failures: get(&self.refresh_failures),
             errors: get(&self.errors),

@@ -49,6 +49,42 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
         self
     }
 
+    /// Falls back on error (`cached`'s `result_fallback`): each value a load stores is also kept
+    /// for `age` past the `ttl`, and a later load of its key that fails (an `Err` the policy
+    /// does not cache) answers with the kept value instead of the error. The load counts as a
+    /// failure and a [fallback](crate::Stats::fallbacks), and its event's outcome is
+    /// [`FellBack`](crate::telemetry::LoadOutcome::FellBack). Needs a `ttl`.
+    ///
+    /// The kept values live in a memory cache of their own in this process, named
+    /// `<name>.fallback` and listed by [`caches`](crate::caches) beside this one, with the same
+    /// capacity and sandboxes: every promise of this cache (its TTL, its capacity, its count of
+    /// live entries) holds as it would without a fallback, on every backend. The price is a
+    /// second copy of each loaded value, and of its key.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memokit_core::Cache;
+    ///
+    /// let sb = memokit_core::sandbox();
+    /// let prices: Cache<&str, u32> = Cache::builder("fallback-doc")
+    ///     .ttl(Duration::from_secs(60))
+    ///     .fallback(Duration::from_secs(3600))
+    ///     .build()?;
+    /// let fetch = |ok: bool| move || if ok { Ok(42) } else { Err("upstream down") };
+    /// assert_eq!(prices.try_get_or_insert_with("gold", fetch(true)).unwrap(), 42);
+    /// sb.advance(Duration::from_secs(61)); // the entry expired; the kept copy has not
+    /// assert_eq!(prices.get(&"gold")?, None);
+    /// assert_eq!(prices.try_get_or_insert_with("gold", fetch(false)).unwrap(), 42);
+    /// assert_eq!(prices.stats().fallbacks, 1);
+    /// sb.advance(Duration::from_secs(3600)); // past the fallback age too
+    /// assert!(prices.try_get_or_insert_with("gold", fetch(false)).is_err());
+    /// # Ok::<(), memokit_core::CacheError>(())
+    /// ```
+    pub fn fallback(mut self, age: Duration) -> Self {
+        self.config.fallback = Some(age);
+        self
+    }
+
     /// Bounds the cache by total weight instead of entry count.
     pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u64 + Send + Sync + 'static) -> Self {
         self.config.weigher = Some(Arc::new(weigher) as Weigher<K, V>);
@@ -123,6 +159,7 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
             ("ttl", config.ttl),
             ("tti", config.tti),
             ("refresh", config.refresh),
+            ("fallback", config.fallback),
         ] {
             if value == Some(Duration::ZERO) {
                 return Err(CacheError::config(
@@ -143,6 +180,13 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
                 ),
             ));
         }
+        if config.fallback.is_some() && config.ttl.is_none() {
+            return Err(CacheError::config(
+                name,
+                "fallback",
+                "keeps each value that long past its `ttl`: set a `ttl`",
+            ));
+        }
         if config.capacity == Some(0) {
             return Err(CacheError::config(name, "capacity", "must be at least 1"));
         }
@@ -153,6 +197,10 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
                 "a weigher needs a `capacity` to bound the total weight",
             ));
         }
+        let kept = match (config.fallback, config.ttl) {
+            (Some(age), Some(ttl)) => Some(Box::new(kept_values(&config, ttl + age)?) as Box<_>),
+            _ => None,
+        };
         let observed = telemetry::observed(&config, B::KIND);
         let backend =
             B::open(&observed, &self.options).map_err(|source| match source.setting() {
@@ -167,11 +215,26 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
             global: Scope::new(backend),
             sandboxes: RwLock::new(HashMap::new()),
             config,
+            kept,
         });
         let weak: Weak<dyn Registered> = Arc::downgrade(&inner) as Weak<Inner<K, V, B>>;
         registry::register(weak);
         Ok(Cache { inner })
     }
+}
+
+/// The memory cache that keeps a [`fallback`](CacheBuilder::fallback) cache's loaded values for
+/// `keep` after each write: same capacity, weigher and sandbox rule, its own name.
+fn kept_values<K: CacheKey, V: CacheValue>(
+    config: &Config<K, V>,
+    keep: Duration,
+) -> Result<Cache<K, V>, CacheError> {
+    let mut kept = Cache::builder(format!("{}.fallback", config.name))
+        .ttl(keep)
+        .require_sandbox(config.sandbox_required);
+    kept.config.capacity = config.capacity;
+    kept.config.weigher = config.weigher.clone();
+    kept.build()
 }
 
 impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {

@@ -64,6 +64,17 @@ pub(super) struct Inner<K, V, B> {
     pub(super) config: Config<K, V>,
     pub(super) global: Scope<K, V, B>,
     pub(super) sandboxes: RwLock<Sandboxes<K, V, B>>,
+    /// With a [`fallback`](crate::CacheBuilder::fallback) age, a copy of each loaded value.
+    pub(super) kept: Option<Box<dyn Keep<K, V>>>,
+}
+
+/// Where a [`fallback`](crate::CacheBuilder::fallback) cache keeps its loaded values: a memory
+/// cache, behind a trait object so that `Inner` needs no bounds to hold one.
+pub(super) trait Keep<K, V>: Send + Sync {
+    /// Keeps a copy of `value` under `key`.
+    fn keep(&self, key: &K, value: &V);
+    /// The value kept under `key`, if any.
+    fn kept(&self, key: &K) -> Option<V>;
 }
 
 /// The scopes of live sandbox namespaces; foldhash, not SipHash, since every call in a sandbox

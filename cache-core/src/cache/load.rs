@@ -16,14 +16,14 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::handle::{Cache, Scope, ScopeRef};
+use super::handle::{Cache, Keep, Scope, ScopeRef};
 use super::policy::{Cacheable, OkOnly, Whole};
 use crate::backend::{Backend, Found};
 use crate::bounds::{CacheKey, CacheValue};
 use crate::error::{BackendError, CacheError, LoadError};
 use crate::flight::{Join, Leader};
 use crate::stats::{Count, Counters};
-use crate::telemetry::{LoadWatch, Source};
+use crate::telemetry::{LoadOutcome, LoadWatch, Source};
 
 /// Whom a loader run serves; decides which counters it moves.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -84,10 +84,23 @@ impl<'a> Run<'a> {
     }
 
     /// The loader returned; `cached` says whether its result was cacheable.
-    pub(super) fn end(mut self, cached: bool) {
+    pub(super) fn end(self, cached: bool) {
+        let outcome = if cached {
+            LoadOutcome::Ok
+        } else {
+            LoadOutcome::NotCached
+        };
+        self.end_with(outcome);
+    }
+
+    /// The loader returned, with this outcome.
+    fn end_with(mut self, outcome: LoadOutcome) {
         self.ended = true;
-        self.count(cached);
-        self.watch.finish(cached);
+        self.count(outcome == LoadOutcome::Ok);
+        if outcome == LoadOutcome::FellBack {
+            self.counters.add(Count::Fallback);
+        }
+        self.watch.finish(outcome);
     }
 
     fn count(&self, cached: bool) {
@@ -262,14 +275,19 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
             run.watch.run(loader)
         };
         let shared = result.cacheable();
-        if let Some(v) = &shared {
-            let written = scope
-                .backend
-                .insert(key, v.clone(), self.entry_ttl(&result, v));
-            // The caller has its value either way; a failed write is counted, not returned.
-            let _ = self.stored(scope, written);
-        }
-        run.end(shared.is_some());
+        let (result, outcome) = match &shared {
+            Some(v) => {
+                self.keep(&key, v);
+                let written = scope
+                    .backend
+                    .insert(key, v.clone(), self.entry_ttl(&result, v));
+                // The caller has its value either way; a failed write is counted, not returned.
+                let _ = self.stored(scope, written);
+                (result, LoadOutcome::Ok)
+            }
+            None => self.fall_back(run_for, &key, result),
+        };
+        run.end_with(outcome);
         if let Some(leader) = leader {
             leader.complete(shared);
         }
@@ -296,16 +314,46 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
             None => loader.await,
         };
         let shared = result.cacheable();
-        if let Some(v) = &shared {
-            let ttl = self.entry_ttl(&result, v);
-            let written = scope.backend.insert_async(key, v.clone(), ttl).await;
-            let _ = self.stored(scope, written);
-        }
-        run.end(shared.is_some());
+        let (result, outcome) = match &shared {
+            Some(v) => {
+                self.keep(&key, v);
+                let ttl = self.entry_ttl(&result, v);
+                let written = scope.backend.insert_async(key, v.clone(), ttl).await;
+                let _ = self.stored(scope, written);
+                (result, LoadOutcome::Ok)
+            }
+            None => self.fall_back(run_for, &key, result),
+        };
+        run.end_with(outcome);
         if let Some(leader) = leader {
             leader.complete(shared);
         }
         result
+    }
+
+    /// Keeps a copy of a loaded value, with a [`fallback`](crate::CacheBuilder::fallback) age.
+    fn keep(&self, key: &K, value: &V) {
+        if let Some(kept) = &self.inner.kept {
+            kept.keep(key, value);
+        }
+    }
+
+    /// A result the policy did not cache: a caller's failure is answered with the value kept
+    /// for `key`, when the cache keeps one; anything else stays as it is.
+    fn fall_back<P, R: Cacheable<P, Value = V>>(
+        &self,
+        run_for: RunFor,
+        key: &K,
+        result: R,
+    ) -> (R, LoadOutcome) {
+        if run_for == RunFor::Caller
+            && result.failed()
+            && let Some(kept) = &self.inner.kept
+            && let Some(value) = kept.kept(key)
+        {
+            return (R::from_cached(value), LoadOutcome::FellBack);
+        }
+        (result, LoadOutcome::NotCached)
     }
 
     /// The TTL a loaded value is stored with: the result's own, else the cache-wide one.
@@ -426,5 +474,16 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         self.load_async::<Whole, V, _>(&scope, key, WhenCached::Reload, init)
             .await
             .map_err(|n| n.error)
+    }
+}
+
+impl<K: CacheKey, V: CacheValue> Keep<K, V> for Cache<K, V> {
+    fn keep(&self, key: &K, value: &V) {
+        // A failed copy only loses a fallback; the kept cache counts and reports it.
+        let _ = self.insert(key.clone(), value.clone());
+    }
+
+    fn kept(&self, key: &K) -> Option<V> {
+        self.get(key).ok().flatten()
     }
 }

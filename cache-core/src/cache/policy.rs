@@ -40,6 +40,13 @@ pub trait Cacheable<P>: Sized {
         let _ = value;
         None
     }
+
+    /// Whether this result is a failure that a cache with a
+    /// [`fallback`](crate::CacheBuilder::fallback) age answers with the value it kept: an `Err`
+    /// the policy does not cache. A result left uncached by choice (a `None`, an `unless`) is not.
+    fn failed(&self) -> bool {
+        false
+    }
 }
 
 impl<T: Clone + Send + Sync + 'static> Cacheable<Whole> for T {
@@ -63,6 +70,10 @@ impl<T: Clone + Send + Sync + 'static, E> Cacheable<OkOnly> for Result<T, E> {
 
     fn from_cached(value: T) -> Self {
         Ok(value)
+    }
+
+    fn failed(&self) -> bool {
+        self.is_err()
     }
 }
 
@@ -162,5 +173,9 @@ impl<P, R: Cacheable<P>> Cacheable<Flagged<P>> for Cached<R> {
 
     fn ttl(&self, value: &R::Value) -> Option<Duration> {
         self.value.ttl(value)
+    }
+
+    fn failed(&self) -> bool {
+        self.value.failed()
     }
 }

@@ -8,6 +8,7 @@
 //! | `companion.rs` | the companion handle's operations |
 //! | `rules.rs` | a function's own rules for storing a result (`unless`, per-entry TTL) |
 //! | `call.rs` | the call path: enter, finish (load on a miss), refresh a stale hit |
+//! | `batch.rs` | the call path of `#[cached(batch)]`: many ids, one body run for the missing |
 //!
 //! # Design: one static, a companion linked by id
 //!
@@ -26,12 +27,14 @@
 //! Memos whose ids match but whose key, value or backend types differ (which the macro never
 //! produces) do not share: each builds its own cache instead of failing.
 
+mod batch;
 mod call;
 mod companion;
 mod directive;
 mod handle;
 mod rules;
 
+pub use batch::{BatchResult, batch, batch_async};
 pub use call::{
     Body, Value, enter, enter_async, finish, finish_async, refresh_stale, refresh_stale_async,
 };

@@ -148,4 +148,8 @@ where
     fn ttl(&self, value: &R::Value) -> Option<Duration> {
         self.rules.and_then(|rules| rules.ttl(value))
     }
+
+    fn failed(&self) -> bool {
+        self.result.failed()
+    }
 }

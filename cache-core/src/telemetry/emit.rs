@@ -174,15 +174,10 @@ impl<'a> LoadWatch<'a> {
         body
     }
 
-    /// The body returned; `cached` says whether its result was kept.
+    /// The body returned, with this outcome.
     #[inline]
-    pub(crate) fn finish(&mut self, cached: bool) {
+    pub(crate) fn finish(&mut self, outcome: LoadOutcome) {
         if let Some(load) = self.watching.take() {
-            let outcome = if cached {
-                LoadOutcome::Ok
-            } else {
-                LoadOutcome::NotCached
-            };
             load.end(outcome);
         }
     }

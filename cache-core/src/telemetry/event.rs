@@ -155,6 +155,9 @@ pub enum LoadOutcome {
     Ok,
     /// It returned a value the cache policy does not keep (an `Err`, a `None`).
     NotCached,
+    /// It returned an `Err`, and the caller got the value kept past its TTL instead (a cache
+    /// with a [`fallback`](crate::CacheBuilder::fallback) age).
+    FellBack,
     /// It panicked; the panic went on to the caller.
     Panicked,
     /// Its future was dropped before it finished.
@@ -162,11 +165,13 @@ pub enum LoadOutcome {
 }
 
 impl LoadOutcome {
-    /// `"ok"`, `"not_cached"`, `"panicked"` or `"cancelled"`, as used in metric labels.
+    /// `"ok"`, `"not_cached"`, `"fallback"`, `"panicked"` or `"cancelled"`, as used in metric
+    /// labels.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
             Self::NotCached => "not_cached",
+            Self::FellBack => "fallback",
             Self::Panicked => "panicked",
             Self::Cancelled => "cancelled",
         }

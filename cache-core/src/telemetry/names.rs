@@ -39,8 +39,8 @@ pub const EVENTS: [&str; 10] = [
 
 /// Counter of lookups, labelled `cache` and `result` (`hit`, `miss`, `stale`).
 pub const REQUESTS: &str = "memokit_cache_requests_total";
-/// Counter of finished loads, labelled `cache` and `outcome` (`ok`, `not_cached`, `panicked`,
-/// `cancelled`).
+/// Counter of finished loads, labelled `cache` and `outcome` (`ok`, `not_cached`, `fallback`,
+/// `panicked`, `cancelled`).
 pub const LOADS: &str = "memokit_cache_loads_total";
 /// Counter of finished refreshes, labelled `cache` and `outcome`.
 pub const REFRESHES: &str = "memokit_cache_refreshes_total";

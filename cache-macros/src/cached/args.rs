@@ -34,7 +34,9 @@ const OPTIONS: &[&str] = &[
     "cache_err",
     "cache_none",
     "refresh",
+    "fallback",
     "once",
+    "batch",
     "sync",
     "companion",
     "sandbox",
@@ -97,8 +99,12 @@ pub(crate) struct Args {
     pub(crate) cache_none: Option<Ident>,
     /// `once`: one cached value whatever the arguments.
     pub(crate) once: Option<Ident>,
+    /// `batch`: the function maps a list of ids to a map of values, each cached under its id.
+    pub(crate) batch: Option<Ident>,
     /// Stale-while-revalidate age.
     pub(crate) refresh: Option<(Ident, DurationArg)>,
+    /// How long past the TTL a value is kept to answer an `Err` with.
+    pub(crate) fallback: Option<(Ident, DurationArg)>,
     /// `sync = false` turns single flight off.
     pub(crate) sync: Option<LitBool>,
 }
@@ -152,32 +158,69 @@ impl Args {
     pub(crate) fn check(&self, diag: &mut Diagnostics) {
         // A background refresh rebuilds the arguments from the default key and stores its result
         // by the policy alone, so it can't honour a custom key or the per-result rules.
-        if let Some((refresh, _)) = &self.refresh {
+        if let Some((refresh, _)) = self.refresh.as_ref().filter(|_| self.batch.is_none()) {
             let conflicts = [
                 self.key.as_ref().map(|(k, _)| k),
                 self.unless.as_ref().map(|(u, _)| u),
                 self.ttl_from.as_ref().map(|(t, _)| t),
             ];
-            for other in conflicts.into_iter().flatten() {
-                diag.error(
-                    other,
-                    format!(
-                        "`{other}` and `{refresh}` conflict: a background refresh reloads from the arguments alone and stores by the return type's rule; drop one of them"
-                    ),
-                );
-            }
+            conflict(diag, conflicts, |other| {
+                format!(
+                    "`{other}` and `{refresh}` conflict: a background refresh reloads from the arguments alone and stores by the return type's rule; drop one of them"
+                )
+            });
         }
-        if let Some(once) = &self.once {
+        if let Some(once) = self.once.as_ref().filter(|_| self.batch.is_none()) {
             let conflicts = [
                 self.key.as_ref().map(|(k, _)| k),
                 self.refresh.as_ref().map(|(r, _)| r),
             ];
-            for other in conflicts.into_iter().flatten() {
+            conflict(diag, conflicts, |other| {
+                format!(
+                    "`{other}` and `{once}` conflict: `once` keeps one value whatever the arguments; drop one of them"
+                )
+            });
+        }
+        if let Some(batch) = &self.batch {
+            let conflicts = [
+                self.key.as_ref().map(|(k, _)| k),
+                self.unless.as_ref().map(|(u, _)| u),
+                self.ttl_from.as_ref().map(|(t, _)| t),
+                self.refresh.as_ref().map(|(r, _)| r),
+                self.cache_err.as_ref(),
+                self.cache_none.as_ref(),
+                self.once.as_ref(),
+                self.fallback.as_ref().map(|(f, _)| f),
+            ];
+            conflict(diag, conflicts, |other| {
+                format!(
+                    "`{other}` does not apply to `{batch}`: a batch caches each returned pair under its id, and a missing id or an `Err` caches nothing; drop `{other}`"
+                )
+            });
+            if let Some(condition) = &self.condition {
                 diag.error(
-                    other,
-                    format!(
-                        "`{other}` and `{once}` conflict: `once` keeps one value whatever the arguments; drop one of them"
-                    ),
+                    condition,
+                    format!("`condition` does not apply to `{batch}`: every id of a batch goes through the cache; drop `condition`"),
+                );
+            }
+            if let Some(sync) = &self.sync {
+                diag.error(
+                    sync,
+                    format!("`sync` does not apply to `{batch}`: a batch always loads each id once; drop `sync`"),
+                );
+            }
+        }
+        if let Some((fallback, _)) = &self.fallback {
+            if self.common.ttl.is_none() {
+                diag.error(
+                    fallback,
+                    "`fallback` keeps each value that long past its `ttl`: add `ttl = \"...\"`",
+                );
+            }
+            if let Some(cache_err) = &self.cache_err {
+                diag.error(
+                    cache_err,
+                    format!("`{cache_err}` and `{fallback}` conflict: `fallback` answers an `Err` with the last `Ok`, so errors must not be cached; drop one of them"),
                 );
             }
         }
@@ -203,7 +246,7 @@ impl Args {
         diag: &mut Diagnostics,
     ) -> syn::Result<()> {
         match key {
-            "cache_err" | "cache_none" | "once" => {
+            "cache_err" | "cache_none" | "once" | "batch" => {
                 if input.peek(Token![=]) {
                     diag.error(
                         name,
@@ -215,7 +258,8 @@ impl Args {
                 let slot = match key {
                     "cache_err" => &mut self.cache_err,
                     "cache_none" => &mut self.cache_none,
-                    _ => &mut self.once,
+                    "once" => &mut self.once,
+                    _ => &mut self.batch,
                 };
                 *slot = Some(name.clone());
                 return Ok(());
@@ -248,6 +292,7 @@ impl Args {
             "ttl_from" => self.ttl_from = Some((name.clone(), parse_closure(input, key, diag)?)),
             "companion" => self.companion = Some(parse_companion(input, diag)?),
             "refresh" => self.refresh = Some((name.clone(), parse_duration(input, key, diag)?)),
+            "fallback" => self.fallback = Some((name.clone(), parse_duration(input, key, diag)?)),
             "sync" => match input.parse::<Expr>()? {
                 Expr::Lit(ExprLit {
                     lit: Lit::Bool(flag),
@@ -263,6 +308,17 @@ impl Args {
             _ => KNOWN.skip_unknown(name, input, diag)?,
         }
         Ok(())
+    }
+}
+
+/// Reports each option of `conflicts` that is present, with its `message`.
+fn conflict<const N: usize>(
+    diag: &mut Diagnostics,
+    conflicts: [Option<&Ident>; N],
+    message: impl Fn(&Ident) -> String,
+) {
+    for other in conflicts.into_iter().flatten() {
+        diag.error(other, message(other));
     }
 }
 

@@ -35,6 +35,7 @@
 //! directive, because the handle has no typed path to the body.
 
 mod args;
+mod batch;
 mod expand;
 mod signature;
 
@@ -42,7 +43,15 @@ use proc_macro2::TokenStream;
 
 use crate::diag::function_attribute;
 use args::Args;
+use batch::Batch;
 use signature::Analysis;
+
+/// What a function expands to: a memoized call, or a batch of them.
+enum Plan {
+    Call(Box<Analysis>),
+    /// `None` when the batch signature was rejected (already reported).
+    Batch(Option<Box<Batch>>),
+}
 
 pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     function_attribute(
@@ -52,10 +61,18 @@ pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
             let parsed = Args::parse(args, diag);
             let args = diag.recover(parsed);
             args.check(diag);
-            let analysis = Analysis::of(func, &args, diag);
-            (args, analysis)
+            let plan = if args.batch.is_some() {
+                Plan::Batch(Batch::of(func, &args, diag).map(Box::new))
+            } else {
+                Plan::Call(Box::new(Analysis::of(func, &args, diag)))
+            };
+            (args, plan)
         },
-        |func, (args, analysis)| expand::expand(func, args, analysis),
+        |func, (args, plan)| match plan {
+            Plan::Call(analysis) => expand::expand(func, args, *analysis),
+            Plan::Batch(Some(batch)) => batch::expand(func, args, *batch),
+            Plan::Batch(None) => unreachable!("a rejected batch signature was reported"),
+        },
     )
 }
 

@@ -187,7 +187,7 @@ impl Analysis {
 
 /// Reports what can't be memoized about the signature; returns the names of the type and const
 /// parameters, which no part of the static cache may mention.
-fn check_signature(sig: &Signature, args: &Args, diag: &mut Diagnostics) -> Vec<Ident> {
+pub(super) fn check_signature(sig: &Signature, args: &Args, diag: &mut Diagnostics) -> Vec<Ident> {
     if let Some(constness) = &sig.constness {
         diag.error(
             constness,
@@ -204,7 +204,7 @@ fn check_signature(sig: &Signature, args: &Args, diag: &mut Diagnostics) -> Vec<
             GenericParam::Type(ty) => &ty.ident,
             GenericParam::Const(c) => &c.ident,
         };
-        if args.key.is_none() && args.once.is_none() {
+        if args.key.is_none() && args.once.is_none() && args.batch.is_none() {
             diag.error(
                 param,
                 format!(
@@ -218,7 +218,7 @@ fn check_signature(sig: &Signature, args: &Args, diag: &mut Diagnostics) -> Vec<
 }
 
 /// Reports a mention of a generic parameter in a type the static cache stores.
-fn check_generic(ty: &Type, generics: &[Ident], what: &str, diag: &mut Diagnostics) {
+pub(super) fn check_generic(ty: &Type, generics: &[Ident], what: &str, diag: &mut Diagnostics) {
     struct Finder<'a> {
         generics: &'a [Ident],
         what: &'a str,
@@ -412,7 +412,7 @@ fn owned_form(elem: &Type) -> Type {
 }
 
 /// Reports borrowed or unnameable parts of a type that must live in a static cache.
-fn check_owned(ty: &Type, what: &str, diag: &mut Diagnostics) {
+pub(super) fn check_owned(ty: &Type, what: &str, diag: &mut Diagnostics) {
     struct Finder<'a> {
         what: &'a str,
         diag: &'a mut Diagnostics,
@@ -496,6 +496,14 @@ fn policy(ret: &Type, args: &Args, diag: &mut Diagnostics) -> Policy {
         && !is("Option")
     {
         diag.error(flag, "`cache_none` applies to functions returning `Option`");
+    }
+    if let Some((fallback, _)) = &args.fallback
+        && !is("Result")
+    {
+        diag.error(
+            fallback,
+            "`fallback` answers an `Err` with the value kept past its `ttl`: it applies to functions returning `Result`",
+        );
     }
     if is("Result") && args.cache_err.is_none() {
         Policy::OkOnly
