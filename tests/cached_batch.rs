@@ -222,3 +222,34 @@ async fn async_method_batches_overlap_without_loading_twice() {
     );
     assert_eq!(directory.asked.load(Ordering::SeqCst), 25);
 }
+
+#[cached(batch)]
+fn self_asking(ids: &[u64]) -> HashMap<u64, u64> {
+    // Asks for an id this very call is loading.
+    if ids.contains(&1) {
+        self_asking(&[1]);
+    }
+    ids.iter().map(|&id| (id, id)).collect()
+}
+
+#[test]
+#[should_panic(expected = "asked this cache for that same key")]
+fn a_batch_asking_for_an_id_it_is_loading_panics_instead_of_hanging() {
+    let _sb = memokit::sandbox();
+    self_asking(&[1, 2]);
+}
+
+#[cached(batch)]
+async fn self_asking_async(ids: Vec<u64>) -> HashMap<u64, u64> {
+    if ids.contains(&1) {
+        Box::pin(self_asking_async(vec![1])).await;
+    }
+    ids.into_iter().map(|id| (id, id)).collect()
+}
+
+#[tokio::test]
+#[should_panic(expected = "asked this cache for that same key")]
+async fn an_async_batch_asking_for_an_id_it_is_loading_panics_instead_of_hanging() {
+    let _sb = memokit::sandbox();
+    self_asking_async(vec![1, 2]).await;
+}

@@ -273,8 +273,20 @@ impl<K, V> Leader<K, V> {
 
     /// Wraps the loader's future so every poll runs marked as this flight's loader.
     pub(crate) fn track<F: Future>(&self, future: F) -> RunningLoader<F> {
+        Self::track_all([self], future)
+    }
+
+    /// Wraps one loader's future for all of `leaders` (a batch), so every poll runs marked as
+    /// the loader of each of their flights.
+    pub(crate) fn track_all<'l, F: Future>(
+        leaders: impl IntoIterator<Item = &'l Self>,
+        future: F,
+    ) -> RunningLoader<F>
+    where
+        Self: 'l,
+    {
         RunningLoader {
-            id: self.flight.id(),
+            ids: leaders.into_iter().map(|l| l.flight.id()).collect(),
             future: Box::pin(future),
         }
     }
@@ -316,6 +328,11 @@ impl Running {
         Self { id }
     }
 
+    /// One guard per id.
+    fn push_all(ids: &[usize]) -> Vec<Self> {
+        ids.iter().map(|&id| Self::push(id)).collect()
+    }
+
     fn contains(id: usize) -> bool {
         RUNNING.with_borrow(|stack| stack.contains(&id))
     }
@@ -333,12 +350,13 @@ impl Drop for Running {
     }
 }
 
-/// A leader's loader future, marked as running while it is polled; see [`Leader::track`].
+/// A loader future of one or more leaders, marked as running while it is polled; see
+/// [`Leader::track`] and [`Leader::track_all`].
 ///
-/// The future is boxed so the wrapper is `Unpin` and needs no unsafe pin projection; one
-/// allocation is noise beside a load.
+/// The future is boxed so the wrapper is `Unpin` and needs no unsafe pin projection; that
+/// allocation and the ids' are noise beside a load.
 pub(crate) struct RunningLoader<F> {
-    id: usize,
+    ids: Vec<usize>,
     future: Pin<Box<F>>,
 }
 
@@ -346,8 +364,9 @@ impl<F: Future> Future for RunningLoader<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let _running = Running::push(self.id);
-        self.future.as_mut().poll(cx)
+        let this = &mut *self;
+        let _running = Running::push_all(&this.ids);
+        this.future.as_mut().poll(cx)
     }
 }
 

@@ -286,7 +286,9 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
             if !led.is_empty() {
                 let keys = led.iter().map(|(k, _)| k.clone()).collect();
                 let run = Run::start(&scope.counters, RunFor::Caller, self.source());
-                let loaded = run.watch.run_async(load(keys)).await;
+                // A same-key request from inside the loader is recursion, not a wait.
+                let loading = Leader::track_all(led.iter().map(|(_, l)| l), load(keys));
+                let loaded = run.watch.run_async(loading).await;
                 let stored = self.store_loaded(run, led, loaded.map_err(LoadError::Load)?);
                 let written = scope
                     .backend

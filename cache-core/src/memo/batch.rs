@@ -26,7 +26,7 @@ use super::handle::Memo;
 use crate::backend::Backend;
 use crate::bounds::{CacheKey, CacheValue};
 use crate::cache::Cache;
-use crate::error::LoadError;
+use crate::error::{CacheError, LoadError};
 
 /// What a batch-memoized function returns: a map from id to value (a `HashMap` with any hasher,
 /// or a `BTreeMap`), or a `Result` of one. An `Err` caches nothing.
@@ -148,13 +148,15 @@ fn answer<K, V, R: BatchResult<K, Value = V>>(loaded: Result<HashMap<K, V>, R::E
 }
 
 /// The answer of the batched single flight; `None` when the cache failed (its error is already
-/// counted and reported), to fail open.
+/// counted and reported), to fail open. A body asking for an id its own call is loading panics
+/// instead, as a single-key recursion does: running the body again would recurse forever.
 fn answered<K, V, R: BatchResult<K, Value = V>>(
     loaded: Result<HashMap<K, V>, LoadError<R::Error>>,
 ) -> Option<R> {
     match loaded {
         Ok(found) => Some(R::from_found(found)),
         Err(LoadError::Load(error)) => Some(R::from_error(error)),
+        Err(LoadError::Cache(error @ CacheError::Recursion { .. })) => panic!("memokit: {error}"),
         Err(LoadError::Cache(_)) => None,
     }
 }
