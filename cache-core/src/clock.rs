@@ -135,6 +135,12 @@ impl ManualClock {
 
     /// Makes it the clock of the current thread until the guard drops (panic or not); the
     /// previous clock comes back then.
+    ///
+    /// This moves time for this thread only, not for the caches it touches: an entry in the
+    /// global namespace is judged by the clock of whichever thread looks at it, so another test
+    /// listing every cache ([`caches`](crate::caches)) on its own clock can expire, or keep, what
+    /// this one wrote. When other tests run beside yours, use a [`sandbox`](crate::sandbox())
+    /// instead, which gives the test its own namespace with its own clock.
     pub fn install(self: &Arc<Self>) -> ClockGuard {
         ClockGuard {
             previous: replace_installed(Some(self.clone())),
