@@ -804,3 +804,9 @@ pub use memokit_macros::Cache;
 /// }
 /// ```
 pub use memokit_macros::sandboxed;
+
+/// The README's Rust blocks, compiled and run as doctests so the README cannot drift from the
+/// code (`cargo test --doc -p memokit --all-features readme`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
