@@ -38,7 +38,8 @@
 //!
 //! `refresh = "30s"` is stale-while-revalidate: after that age a hit returns the cached value at
 //! once and starts one reload of that key in the background (async functions: a task on the Tokio
-//! runtime, feature `tokio`; sync functions: a small bounded pool of `memokit-refresh` threads).
+//! runtime, feature `tokio`, without which `refresh` on an `async fn` is a compile error; sync
+//! functions: a small bounded pool of `memokit-refresh` threads).
 //! A failed reload keeps the old value and counts in [`Stats::refresh_failures`].
 //!
 //! ```
@@ -466,7 +467,8 @@ pub use memokit_core::*;
 /// **`refresh = "30s"`** is stale-while-revalidate: a hit older than that returns the cached value
 /// at once and starts one background reload of the key (see the crate docs). It must be shorter
 /// than `ttl`, applies to free functions keyed by all their arguments, and can't be combined with
-/// `key`, `unless` or `ttl_from`, which a background reload could not honour.
+/// `key`, `unless` or `ttl_from`, which a background reload could not honour. On an `async fn`
+/// it needs the `tokio` feature (the reload is a Tokio task).
 ///
 /// ```
 /// # use memokit::cached;
@@ -848,3 +850,9 @@ pub use memokit_macros::Cache;
 /// }
 /// ```
 pub use memokit_macros::sandboxed;
+
+/// The README's Rust blocks, compiled and run as doctests so the README cannot drift from the
+/// code (`cargo test --doc -p memokit --all-features readme`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

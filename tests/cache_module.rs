@@ -349,9 +349,15 @@ fn registry_lists_modules_and_memoized_functions_and_clears_them_all() {
         .unwrap();
     assert_eq!(function.backend, "memory");
     assert_eq!((function.stats.entries, function.stats.hits), (1, 1));
-    // A module that failed to configure has no cache to list.
-    let _ = MissingUrl::get(&1);
-    assert!(caches.iter().all(|c| c.name != "missing-url"));
+    assert_eq!((&module.error, &function.error), (&None, &None));
+    // A module that failed to configure is listed with its error, and nothing else.
+    let err = MissingUrl::get(&1).unwrap_err();
+    let listed = memokit::caches();
+    let missing = listed.iter().find(|c| c.name == "missing-url").unwrap();
+    assert_eq!(
+        (missing.error.as_ref(), missing.stats.entries),
+        (Some(&err), 0)
+    );
 
     memokit::clear_all().unwrap();
     assert!(RegistryModule::is_empty());

@@ -17,7 +17,7 @@ use metrics::{
 };
 
 mod telemetry_support;
-use telemetry_support::{DOWN_MESSAGE, Down};
+use telemetry_support::{DOWN_MESSAGE, Down, unbuildable};
 
 #[derive(Default)]
 struct Samples(Mutex<Vec<f64>>);
@@ -201,4 +201,15 @@ fn every_metric_is_described_recorded_and_agrees_with_stats() {
     .map(str::to_owned)
     .into();
     assert_eq!(recorded, expected);
+}
+
+#[test]
+fn a_memoized_function_whose_cache_cannot_be_built_counts_one_config_error() {
+    let registry = Registry::default();
+    metrics::with_local_recorder(&registry, || {
+        telemetry::metrics::install();
+        assert_eq!(unbuildable(1) + unbuildable(1), 4);
+    });
+    let errors = format!("{}{{cache=unbuildable,kind=config}}", names::ERRORS);
+    assert_eq!(registry.counter(&errors), 1);
 }

@@ -15,7 +15,7 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::{Level, Metadata, Subscriber};
 
 mod telemetry_support;
-use telemetry_support::{DOWN_MESSAGE, Down};
+use telemetry_support::{DOWN_MESSAGE, Down, unbuildable};
 
 type Fields = BTreeMap<String, String>;
 
@@ -251,6 +251,21 @@ fn backend_errors_are_warnings() {
     assert_eq!(events[0].fields["kind"], "unavailable");
     assert_eq!(events[0].fields["backend"], "down");
     assert_eq!(events[0].fields["error"], DOWN_MESSAGE);
+}
+
+#[test]
+fn a_memoized_function_whose_cache_cannot_be_built_is_one_warning() {
+    let recorder = Recorder::default();
+    recorder.run(|| assert_eq!(unbuildable(1) + unbuildable(1), 4));
+    let events = recorder.events_of("unbuildable");
+    assert_eq!(summary(&events), [(names::ERROR, Level::WARN)]);
+    assert_eq!(events[0].fields["kind"], "config");
+    assert!(
+        events[0].fields["error"]
+            .ends_with("cache `unbuildable`: invalid `capacity`: must be at least 1"),
+        "{:?}",
+        events[0].fields
+    );
 }
 
 #[test]

@@ -69,7 +69,7 @@ impl fmt::Display for BackendErrorKind {
 /// assert_eq!(err.kind(), BackendErrorKind::Timeout);
 /// assert_eq!(err.to_string(), "redis backend timed out: GET took over 250ms");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendError {
     backend: &'static str,
     kind: BackendErrorKind,
@@ -145,7 +145,7 @@ impl Error for BackendError {}
 ///
 /// Memoized functions never surface it: they fail open and run their body. Code that asks a cache
 /// directly (cache modules, [`Cache::get`](crate::Cache::get)) receives it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CacheError {
     /// The backend failed.

@@ -13,7 +13,9 @@
 //! The function runs once, on the module's first use. If it fails (or panics), or the resulting
 //! settings are invalid (a zero TTL, a backend that rejects its options), the module keeps that
 //! [`CacheError`] and every call returns it: a misconfigured cache is a value the program can
-//! log and survive, never a panic at startup or a silently unbounded cache.
+//! log and survive, never a panic at startup or a silently unbounded cache. It is also reported
+//! once, as an `error` event of kind `config` and in [`caches()`](crate::caches), so it shows
+//! even where the callers drop their errors.
 
 use std::fmt;
 use std::hash::Hash;
@@ -22,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::Backend;
-use crate::cache::Cache;
+use crate::cache::{Cache, report_unbuilt};
 use crate::config::Weigher;
 use crate::error::CacheError;
 use crate::memory::MemoryBackend;
@@ -188,7 +190,8 @@ impl std::error::Error for ConfigError {}
 
 /// Builds a cache module's cache on first use: the attribute's `settings`, adjusted by the
 /// module's `config` function. Any failure, including a panic in `config`, becomes the
-/// [`CacheError::Config`] (or backend error) every call of the module then returns.
+/// [`CacheError::Config`] (or backend error) every call of the module then returns, and is
+/// reported once (an `error` event, and the module's entry in [`caches()`](crate::caches)).
 pub fn build_module<K, V, B>(
     name: &'static str,
     mut settings: Settings<K, V, B>,
@@ -199,9 +202,22 @@ where
     V: Clone + Send + Sync + 'static,
     B: Backend<K, V>,
 {
-    let configured = panic::catch_unwind(AssertUnwindSafe(|| config(&mut settings)));
+    let built = configure(name, &mut settings, config).and_then(|()| settings.build(name));
+    if let Err(error) = &built {
+        report_unbuilt(B::KIND, error);
+    }
+    built
+}
+
+/// Runs a module's `config` function; its error or panic becomes a [`CacheError::Config`].
+fn configure<K, V, B: Backend<K, V>>(
+    name: &'static str,
+    settings: &mut Settings<K, V, B>,
+    config: impl FnOnce(&mut Settings<K, V, B>) -> Result<(), ConfigError>,
+) -> Result<(), CacheError> {
+    let configured = panic::catch_unwind(AssertUnwindSafe(|| config(settings)));
     let failure = match configured {
-        Ok(Ok(())) => return settings.build(name),
+        Ok(Ok(())) => return Ok(()),
         Ok(Err(e)) => e,
         Err(payload) => {
             let reason = payload

@@ -3,6 +3,8 @@
 //!
 //! A cache registers itself when it is built (for a memoized function or a cache module, on first
 //! use). The registry holds weak references, so a cache dropped by its owner disappears from it.
+//! A memoized function's or cache module's cache that could not be built is listed too, with its
+//! error, since its callers never see that error (a memoized function runs its body instead).
 
 use std::sync::{Arc, Mutex, Weak};
 
@@ -24,6 +26,17 @@ pub(crate) trait Registered: Send + Sync {
 }
 
 static REGISTRY: Mutex<Vec<Weak<dyn Registered>>> = Mutex::new(Vec::new());
+
+/// Caches that could not be built, with their backend's kind; they live as long as the program.
+static UNBUILT: Mutex<Vec<(&'static str, CacheError)>> = Mutex::new(Vec::new());
+
+/// Lists a cache that could not be built; `backend` is the kind it would have had.
+pub(crate) fn register_unbuilt(backend: &'static str, error: CacheError) {
+    UNBUILT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((backend, error));
+}
 
 pub(crate) fn register(cache: Weak<dyn Registered>) {
     let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
@@ -52,19 +65,25 @@ pub struct CacheInfo {
     pub name: String,
     /// Its backend's kind (`"memory"`, `"redis"`, ...).
     pub backend: &'static str,
-    /// Its stats in the current namespace.
+    /// Its stats in the current namespace (zero for a cache that could not be built).
     pub stats: Stats,
+    /// Why the cache could not be built, for a memoized function or cache module whose
+    /// configuration failed: the function runs its body on every call and the module returns
+    /// this error. `None` for a working cache.
+    pub error: Option<CacheError>,
 }
 
 /// Every cache built so far in this program (memoized functions and cache modules that have been
-/// used, and caches built by hand), with its stats in the current namespace, sorted by name.
+/// used, and caches built by hand), with its stats in the current namespace, sorted by name; and
+/// every memoized function or cache module whose cache could not be built, with its
+/// [`error`](CacheInfo::error).
 ///
 /// ```
 /// use memokit_core::{Cache, caches};
 /// let cache: Cache<u8, u8> = Cache::builder("doc-registry").build().unwrap();
 /// cache.insert(1, 1).unwrap();
 /// let info = caches().into_iter().find(|c| c.name == "doc-registry").unwrap();
-/// assert_eq!((info.backend, info.stats.entries), ("memory", 1));
+/// assert_eq!((info.backend, info.stats.entries, info.error), ("memory", 1, None));
 /// ```
 pub fn caches() -> Vec<CacheInfo> {
     let mut list = Vec::new();
@@ -73,8 +92,17 @@ pub fn caches() -> Vec<CacheInfo> {
             name: c.name().to_owned(),
             backend: c.backend_kind(),
             stats: c.stats_in(context::namespace()).unwrap_or_default(),
+            error: None,
         });
     });
+    let unbuilt = UNBUILT.lock().unwrap_or_else(|e| e.into_inner());
+    list.extend(unbuilt.iter().map(|(backend, error)| CacheInfo {
+        name: error.cache().to_owned(),
+        backend,
+        stats: Stats::default(),
+        error: Some(error.clone()),
+    }));
+    drop(unbuilt);
     list.sort_by(|a, b| a.name.cmp(&b.name));
     list
 }

@@ -80,12 +80,20 @@ impl CommonOptions {
         Ok(true)
     }
 
-    /// Reports a `path` without `backend = disk`, and `backend = disk` without a `path` unless
-    /// `path_elsewhere` (a cache module's `config` function may set it).
-    pub(crate) fn check_path(&self, path_elsewhere: bool, diag: &mut Diagnostics) {
+    /// Reports what the chosen backend cannot work with: a `path` without `backend = disk`,
+    /// `backend = disk` without a `path`, and options the Redis or disk backend rejects when the
+    /// cache is built (a memoized function would then run uncached on every call). A cache
+    /// module's `config` function may set the path and change the options (`set_elsewhere`), so
+    /// those are left to the run-time check there.
+    pub(crate) fn check_backend(&self, set_elsewhere: bool, diag: &mut Diagnostics) {
+        if !set_elsewhere {
+            for (span, message) in self.rejected_by_backend() {
+                diag.push(syn::Error::new(span, message));
+            }
+        }
         match (&self.backend, &self.path) {
             (Some(BackendArg::Disk(_)), Some(_)) => {}
-            (Some(BackendArg::Disk(span)), None) if !path_elsewhere => diag.push(syn::Error::new(
+            (Some(BackendArg::Disk(span)), None) if !set_elsewhere => diag.push(syn::Error::new(
                 *span,
                 "the disk backend needs its file: add `path = \"target/caches/NAME.redb\"`",
             )),
@@ -97,10 +105,52 @@ impl CommonOptions {
         }
     }
 
-    /// The `weigher`, if there is no `capacity` for the total weight it bounds. The caller reports
-    /// it: each attribute words the error and places it its own way, as its UI tests pin.
+    /// The `weigher`, if there is no `capacity` for the total weight it bounds (and the backend
+    /// takes weighers at all, else that is the one error). The caller reports it: each attribute
+    /// words the error and places it its own way, as its UI tests pin.
     pub(crate) fn weigher_without_capacity(&self) -> Option<&(Ident, Expr)> {
-        self.weigher.as_ref().filter(|_| self.capacity.is_none())
+        let bounded_elsewhere = matches!(
+            self.backend,
+            Some(BackendArg::Redis(_) | BackendArg::Disk(_))
+        );
+        self.weigher
+            .as_ref()
+            .filter(|_| self.capacity.is_none() && !bounded_elsewhere)
+    }
+
+    /// The options the Redis and disk backends reject when the cache is built, each with the span
+    /// of the option and what to write instead.
+    fn rejected_by_backend(&self) -> Vec<(Span, String)> {
+        let span_of = |arg: &DurationArg| match arg {
+            DurationArg::Literal(_, span) => *span,
+            DurationArg::Expr(expr) => expr.span(),
+        };
+        let weigher = self.weigher.as_ref().map(|(name, _)| name.span());
+        let tti = self.tti.as_ref().map(span_of);
+        let (backend, rejected) = match &self.backend {
+            Some(BackendArg::Redis(_)) => (
+                "redis",
+                [
+                    self.capacity.as_ref().map(|c| (c.span(), "takes no `capacity`: Redis bounds its memory with its own `maxmemory` policy; remove `capacity`, or use the memory backend")),
+                    weigher.map(|w| (w, "takes no `weigher`: Redis bounds its memory with its own `maxmemory` policy; remove the weigher")),
+                    tti.filter(|_| self.ttl.is_some()).map(|t| (t, "keeps one expiry per key: give either `ttl` or `tti`, not both")),
+                ],
+            ),
+            Some(BackendArg::Disk(_)) => (
+                "disk",
+                [
+                    weigher.map(|w| (w, "bounds entries by count: remove the `weigher` and keep `capacity`")),
+                    tti.map(|t| (t, "takes no `tti`: a time to idle would make every read a disk write; use `ttl`")),
+                    None,
+                ],
+            ),
+            _ => return Vec::new(),
+        };
+        rejected
+            .into_iter()
+            .flatten()
+            .map(|(span, why)| (span, format!("`backend = {backend}` {why}")))
+            .collect()
     }
 }
 

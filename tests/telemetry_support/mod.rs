@@ -1,4 +1,7 @@
-//! Shared by the telemetry tests: a backend whose store is unreachable.
+//! Shared by the telemetry tests: a backend whose store is unreachable, and a memoized function
+//! whose cache cannot be built.
+// Each test binary uses what it needs of this module.
+#![allow(dead_code)]
 
 use std::time::Duration;
 
@@ -40,4 +43,17 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Backend<K, V> for Down 
     fn stats(&self) -> BackendStats {
         BackendStats::default()
     }
+}
+
+/// A capacity computed at run time, so the compiler cannot reject it: zero, which the cache
+/// rejects when it is built.
+const fn no_room() -> u64 {
+    0
+}
+
+/// A memoized function whose cache cannot be built (`capacity` is zero): it runs its body on every
+/// call, and the cache `unbuildable` reports its error once.
+#[memokit::cached(name = "unbuildable", capacity = no_room())]
+pub fn unbuildable(x: u32) -> u32 {
+    x * 2
 }

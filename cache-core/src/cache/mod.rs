@@ -37,4 +37,5 @@ pub use iter::Iter;
 pub use load::FlightMode;
 pub(crate) use load::{NotRun, WhenCached};
 pub use policy::{Cacheable, Cached, Flagged, OkOnly, SomeOnly, Whole};
+pub(crate) use registered::report_unbuilt;
 pub(crate) use stale::Probed;

@@ -1,5 +1,6 @@
 //! A cache as the [registry](crate::registry) sees it, whatever its types: its name, its stats
-//! per namespace, clearing, and tearing a sandbox's namespace down.
+//! per namespace, clearing, and tearing a sandbox's namespace down; and a cache that could not be
+//! built, reported.
 
 use std::sync::Arc;
 
@@ -7,9 +8,29 @@ use super::handle::{Cache, Inner, Scope, ScopeRef};
 use crate::backend::Backend;
 use crate::bounds::{CacheKey, CacheValue};
 use crate::context::{self, Namespace};
-use crate::error::CacheError;
-use crate::registry::Registered;
+use crate::error::{BackendError, CacheError};
+use crate::registry::{self, Registered};
 use crate::stats::Stats;
+use crate::telemetry::{self, Source};
+
+/// Reports the cache of a memoized function or cache module that could not be built, whose
+/// callers would otherwise never hear why (a memoized function runs its body instead): one
+/// `error` event of kind `config` (a WARN through the `tracing` bridge, one
+/// `errors_total{kind="config"}` through the `metrics` one) and a listing in
+/// [`caches()`](crate::caches) with the error. Their owners call it once per cache.
+pub(crate) fn report_unbuilt(backend: &'static str, error: &CacheError) {
+    let setting = match error {
+        CacheError::Config { setting, .. } => setting,
+        CacheError::Backend { source, .. } => source.setting().unwrap_or("backend"),
+        CacheError::Recursion { .. } => "backend",
+    };
+    let source = Source {
+        cache: error.cache(),
+        backend,
+    };
+    telemetry::error(source, &BackendError::config(backend, setting, error));
+    registry::register_unbuilt(backend, error.clone());
+}
 
 impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Registered for Inner<K, V, B> {
     fn name(&self) -> &str {

@@ -9,7 +9,7 @@ use std::sync::{LazyLock, Mutex, MutexGuard, OnceLock};
 
 use crate::backend::Backend;
 use crate::bounds::{CacheKey, CacheValue};
-use crate::cache::Cache;
+use crate::cache::{Cache, report_unbuilt};
 use crate::error::CacheError;
 use crate::memory::MemoryBackend;
 
@@ -22,7 +22,8 @@ type Built<K, V, B> = Result<Cache<K, V, B>, CacheError>;
 /// `impl` block), with the function's visibility; the companion dereferences to the memo. It
 /// invalidates one key, clears, reads stats, primes values, and runs the function uncached or as a
 /// forced refresh. If the cache's configuration is invalid, the function still works (it runs its
-/// body on every call) and [`Memo::cache`] says why.
+/// body on every call), [`Memo::cache`] says why, and so do one `error` event (of kind `config`)
+/// and the cache's entry in [`caches()`](crate::caches).
 ///
 /// A `Memo` can also be declared by hand around any cache:
 ///
@@ -204,7 +205,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Memo<K, V, B> {
         if let Some(found) = lock(&LINKS).get(self.id) {
             return match found.downcast_ref() {
                 Some(built) => built,
-                None => Box::leak(Box::new(self.init.build(self.id))),
+                None => keep(self.init.build(self.id)),
             };
         }
         // Built outside the lock: building may touch other memos (a weigher, a backend).
@@ -215,9 +216,9 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Memo<K, V, B> {
             if let Some(theirs) = found.downcast_ref() {
                 return theirs;
             }
-            return Box::leak(Box::new(built));
+            return keep(built);
         }
-        let ours: &'static Built<K, V, B> = Box::leak(Box::new(built));
+        let ours = keep(built);
         links.insert(self.id, ours);
         ours
     }
@@ -232,6 +233,17 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Memo<K, V, B> {
     pub fn cache(&self) -> Result<&Cache<K, V, B>, &CacheError> {
         self.shared().as_ref()
     }
+}
+
+/// Keeps a memo's cache for the rest of the program. One that could not be built is reported here,
+/// where it is kept (a cache built by a thread that lost the race to publish is dropped unseen).
+fn keep<K: CacheKey, V: CacheValue, B: Backend<K, V>>(
+    built: Built<K, V, B>,
+) -> &'static Built<K, V, B> {
+    if let Err(error) = &built {
+        report_unbuilt(B::KIND, error);
+    }
+    Box::leak(Box::new(built))
 }
 
 impl<K: 'static, V: 'static, B: Backend<K, V>> fmt::Debug for Memo<K, V, B> {

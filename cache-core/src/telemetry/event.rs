@@ -95,7 +95,9 @@ pub enum EventKind<'a> {
         /// Why it left.
         cause: RemovalCause,
     },
-    /// [`names::ERROR`]: the backend failed; memoized functions ran their body anyway.
+    /// [`names::ERROR`]: the backend failed, or a memoized function's or cache module's cache
+    /// could not be built (kind [`Config`](crate::BackendErrorKind::Config), once per cache);
+    /// memoized functions ran their body anyway.
     Error {
         /// What the backend said.
         error: &'a BackendError,

@@ -18,7 +18,7 @@
 //! | [`names::REFRESH`] | a background reload of a stale entry finished (on the thread that ran it): [`LoadOutcome`], duration |
 //! | [`names::EVICT`] | the backend dropped an entry for size, replaced it, or removed it explicitly |
 //! | [`names::EXPIRE`] | the backend dropped an entry whose TTL or TTI passed |
-//! | [`names::ERROR`] | the backend failed ([`BackendError`](crate::BackendError) attached) |
+//! | [`names::ERROR`] | the backend failed ([`BackendError`](crate::BackendError) attached); or, once, a memoized function's or cache module's cache could not be built (kind [`Config`](crate::BackendErrorKind::Config)) |
 //!
 //! Evictions and expiries come through the backend's eviction listener
 //! ([`Config::eviction_listener`](crate::Config::eviction_listener)): when a cache is built, a

@@ -29,7 +29,8 @@ pub const REFRESH: &str = "memokit.cache.refresh";
 pub const EVICT: &str = "memokit.cache.evict";
 /// An entry left the backend because its TTL or TTI passed.
 pub const EXPIRE: &str = "memokit.cache.expire";
-/// The backend failed.
+/// The backend failed, or (once per cache) a memoized function's or cache module's cache could not
+/// be built.
 pub const ERROR: &str = "memokit.cache.error";
 
 /// Every event name, in the order above.

@@ -118,7 +118,7 @@ impl Args {
             args.parse_option(name, key, input, diag)
         })?;
         args.check_refresh_before_ttl(diag);
-        args.common.check_path(false, diag);
+        args.common.check_backend(false, diag);
         if !matches!(args.common.backend, Some(BackendArg::Redis(_))) {
             if let Some(url) = &args.url {
                 diag.error(

@@ -139,13 +139,16 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         }
     };
     // With `refresh`, a stale hit hands the runtime a reload: the body again, with the arguments
-    // rebound from the owned key it moves into the background.
+    // rebound from the owned key it moves into the background. The body's statements follow the
+    // rebinding in one block: the body as a block of its own there would be a tail block that
+    // `unused_braces` flags in the user's code.
     let stale = args.refresh.is_some().then(|| {
         let rebind = rebind_arguments(sig);
+        let stmts = &block.stmts;
         let reload = if is_async {
-            quote!(move |__memokit_key: #key_ty| async move { #rebind #block })
+            quote!(move |__memokit_key: #key_ty| async move { #rebind #(#stmts)* })
         } else {
-            quote!(move |__memokit_key: #key_ty| -> #ret { #rebind #block })
+            quote!(move |__memokit_key: #key_ty| -> #ret { #rebind #(#stmts)* })
         };
         let refresh = if is_async {
             quote!(refresh_stale_async)

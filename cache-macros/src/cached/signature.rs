@@ -55,6 +55,16 @@ impl Analysis {
         let sig = &func.sig;
         let private = crate::paths::private(args.common.krate.as_ref());
         let generics = check_signature(sig, args, diag);
+        // memokit's `tokio` feature turns this crate's on: without it an async reload could only
+        // be awaited by the caller that found the entry stale, silently.
+        if let (Some((refresh, _)), Some(_), false) =
+            (&args.refresh, sig.asyncness, cfg!(feature = "tokio"))
+        {
+            diag.error(
+                refresh,
+                "`refresh` on an `async fn` reloads in a Tokio task: enable memokit's `tokio` feature (`features = [\"tokio\"]` on the memokit dependency), or drop `refresh`",
+            );
+        }
         let mut named = Vec::new();
         for input in &sig.inputs {
             match input {

@@ -66,7 +66,7 @@ pub(crate) fn validate(
             );
         }
     }
-    args.common.check_path(args.config.is_some(), diag);
+    args.common.check_backend(args.config.is_some(), diag);
     if let Some((_, weigher)) = args.common.weigher_without_capacity()
         && args.config.is_none()
     {
