@@ -9,6 +9,7 @@ use hashbrown::HashMap;
 use parking_lot::RwLock;
 
 use super::thread_scopes;
+use super::warmer::Warming;
 use crate::backend::Backend;
 use crate::bounds::{CacheKey, CacheValue};
 use crate::config::Config;
@@ -64,6 +65,8 @@ pub(super) struct Inner<K, V, B> {
     pub(super) config: Config<K, V>,
     pub(super) global: Scope<K, V, B>,
     pub(super) sandboxes: RwLock<Sandboxes<K, V, B>>,
+    /// The warmer and its runs' shared state; dropping it stops them.
+    pub(super) warming: Option<Warming<K, V>>,
 }
 
 /// The scopes of live sandbox namespaces; foldhash, not SipHash, since every call in a sandbox
