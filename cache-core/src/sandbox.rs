@@ -475,6 +475,7 @@ impl Captured {
     }
 
     /// `future`, run in this context around every poll.
+    #[cfg(feature = "tokio")]
     pub(crate) fn wrap<F: Future>(self, future: F) -> Sandboxed<F> {
         Sandboxed::new(self, future)
     }

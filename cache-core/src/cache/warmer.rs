@@ -5,6 +5,7 @@
 
 use std::error::Error;
 use std::future::Future;
+#[cfg(feature = "tokio")]
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -204,8 +205,10 @@ impl Future for Changed<'_> {
 }
 
 /// A future's output, or the message of its panic.
+#[cfg(feature = "tokio")]
 pub(super) struct CatchUnwind<F>(pub(super) Pin<Box<F>>);
 
+#[cfg(feature = "tokio")]
 impl<F: Future> Future for CatchUnwind<F> {
     type Output = Result<F::Output, String>;
 
