@@ -817,7 +817,7 @@ fn cache_walks_and_remove_where_on_redis() {
     keys.sort();
     assert_eq!(keys.len(), 700);
     let sum: u64 = cache.iter().map(|e| e.unwrap().1).sum();
-    assert_eq!(sum, (0..700).sum());
+    assert_eq!(sum, (0..700).sum::<u64>());
     let removed = cache
         .remove_where(|k, v| {
             if v % 2 == 0 {

@@ -21,10 +21,12 @@
 //! ```
 
 use std::cell::RefCell;
-use std::sync::Arc;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Weak};
+use std::task::Waker;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Condvar, Mutex};
 
 /// A point on memokit's clock, in nanoseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -113,6 +115,8 @@ pub(crate) fn replace_installed(clock: Option<Arc<ManualClock>>) -> Option<Arc<M
 #[derive(Debug)]
 pub struct ManualClock {
     nanos: AtomicU64,
+    /// Who waits for this clock to reach a time (a cache's warmer): woken by every advance.
+    watchers: Mutex<Vec<Weak<Wakeup>>>,
 }
 
 impl ManualClock {
@@ -120,6 +124,7 @@ impl ManualClock {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             nanos: AtomicU64::new(system_now().0),
+            watchers: Mutex::new(Vec::new()),
         })
     }
 
@@ -131,6 +136,20 @@ impl ManualClock {
     /// Moves it forward by `d`.
     pub fn advance(&self, d: Duration) {
         self.nanos.fetch_add(duration_nanos(d), Ordering::AcqRel);
+        self.watchers
+            .lock()
+            .retain(|watcher| match watcher.upgrade() {
+                Some(wakeup) => {
+                    wakeup.notify();
+                    true
+                }
+                None => false,
+            });
+    }
+
+    /// Wakes `wakeup` on every [`advance`](Self::advance), for as long as it lives.
+    pub(crate) fn watch(&self, wakeup: &Arc<Wakeup>) {
+        self.watchers.lock().push(Arc::downgrade(wakeup));
     }
 
     /// Makes it the clock of the current thread until the guard drops (panic or not); the
@@ -145,6 +164,56 @@ impl ManualClock {
         ClockGuard {
             previous: replace_installed(Some(self.clone())),
         }
+    }
+}
+
+/// Something a thread or a task waits on until it is notified (or a real-time cap passes):
+/// background work that waits for a time on memokit's clock re-checks the clock when woken, and
+/// a [`ManualClock`] it [watches](ManualClock::watch) notifies it on every advance, so a test
+/// that advances a sandbox's clock wakes it at once instead of sleeping.
+#[derive(Debug, Default)]
+pub(crate) struct Wakeup {
+    /// Counts notifications, so a waiter that read it before checking its condition cannot miss
+    /// one sent in between.
+    generation: Mutex<u64>,
+    ready: Condvar,
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl Wakeup {
+    /// Wakes every thread and task waiting.
+    pub(crate) fn notify(&self) {
+        *self.generation.lock() += 1;
+        self.ready.notify_all();
+        for waker in self.wakers.lock().drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// The current generation, to pass to [`wait`](Self::wait) after checking a condition.
+    pub(crate) fn generation(&self) -> u64 {
+        *self.generation.lock()
+    }
+
+    /// Blocks until a notification after generation `seen`, or for `cap` at most.
+    pub(crate) fn wait(&self, seen: u64, cap: Duration) {
+        let mut generation = self.generation.lock();
+        if *generation == seen {
+            self.ready.wait_for(&mut generation, cap);
+        }
+    }
+
+    /// Whether a notification came after generation `seen`; if not, `waker` is woken by the next.
+    pub(crate) fn poll_changed(&self, seen: u64, waker: &Waker) -> bool {
+        let generation = self.generation.lock();
+        if *generation != seen {
+            return true;
+        }
+        let mut wakers = self.wakers.lock();
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+        false
     }
 }
 

@@ -169,6 +169,27 @@ pub enum CacheError {
         /// The cache's name.
         cache: Arc<str>,
     },
+    /// A JSON document operation ([`Cache::json_get`](crate::Cache::json_get) and its siblings)
+    /// could not be done; the document is unchanged.
+    #[cfg(feature = "json")]
+    Json {
+        /// The cache's name.
+        cache: Arc<str>,
+        /// The key, as its `Debug` form.
+        key: Arc<str>,
+        /// The path, as given.
+        path: Arc<str>,
+        /// What is wrong.
+        problem: JsonProblem,
+    },
+    /// The cache's [warmer](crate::CacheBuilder::warmer) returned an error or panicked; the
+    /// values already in the cache stayed.
+    Warm {
+        /// The cache's name.
+        cache: Arc<str>,
+        /// The warmer's error, or the panic's message.
+        message: Arc<str>,
+    },
 }
 
 impl CacheError {
@@ -189,7 +210,10 @@ impl CacheError {
         match self {
             Self::Backend { cache, .. }
             | Self::Config { cache, .. }
-            | Self::Recursion { cache } => cache,
+            | Self::Recursion { cache }
+            | Self::Warm { cache, .. } => cache,
+            #[cfg(feature = "json")]
+            Self::Json { cache, .. } => cache,
         }
     }
 }
@@ -207,6 +231,19 @@ impl fmt::Display for CacheError {
                 f,
                 "cache `{cache}`: the loader of a key asked this cache for that same key (a memoized function called itself with the same arguments); waiting for itself would never end, so give the inner call different arguments or compute it without the cache"
             ),
+            #[cfg(feature = "json")]
+            Self::Json {
+                cache,
+                key,
+                path,
+                problem,
+            } => write!(
+                f,
+                "cache `{cache}`: key {key}, JSON path `{path}`: {problem}"
+            ),
+            Self::Warm { cache, message } => {
+                write!(f, "cache `{cache}`: the warmer failed: {message}")
+            }
         }
     }
 }
@@ -216,6 +253,39 @@ impl Error for CacheError {
         match self {
             Self::Backend { source, .. } => Some(source),
             _ => None,
+        }
+    }
+}
+
+/// Why a JSON document operation failed; see [`CacheError::Json`].
+#[cfg(feature = "json")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JsonProblem {
+    /// The path is not written in the path syntax (`.`, `.field`, `[index]`, chained).
+    Syntax(Arc<str>),
+    /// There is no document under the key, or nothing at the path.
+    Missing,
+    /// The value at (or on the way to) the path is not what the operation needs.
+    Type {
+        /// What the operation needs, such as `"an integer"`.
+        expected: &'static str,
+        /// What is there, such as `"a string"`.
+        found: &'static str,
+    },
+    /// The value under the key is not a JSON document: another type's value, or bytes that do
+    /// not parse as JSON.
+    NotJson(Arc<str>),
+}
+
+#[cfg(feature = "json")]
+impl fmt::Display for JsonProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Syntax(why) => write!(f, "invalid path: {why}"),
+            Self::Missing => f.write_str("nothing there"),
+            Self::Type { expected, found } => write!(f, "expected {expected}, found {found}"),
+            Self::NotJson(why) => write!(f, "not a JSON document: {why}"),
         }
     }
 }

@@ -76,16 +76,25 @@ pub mod __private;
 mod memo;
 mod module;
 
+#[cfg(feature = "json")]
+pub use backend::json::{JsonBackend, JsonPath};
 pub use backend::{
     Backend, BackendStats, Compute, Computed, Cursor, Found, Iterate, RemovalCause, Transaction,
     Ttl,
 };
 pub use bounds::{CacheKey, CacheValue};
-pub use cache::{Cache, CacheBuilder, Cached, Entry, Iter};
+#[cfg(feature = "tokio")]
+pub use cache::AsyncWarmer;
+pub use cache::{
+    Blocking, Cache, CacheBuilder, Cached, Entry, IntoWarmer, Iter, NonBlocking, WarmError,
+    WarmFuture, Warmer, WarmerFn,
+};
 pub use config::{Config, EvictionListener, Weigher};
 pub use context::Namespace;
 #[cfg(feature = "disk")]
 pub use disk::{DiskBackend, DiskOptions, Durability};
+#[cfg(feature = "json")]
+pub use error::JsonProblem;
 pub use error::{BackendError, BackendErrorKind, CacheError, LoadError};
 pub use memo::{Companion, Memo};
 pub use memory::{Counter, MemoryBackend};

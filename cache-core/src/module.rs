@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::Backend;
-use crate::cache::{Cache, report_unbuilt};
+use crate::cache::{Cache, IntoWarmer, WarmerFn, report_unbuilt};
 use crate::config::Weigher;
 use crate::error::CacheError;
 use crate::memory::MemoryBackend;
@@ -72,6 +72,12 @@ pub struct Settings<K, V, B: Backend<K, V> = MemoryBackend<K, V>> {
     pub require_sandbox: bool,
     /// The schema version of the values; see [`CacheBuilder::version`](crate::CacheBuilder::version).
     pub version: u32,
+    /// The warmer and its interval (the derive's `warmer` and `warm_every`); see
+    /// [`CacheBuilder::warmer`](crate::CacheBuilder::warmer).
+    pub warmer: Option<(WarmerFn<K, V>, Duration)>,
+    /// How long the first use waits for the warmer's first run (the derive's `warm_wait`); see
+    /// [`CacheBuilder::warm_wait`](crate::CacheBuilder::warm_wait).
+    pub warm_wait: Option<Duration>,
 }
 
 impl<K, V, B: Backend<K, V>> Settings<K, V, B> {
@@ -85,6 +91,23 @@ impl<K, V, B: Backend<K, V>> Settings<K, V, B> {
     /// ```
     pub fn set_weigher(&mut self, weigher: impl Fn(&K, &V) -> u64 + Send + Sync + 'static) {
         self.weigher = Some(Arc::new(weigher));
+    }
+
+    /// Sets the warmer from a function, sync or async, run every `every`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memokit_core::Settings;
+    ///
+    /// fn load() -> Result<Vec<(u64, String)>, String> {
+    ///     Ok(vec![(1, "ada".into())])
+    /// }
+    /// let mut settings: Settings<u64, String> = Settings::default();
+    /// settings.set_warmer(load, Duration::from_secs(60));
+    /// assert!(settings.warmer.is_some());
+    /// ```
+    pub fn set_warmer<M>(&mut self, warmer: impl IntoWarmer<K, V, M>, every: Duration) {
+        self.warmer = Some((warmer.into_warmer(), every));
     }
 
     /// Builds the cache called `name` with these settings.
@@ -106,6 +129,12 @@ impl<K, V, B: Backend<K, V>> Settings<K, V, B> {
         if let Some(weigher) = self.weigher {
             builder = builder.weigher(move |k, v| weigher(k, v));
         }
+        if let Some((warmer, every)) = self.warmer {
+            builder = builder.warmer(warmer, every);
+        }
+        if let Some(wait) = self.warm_wait {
+            builder = builder.warm_wait(wait);
+        }
         builder
             .require_sandbox(self.require_sandbox)
             .version(self.version)
@@ -123,6 +152,8 @@ impl<K, V, B: Backend<K, V>> Default for Settings<K, V, B> {
             backend: B::Options::default(),
             require_sandbox: false,
             version: 0,
+            warmer: None,
+            warm_wait: None,
         }
     }
 }
@@ -140,6 +171,8 @@ where
             .field("backend", &self.backend)
             .field("require_sandbox", &self.require_sandbox)
             .field("version", &self.version)
+            .field("warmer", &self.warmer.as_ref().map(|(_, every)| every))
+            .field("warm_wait", &self.warm_wait)
             .finish()
     }
 }

@@ -75,7 +75,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Weak};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -465,6 +465,21 @@ impl Captured {
         }
     }
 
+    /// This context held without keeping its sandbox alive, for work that lives as long as a
+    /// cache rather than a test (a warmer): the sandbox still ends with its test.
+    pub(crate) fn downgrade(&self) -> WeakCaptured {
+        WeakCaptured {
+            sandbox: self.sandbox.as_ref().map(|s| Arc::downgrade(&s.0)),
+            clock: self.clock.clone(),
+        }
+    }
+
+    /// `future`, run in this context around every poll.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn wrap<F: Future>(self, future: F) -> Sandboxed<F> {
+        Sandboxed::new(self, future)
+    }
+
     /// Makes this the current thread's context until the guard drops, saving the old one.
     pub(crate) fn enter(&self) -> Entered {
         let namespace = self
@@ -481,6 +496,31 @@ impl Captured {
             previous: Some(previous),
             _not_send: PhantomData,
         }
+    }
+}
+
+/// A [`Captured`] context whose sandbox may have ended; see [`Captured::downgrade`].
+pub(crate) struct WeakCaptured {
+    sandbox: Option<Weak<Shared>>,
+    clock: Option<Arc<ManualClock>>,
+}
+
+impl WeakCaptured {
+    /// The context, or `None` if its sandbox has ended (its namespace is gone for good).
+    pub(crate) fn upgrade(&self) -> Option<Captured> {
+        let sandbox = match &self.sandbox {
+            Some(weak) => Some(SandboxHandle(weak.upgrade()?)),
+            None => None,
+        };
+        Some(Captured {
+            sandbox,
+            clock: self.clock.clone(),
+        })
+    }
+
+    /// The manual clock of the context, if it had one.
+    pub(crate) fn clock(&self) -> Option<&Arc<ManualClock>> {
+        self.clock.as_ref()
     }
 }
 

@@ -45,6 +45,11 @@ pub struct Stats {
     pub refresh_failures: u64,
     /// Backend errors seen by this cache.
     pub errors: u64,
+    /// Runs of the cache's [warmer](crate::CacheBuilder::warmer) whose entries were stored.
+    pub warms: u64,
+    /// Runs of the warmer that failed (an `Err`, a panic, or a store that could not be written);
+    /// the values already there stayed.
+    pub warm_failures: u64,
     /// Live entries, as the backend counts them.
     pub entries: u64,
     /// Total weight of live entries.
@@ -95,6 +100,8 @@ impl std::ops::AddAssign for Stats {
             refreshes,
             refresh_failures,
             errors,
+            warms,
+            warm_failures,
             entries,
             weight,
             evicted,
@@ -111,6 +118,8 @@ impl std::ops::AddAssign for Stats {
         self.refreshes += refreshes;
         self.refresh_failures += refresh_failures;
         self.errors += errors;
+        self.warms += warms;
+        self.warm_failures += warm_failures;
         self.entries += entries;
         self.weight += weight;
         self.evicted += evicted;
@@ -216,6 +225,8 @@ pub(crate) struct Counters {
     refreshes: AtomicU64,
     refresh_failures: AtomicU64,
     errors: AtomicU64,
+    warms: AtomicU64,
+    warm_failures: AtomicU64,
 }
 
 #[derive(Clone, Copy)]
@@ -227,6 +238,8 @@ pub(crate) enum Count {
     Refresh,
     RefreshFailure,
     Error,
+    Warm,
+    WarmFailure,
 }
 
 impl Counters {
@@ -286,6 +299,8 @@ impl Counters {
             Count::Refresh => &self.refreshes,
             Count::RefreshFailure => &self.refresh_failures,
             Count::Error => &self.errors,
+            Count::Warm => &self.warms,
+            Count::WarmFailure => &self.warm_failures,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -309,6 +324,8 @@ impl Counters {
             refreshes: get(&self.refreshes),
             refresh_failures: get(&self.refresh_failures),
             errors: get(&self.errors),
+            warms: get(&self.warms),
+            warm_failures: get(&self.warm_failures),
             entries: backend.entries,
             weight: backend.weight,
             evicted: backend.evicted,

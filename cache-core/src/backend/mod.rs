@@ -44,6 +44,8 @@ use crate::context::Namespace;
 use crate::error::{BackendError, BackendErrorKind};
 use crate::key::Lookup;
 
+#[cfg(feature = "json")]
+pub mod json;
 pub mod ops;
 pub use ops::{Compute, Computed, Cursor, Transaction, Ttl, Write};
 

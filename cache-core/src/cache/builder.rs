@@ -8,6 +8,8 @@ use parking_lot::RwLock;
 
 use super::handle::{Cache, Inner, Scope};
 use super::thread_scopes;
+use super::warmer::Warming;
+use super::warmer::{IntoWarmer, WarmerFn};
 use crate::backend::{Backend, RemovalCause};
 use crate::bounds::{CacheKey, CacheValue};
 use crate::config::{Config, EvictionListener, Weigher};
@@ -20,6 +22,8 @@ use crate::telemetry;
 pub struct CacheBuilder<K, V, B: Backend<K, V> = MemoryBackend<K, V>> {
     config: Config<K, V>,
     options: B::Options,
+    warmer: Option<(WarmerFn<K, V>, Duration)>,
+    warm_wait: Option<Duration>,
 }
 
 impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
@@ -130,6 +134,47 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
         self
     }
 
+    /// A proactive warmer (Cachex's `Cachex.Warmer`): `warmer` returns a batch of entries, stored
+    /// with [`insert_many`](Cache::insert_many) when the cache is built, then `every` after each
+    /// run, and whenever [`Cache::warm`] asks. A sync warmer (`Fn() -> Result<I, E>`, see
+    /// [`Warmer`](crate::Warmer)) runs on a thread of its own named `memokit-warm:<name>`; an
+    /// async one ([`AsyncWarmer`](crate::AsyncWarmer), feature `tokio`) on the Tokio runtime
+    /// current when the cache is built. A failed or panicking run keeps the values already
+    /// there, counts in [`Stats::warm_failures`](crate::Stats) and emits an `error` event; runs
+    /// never overlap; the runs stop when the cache is dropped. Timing, namespaces and threads
+    /// are explained in the `warm_schedule` module docs: in short, the warmer writes into the
+    /// namespace current at build time and its interval follows memokit's clock there, so a
+    /// test advances its sandbox's clock instead of sleeping.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memokit_core::Cache;
+    ///
+    /// let rates: Cache<String, f64> = Cache::builder("warmer-doc")
+    ///     .warmer(
+    ///         || Ok::<_, std::io::Error>([("usd".to_string(), 1.08), ("gbp".to_string(), 0.86)]),
+    ///         Duration::from_secs(300),
+    ///     )
+    ///     .warm_wait(Duration::from_secs(5)) // `build` returns once the first run is stored
+    ///     .build()?;
+    /// assert_eq!(rates.get("gbp")?, Some(0.86));
+    /// # Ok::<(), memokit_core::CacheError>(())
+    /// ```
+    pub fn warmer<M>(mut self, warmer: impl IntoWarmer<K, V, M>, every: Duration) -> Self {
+        self.warmer = Some((warmer.into_warmer(), every));
+        self
+    }
+
+    /// Makes [`build`](Self::build) (for a cache module, its first use) wait until the warmer's
+    /// first run has finished, for `deadline` at most; without it, the first run happens in the
+    /// background and the first calls may miss. With an async warmer the wait blocks the thread,
+    /// so the runtime needs another worker thread to run the warmer on (a current-thread runtime
+    /// waits out the whole deadline).
+    pub fn warm_wait(mut self, deadline: Duration) -> Self {
+        self.warm_wait = Some(deadline);
+        self
+    }
+
     /// Settings specific to the backend.
     pub fn backend_options(mut self, options: B::Options) -> Self {
         self.options = options;
@@ -152,6 +197,23 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
     {
         let config = self.config;
         let name = &config.name;
+        match &self.warmer {
+            Some((_, every)) if every.is_zero() => {
+                return Err(CacheError::config(
+                    name,
+                    "warm_every",
+                    "must be longer than zero",
+                ));
+            }
+            None if self.warm_wait.is_some() => {
+                return Err(CacheError::config(
+                    name,
+                    "warm_wait",
+                    "waits for the warmer's first run: give the cache a `warmer` too",
+                ));
+            }
+            _ => {}
+        }
         if name.is_empty() {
             return Err(CacheError::config(name, "name", "must not be empty"));
         }
@@ -216,10 +278,15 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
             sandboxes: RwLock::new(HashMap::new()),
             config,
             kept,
+            warming: self
+                .warmer
+                .map(|(warmer, every)| Warming::new(warmer, every)),
         });
         let weak: Weak<dyn Registered> = Arc::downgrade(&inner) as Weak<Inner<K, V, B>>;
         registry::register(weak);
-        Ok(Cache { inner })
+        let cache = Cache { inner };
+        cache.start_warming(self.warm_wait)?;
+        Ok(cache)
     }
 }
 
@@ -244,6 +311,8 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         CacheBuilder {
             config: Config::new(name.into()),
             options: B::Options::default(),
+            warmer: None,
+            warm_wait: None,
         }
     }
 }

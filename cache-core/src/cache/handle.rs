@@ -9,6 +9,7 @@ use hashbrown::HashMap;
 use parking_lot::RwLock;
 
 use super::thread_scopes;
+use super::warmer::Warming;
 use crate::backend::Backend;
 use crate::bounds::{CacheKey, CacheValue};
 use crate::config::Config;
@@ -66,6 +67,8 @@ pub(super) struct Inner<K, V, B> {
     pub(super) sandboxes: RwLock<Sandboxes<K, V, B>>,
     /// With a [`fallback`](crate::CacheBuilder::fallback) age, a copy of each loaded value.
     pub(super) kept: Option<Box<dyn Keep<K, V>>>,
+    /// The warmer and its runs' shared state; dropping it stops them.
+    pub(super) warming: Option<Warming<K, V>>,
 }
 
 /// Where a [`fallback`](crate::CacheBuilder::fallback) cache keeps its loaded values: a memory

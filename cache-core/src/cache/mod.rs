@@ -9,11 +9,15 @@
 //! | `ops.rs` | get, insert, remove, clear, len, stats, expiry control, and their async twins |
 //! | `atomic.rs` | update, the entry API, transactions and take |
 //! | `batch.rs` | batches: get, insert and remove many, and the batched single-flight load |
+//! | `json.rs` | JSON documents: `json_get`, `json_set`, `json_incr`, `json_delete`, `json_array_append` (feature `json`) |
 //! | `iter.rs` | walking the entries: iter, keys, remove_where |
 //! | `policy.rs` | which results of a loader are cached ([`Cacheable`]) |
 //! | `load.rs` | loads through the single flight, and the public loading operations |
 //! | `stale.rs` | stale-while-revalidate |
 //! | `refresh_pool.rs` | where sync reloads run |
+//! | `warmer.rs` | proactive warmers: the [`Warmer`] traits and the state a warmed cache keeps |
+//! | `warm.rs` | one run of a warmer: [`Cache::warm`] |
+//! | `warm_schedule.rs` | where and when a warmer runs: its thread or task, its clock, its namespace |
 //! | `registered.rs` | the cache as the registry sees it |
 
 mod accounting;
@@ -22,6 +26,8 @@ mod batch;
 mod builder;
 mod handle;
 mod iter;
+#[cfg(feature = "json")]
+mod json;
 mod load;
 mod ops;
 mod policy;
@@ -29,6 +35,9 @@ mod refresh_pool;
 mod registered;
 mod stale;
 mod thread_scopes;
+mod warm;
+mod warm_schedule;
+mod warmer;
 
 pub use atomic::Entry;
 pub use builder::CacheBuilder;
@@ -39,3 +48,6 @@ pub(crate) use load::{NotRun, WhenCached};
 pub use policy::{Cacheable, Cached, Flagged, OkOnly, SomeOnly, Whole};
 pub(crate) use registered::report_unbuilt;
 pub(crate) use stale::Probed;
+#[cfg(feature = "tokio")]
+pub use warmer::AsyncWarmer;
+pub use warmer::{Blocking, IntoWarmer, NonBlocking, WarmError, WarmFuture, Warmer, WarmerFn};

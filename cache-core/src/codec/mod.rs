@@ -34,6 +34,7 @@ mod envelope;
 mod identity;
 
 use std::error::Error;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -155,6 +156,61 @@ impl Codec for Postcard {
             Err(format!("{} bytes left over after the value", rest.len()).into())
         }
     }
+}
+
+/// JSON text ([serde_json](https://docs.rs/serde_json)), id 2: the codec of JSON documents
+/// (feature `json`). A byte-storing backend picks it by itself for a cache of
+/// `serde_json::Value` left on the default codec, since postcard cannot read a `Value` back, and
+/// the Redis backend's JSON script edits the JSON text behind the envelope in place.
+#[cfg(feature = "json")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json;
+
+#[cfg(feature = "json")]
+impl Json {
+    /// [`Json`]'s id.
+    pub(crate) const ID: u8 = 2;
+}
+
+#[cfg(feature = "json")]
+impl Codec for Json {
+    fn id(&self) -> u8 {
+        Self::ID
+    }
+
+    fn name(&self) -> &'static str {
+        "json"
+    }
+
+    fn encode(
+        &self,
+        value: &dyn erased_serde::Serialize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        let mut ser = serde_json::Serializer::new(out);
+        erased_serde::serialize(value, &mut ser)?;
+        Ok(())
+    }
+
+    fn decode<'de>(&self, bytes: &'de [u8], visit: Visit<'_, 'de>) -> Result<(), CodecError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))?;
+        de.end()?;
+        Ok(())
+    }
+}
+
+/// The codec a byte-storing backend uses for `V`: the one chosen, except that a cache of
+/// `serde_json::Value` left on the default [`Postcard`] gets [`Json`] (postcard cannot read a
+/// `Value` back).
+pub(crate) fn codec_for<V: 'static>(chosen: &Arc<dyn Codec>) -> Arc<dyn Codec> {
+    #[cfg(feature = "json")]
+    if std::any::TypeId::of::<V>() == std::any::TypeId::of::<serde_json::Value>()
+        && chosen.id() == Postcard.id()
+    {
+        return Arc::new(Json);
+    }
+    chosen.clone()
 }
 
 /// Appends the key encoding of `key` to `out`: postcard, whatever the value codec, so keys stay

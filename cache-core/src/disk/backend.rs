@@ -217,6 +217,13 @@ impl DiskBackend {
     }
 }
 
+/// JSON documents in one write transaction, through [`compute`](Backend::compute).
+#[cfg(feature = "json")]
+impl<K> crate::backend::json::JsonBackend<K> for DiskBackend where
+    K: crate::bounds::CacheKey + Serialize
+{
+}
+
 impl<K, V> Backend<K, V> for DiskBackend
 where
     K: Serialize + Eq + Send + Sync + 'static,
@@ -249,7 +256,8 @@ where
                 ),
             ));
         }
-        let store = Store::open(&config.name, options, config.capacity())?;
+        let codec = crate::codec::codec_for::<V>(&options.codec);
+        let store = Store::open(&config.name, options, config.capacity(), codec)?;
         Ok(Self {
             store: Arc::new(store),
             ns: Namespace::GLOBAL.id(),

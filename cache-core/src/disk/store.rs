@@ -3,15 +3,15 @@
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use redb::{
     Database, DatabaseError, ReadableDatabase, ReadableTable, Table, TableDefinition, TableHandle,
 };
 
 use crate::clock::Timestamp;
-use crate::codec::{Envelope, HEADER_LEN, TypeIdentity};
+use crate::codec::{Codec, Envelope, HEADER_LEN, TypeIdentity};
 use crate::error::{BackendError, BackendErrorKind};
 
 use super::KIND;
@@ -113,6 +113,7 @@ impl Store {
         cache: &str,
         options: &DiskOptions,
         capacity: Option<u64>,
+        codec: Arc<dyn Codec>,
     ) -> Result<Self, BackendError> {
         let Some(path) = options.path.clone() else {
             return Err(BackendError::config(
@@ -145,7 +146,7 @@ impl Store {
             db,
             _claim: claim,
             path,
-            envelope: Envelope::new(options.codec.clone(), KIND),
+            envelope: Envelope::new(codec, KIND),
             durability: options.durability,
             commits: AtomicU64::new(0),
             capacity,

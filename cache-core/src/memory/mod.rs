@@ -454,6 +454,13 @@ where
     }
 }
 
+/// JSON documents under the shard's write lock, through [`compute`](Backend::compute).
+#[cfg(feature = "json")]
+impl<K: crate::bounds::CacheKey> crate::backend::json::JsonBackend<K>
+    for MemoryBackend<K, serde_json::Value>
+{
+}
+
 impl<K, V> Backend<K, V> for MemoryBackend<K, V>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,

@@ -264,7 +264,7 @@ where
         let topology = options.topology()?;
         let store = Store {
             connector: Connector::new(topology, options)?,
-            envelope: Envelope::new(options.codec.clone(), KIND),
+            envelope: Envelope::new(crate::codec::codec_for::<V>(&options.codec), KIND),
             prefix: options.prefix.clone(),
             cache: config.name.clone(),
             tti: config.tti(),

@@ -127,6 +127,8 @@ mod connection;
 mod expiry;
 mod idle;
 mod iterate;
+#[cfg(feature = "json")]
+mod json;
 mod keys;
 mod ops;
 mod options;
@@ -138,6 +140,8 @@ const KIND: &str = "redis";
 
 pub use self::backend::RedisBackend;
 pub use self::options::RedisOptions;
+#[cfg(feature = "json")]
+pub use crate::codec::Json;
 pub use crate::codec::{Codec, CodecError, Postcard, Visit};
 /// The `redis` crate this backend is built on, for raw commands and pipelines
 /// ([`RedisBackend::query`], [`RedisBackend::query_pipeline`]).

@@ -6,7 +6,7 @@ use syn::parse::ParseStream;
 use syn::{Attribute, Expr, Ident, Meta, Path, Type};
 
 use crate::diag::Diagnostics;
-use crate::options::{CommonOptions, Known, parse_list, parse_quoted};
+use crate::options::{CommonOptions, DurationArg, Known, parse_duration, parse_list, parse_quoted};
 
 /// The options `#[cache]` accepts, and names people reach for from ElixirCache and other crates.
 const KNOWN: Known = Known {
@@ -16,8 +16,22 @@ const KNOWN: Known = Known {
 
 /// In the order the docs list them.
 const OPTIONS: &[&str] = &[
-    "name", "key", "value", "backend", "ttl", "tti", "capacity", "weigher", "config", "sandbox",
-    "version", "path", "crate",
+    "name",
+    "key",
+    "value",
+    "backend",
+    "ttl",
+    "tti",
+    "capacity",
+    "weigher",
+    "config",
+    "sandbox",
+    "version",
+    "path",
+    "crate",
+    "warmer",
+    "warm_every",
+    "warm_wait",
 ];
 
 /// With what to write in memokit instead.
@@ -33,6 +47,14 @@ const RENAMED: &[(&str, &str)] = &[
     ("time", "`ttl = \"60s\"` (a duration with a unit)"),
     ("size", "`capacity = 1_000`"),
     ("max_capacity", "`capacity = 1_000`"),
+    (
+        "warmers",
+        "`warmer = path::to::fn, warm_every = \"5m\"` (one warmer per cache module)",
+    ),
+    (
+        "interval",
+        "`warm_every = \"5m\"` (the interval of the `warmer`)",
+    ),
 ];
 
 /// A parsed `#[cache(...)]`; every field is individually valid (or already reported).
@@ -43,6 +65,13 @@ pub(crate) struct ModuleArgs {
     pub(crate) key: Option<Type>,
     pub(crate) value: Option<Type>,
     pub(crate) config: Option<Path>,
+    /// `warmer = path::to::fn`: a sync or async function returning the entries to store. The
+    /// option's name, and the path if it is one.
+    pub(crate) warmer: Option<(Ident, Option<Path>)>,
+    /// `warm_every = "5m"`, with the option's name for errors.
+    pub(crate) warm_every: Option<(Ident, DurationArg)>,
+    /// `warm_wait = "2s"`: how long the first use waits for the first run.
+    pub(crate) warm_wait: Option<(Ident, DurationArg)>,
     /// The `cache(...)` attribute, for errors about what it lacks.
     pub(crate) attr: Option<Meta>,
 }
@@ -94,7 +123,14 @@ impl ModuleArgs {
         match key {
             "key" => self.key = parse_type(input, key, diag)?,
             "value" => self.value = parse_type(input, key, diag)?,
-            "config" => self.config = parse_config(input, diag)?,
+            "config" => self.config = parse_fn_path(input, diag, CONFIG_FN)?,
+            "warmer" => self.warmer = Some((name.clone(), parse_fn_path(input, diag, WARMER_FN)?)),
+            "warm_every" => {
+                self.warm_every = Some((name.clone(), parse_duration(input, key, diag)?));
+            }
+            "warm_wait" => {
+                self.warm_wait = Some((name.clone(), parse_duration(input, key, diag)?));
+            }
             _ => KNOWN.skip_unknown(name, input, diag)?,
         }
         Ok(())
@@ -110,17 +146,23 @@ fn parse_type(input: ParseStream, key: &str, diag: &mut Diagnostics) -> syn::Res
     input.parse().map(Some)
 }
 
-/// `config = path::to::fn`: the path of a function, not a call or a closure, so it runs exactly
-/// once, when the module is first used.
-fn parse_config(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Option<Path>> {
+const CONFIG_FN: &str = "`config` takes the path of a function `fn(&mut memokit::Settings<K, V>) -> Result<(), memokit::ConfigError>`, like `config = users_config`";
+
+const WARMER_FN: &str = "`warmer` takes the path of a function `fn() -> Result<impl IntoIterator<Item = (K, V)>, E>` (or an `async fn` returning that), like `warmer = load_users`";
+
+/// `config = path::to::fn` or `warmer = path::to::fn`: the path of a function, not a call or a
+/// closure, so the module decides when it runs (`config` once, at first use). `expected` is the
+/// error for anything else.
+fn parse_fn_path(
+    input: ParseStream,
+    diag: &mut Diagnostics,
+    expected: &str,
+) -> syn::Result<Option<Path>> {
     let expr: Expr = input.parse()?;
     match expr {
         Expr::Path(path) if path.qself.is_none() => Ok(Some(path.path)),
         other => {
-            diag.error(
-                &other,
-                "`config` takes the path of a function `fn(&mut memokit::Settings<K, V>) -> Result<(), memokit::ConfigError>`, like `config = users_config`",
-            );
+            diag.error(&other, expected);
             Ok(None)
         }
     }

@@ -80,9 +80,26 @@ pub(crate) fn expand(module: &Module, fallback: bool) -> TokenStream {
         (body, build_fn)
     };
 
+    let warm = module.args.warmer.as_ref().map(|_| {
+        quote! {
+            /// Runs the module's warmer now, in the current namespace, after any run in
+            /// progress; how many entries it stored. A failed run keeps the values there.
+            #vis fn warm() -> #result<usize, #error> {
+                Self::cache()?.warm()
+            }
+
+            /// Async form of `warm`, for sync and async warmers alike.
+            #vis async fn warm_async() -> #result<usize, #error> {
+                Self::cache()?.warm_async().await
+            }
+        }
+    });
+
     quote! {
         #[automatically_derived]
         impl #ident #bounds {
+            #warm
+
             /// The cache's name, as errors, stats and `memokit::caches()` show it.
             #vis const NAME: &'static str = #name;
 
@@ -346,6 +363,20 @@ fn build(
     let disk = args.path.as_ref().map(|(_, path)| {
         quote_spanned!(path.span()=> #settings.backend = #private::DiskOptions::new(#path);)
     });
+    let warmer = module
+        .args
+        .warmer
+        .as_ref()
+        .and_then(|(_, path)| path.as_ref())
+        .zip(module.args.warm_every.as_ref())
+        .map(|(warmer, (_, every))| {
+            let every = every.to_duration(private);
+            quote_spanned!(warmer.span()=> #settings.set_warmer(#warmer, #every);)
+        });
+    let warm_wait = module.args.warm_wait.as_ref().map(|(_, wait)| {
+        let wait = wait.to_duration(private);
+        quote!(#settings.warm_wait = ::core::option::Option::Some(#wait);)
+    });
     let config = match &module.args.config {
         Some(path) => quote_spanned!(path.span()=> #path),
         None => quote!(|_| ::core::result::Result::Ok(())),
@@ -353,7 +384,7 @@ fn build(
     quote! {
         #[allow(unused_mut)]
         let mut #settings = #private::Settings::<#key, #value, #backend>::default();
-        #ttl #tti #capacity #weigher #sandbox #version #disk
+        #ttl #tti #capacity #weigher #sandbox #version #disk #warmer #warm_wait
         #private::build_module(#name, #settings, #config)
     }
 }

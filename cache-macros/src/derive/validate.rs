@@ -75,6 +75,7 @@ pub(crate) fn validate(
             "a `weigher` bounds the cache's total weight: also give `capacity = <max total weight>`",
         );
     }
+    check_warmer(&args, diag);
     if generic {
         return None;
     }
@@ -85,4 +86,25 @@ pub(crate) fn validate(
         value: value?,
         args,
     })
+}
+
+/// `warm_every` and `warm_wait` belong to a `warmer`, and a `warmer` needs its interval.
+fn check_warmer(args: &ModuleArgs, diag: &mut Diagnostics) {
+    match &args.warmer {
+        Some((warmer, _)) if args.warm_every.is_none() => diag.error(
+            warmer,
+            "a `warmer` runs on an interval: also give `warm_every = \"5m\"`",
+        ),
+        Some(_) => {}
+        None => {
+            for (name, _) in [&args.warm_every, &args.warm_wait].into_iter().flatten() {
+                diag.error(
+                    name,
+                    format!(
+                        "`{name}` is an option of the cache's warmer: also give `warmer = path::to::fn`"
+                    ),
+                );
+            }
+        }
+    }
 }
