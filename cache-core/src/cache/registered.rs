@@ -22,7 +22,8 @@ pub(crate) fn report_unbuilt(backend: &'static str, error: &CacheError) {
     let setting = match error {
         CacheError::Config { setting, .. } => setting,
         CacheError::Backend { source, .. } => source.setting().unwrap_or("backend"),
-        CacheError::Recursion { .. } => "backend",
+        // Building a cache fails only as above; the rest happen to a built cache.
+        _ => "backend",
     };
     let source = Source {
         cache: error.cache(),
