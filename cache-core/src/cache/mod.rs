@@ -15,6 +15,7 @@
 //! | `stale.rs` | stale-while-revalidate |
 //! | `refresh_pool.rs` | where sync reloads run |
 //! | `registered.rs` | the cache as the registry sees it |
+//! | `snapshot.rs` | save, restore and export (feature `snapshot`) |
 
 mod accounting;
 mod atomic;
@@ -27,6 +28,8 @@ mod ops;
 mod policy;
 mod refresh_pool;
 mod registered;
+#[cfg(feature = "snapshot")]
+mod snapshot;
 mod stale;
 mod thread_scopes;
 

@@ -172,11 +172,22 @@ impl DiskBackend {
         ttl: Option<Duration>,
         now: Timestamp,
     ) -> Result<Vec<Sealed>, BackendError> {
-        let deadline = ttl.map(|ttl| now.saturating_add(ttl));
         entries
             .iter()
-            .map(|(k, v)| Ok((self.key(k)?, self.seal::<K, V>(v, now, deadline)?)))
+            .map(|(k, v)| self.seal_one::<K, V>(k, v, ttl, now))
             .collect()
+    }
+
+    /// The (stored key, envelope) pair of one entry written at `now`, expiring after `ttl`.
+    fn seal_one<K: Serialize, V: Serialize>(
+        &self,
+        key: &K,
+        value: &V,
+        ttl: Option<Duration>,
+        now: Timestamp,
+    ) -> Result<Sealed, BackendError> {
+        let deadline = ttl.map(|ttl| now.saturating_add(ttl));
+        Ok((self.key(key)?, self.seal::<K, V>(value, now, deadline)?))
     }
 
     /// Stores sealed entries in one write transaction at `now`.
@@ -333,6 +344,16 @@ where
     fn insert_many(&self, entries: Vec<(K, V)>, ttl: Option<Duration>) -> Result<(), BackendError> {
         let now = clock::now();
         self.put_sealed::<K, V>(&self.seal_all(&entries, ttl, now)?, now)
+    }
+
+    /// One write transaction, as [`insert_many`](Backend::insert_many).
+    fn insert_each(&self, entries: Vec<(K, V, Option<Duration>)>) -> Result<(), BackendError> {
+        let now = clock::now();
+        let sealed = entries
+            .iter()
+            .map(|(k, v, ttl)| self.seal_one::<K, V>(k, v, *ttl, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.put_sealed::<K, V>(&sealed, now)
     }
 
     /// One write transaction; counts only keys that had a live value.

@@ -3,7 +3,7 @@
 //! checked the same way in both places; this file parses the rest.
 
 use syn::parse::ParseStream;
-use syn::{Attribute, Expr, Ident, Meta, Path, Type};
+use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Meta, Path, Type};
 
 use crate::diag::Diagnostics;
 use crate::options::{CommonOptions, Known, parse_list, parse_quoted};
@@ -17,7 +17,7 @@ const KNOWN: Known = Known {
 /// In the order the docs list them.
 const OPTIONS: &[&str] = &[
     "name", "key", "value", "backend", "ttl", "tti", "capacity", "weigher", "config", "sandbox",
-    "version", "path", "crate",
+    "version", "path", "restore", "crate",
 ];
 
 /// With what to write in memokit instead.
@@ -43,6 +43,8 @@ pub(crate) struct ModuleArgs {
     pub(crate) key: Option<Type>,
     pub(crate) value: Option<Type>,
     pub(crate) config: Option<Path>,
+    /// `restore = "file"`: the snapshot restored at first use and written by `save()`.
+    pub(crate) restore: Option<LitStr>,
     /// The `cache(...)` attribute, for errors about what it lacks.
     pub(crate) attr: Option<Meta>,
 }
@@ -95,6 +97,7 @@ impl ModuleArgs {
             "key" => self.key = parse_type(input, key, diag)?,
             "value" => self.value = parse_type(input, key, diag)?,
             "config" => self.config = parse_config(input, diag)?,
+            "restore" => self.restore = parse_restore(input, diag)?,
             _ => KNOWN.skip_unknown(name, input, diag)?,
         }
         Ok(())
@@ -120,6 +123,24 @@ fn parse_config(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Optio
             diag.error(
                 &other,
                 "`config` takes the path of a function `fn(&mut memokit::Settings<K, V>) -> Result<(), memokit::ConfigError>`, like `config = users_config`",
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// `restore = "file"`: a non-empty string, the snapshot file (a path known only at run time is
+/// for `memokit::Cache::restore` and `save`, called by hand).
+fn parse_restore(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Option<LitStr>> {
+    let expr: Expr = input.parse()?;
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) if !lit.value().is_empty() => Ok(Some(lit)),
+        other => {
+            diag.error(
+                &other,
+                "`restore` takes the snapshot file as a non-empty string: write `restore = \"target/caches/users.snapshot\"` (the module restores it at first use and writes it with `save()`)",
             );
             Ok(None)
         }
