@@ -73,12 +73,14 @@
 //!   makes one commit in [`DiskOptions::FAST_SYNC_EVERY`] durable (and one when the cache is
 //!   dropped): a crash loses the writes since, and redb's copy-on-write commit never leaves the
 //!   file corrupt. The README's benchmark section has the cost of each.
-//! * **Async.** With feature `tokio`, the async forms of get, insert, remove, clear and the
-//!   batches run on Tokio's blocking pool when called inside a runtime, so a durable commit's
-//!   fsync never holds a runtime thread (outside a runtime they run on the calling thread).
-//!   The async forms of `compute`, `transaction`, `take`, `ttl` and the other operations keep
-//!   the trait's default and run on the calling thread: their closures are not `'static`, and
-//!   the rest are one short transaction each; call them from `spawn_blocking` on a busy runtime.
+//! * **Async.** With feature `tokio`, no async form holds a multi-thread runtime's worker for
+//!   a transaction (and its fsync). Those whose inputs can move (get, insert, remove, clear, the batches, take,
+//!   `contains_key`, `ttl`, `expire`, `touch`, `purge_expired`) run on Tokio's blocking pool,
+//!   with the keys encoded and the clock read (a sandbox's) before the work moves. `compute`
+//!   and `transaction` run a caller's closure, which is not `'static` and so cannot move: on a
+//!   multi-thread runtime they run in `block_in_place`, which hands the worker's other tasks to
+//!   another thread for the transaction's length; a current-thread runtime has no other worker,
+//!   so there they run in place, as outside a runtime.
 
 mod backend;
 mod options;
