@@ -369,3 +369,34 @@ mod disk {
         assert_eq!(sorted(&on_disk), [(5, "kept".to_string())]);
     }
 }
+
+/// The README's example, with a temp path.
+#[test]
+fn the_readme_example() -> Result<(), CacheError> {
+    let _sb = sandbox();
+    let dir = TempDir::new("readme");
+    let path = dir.file("sessions.snapshot");
+    for run in 0..2 {
+        let sessions: Cache<u64, String> = Cache::builder(if run == 0 {
+            "readme-sessions-first"
+        } else {
+            "readme-sessions-second"
+        })
+        .capacity(100_000)
+        .build()?;
+        // At start: pick up where the last run stopped; no file yet is the first run.
+        match sessions.restore(&path) {
+            Ok(restored) => println!("{restored} sessions back"),
+            Err(CacheError::Snapshot {
+                kind: SnapshotErrorKind::Io(std::io::ErrorKind::NotFound),
+                ..
+            }) => {}
+            Err(e) => eprintln!("starting cold: {e}"),
+        }
+        assert_eq!(sessions.len(), run, "the second run starts warm");
+        sessions.insert(7, "ada".into())?;
+        // At shutdown, or on a timer: the file is replaced atomically.
+        sessions.save(&path)?;
+    }
+    Ok(())
+}

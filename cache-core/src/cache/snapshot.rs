@@ -90,7 +90,7 @@ where
     /// Writes the live entries of the current namespace to the file at `path`, replacing it
     /// atomically (Cachex's `save`); how many entries it wrote. The folder is created if
     /// missing. On any failure, a full disk included, the previous file at `path` is left
-    /// whole. See the [design](self) for the format and its guarantees.
+    /// whole. The file is typed and checksummed: see [`restore`](Self::restore).
     ///
     /// ```
     /// use memokit_core::Cache;
