@@ -754,6 +754,7 @@ pub use memokit_macros::cached;
 /// | `config = path::to::fn` | `fn(&mut Settings<K, V, B>) -> Result<(), ConfigError>`, run once on first use; see [`Settings`] |
 /// | `sandbox = "required"` | in this crate's test builds, using the cache outside a [`sandbox()`] panics with a message naming the cache and the fix |
 /// | `version = 2` | the values' schema version (`u32`, default 0): a byte-storing backend reads values of another version as misses; bump it when the value type's serialized form changes |
+/// | `restore = "file"` | feature `snapshot`: the module restores this [snapshot](Cache::restore) into the global namespace at first use (a missing file starts empty; a bad one starts empty with an `error` event) and gets `save()`, which writes it |
 /// | `crate = path` | where the `memokit` crate is, when it is re-exported |
 ///
 /// # Generated functions
@@ -761,7 +762,7 @@ pub use memokit_macros::cached;
 /// `NAME`, `cache()` (the [`Cache`](struct@Cache) handle), `backend()` (backend-specific
 /// operations), `get`, `insert`, `insert_with_ttl`, `remove`, `clear`, `stats`, `len`,
 /// `is_empty`, `get_or_insert_with`, `try_get_or_insert_with`, and `_async` forms of those that
-/// touch the backend. Every function works in the current namespace, so a test sandbox sees its
+/// touch the backend; `save()` with `restore = "file"`. Every function works in the current namespace, so a test sandbox sees its
 /// own entries only.
 ///
 /// # Configuration errors

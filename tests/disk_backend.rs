@@ -435,3 +435,90 @@ async fn async_operations_see_the_sandbox_and_its_clock() {
     assert_eq!(c.get_many_async([&1, &2]).await.unwrap(), vec![None, None]);
     c.clear_async().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_async_operation_runs_off_the_runtime_and_on_the_sandbox_clock() {
+    let file = TempFile::new("async-all");
+    let c = open::<u64, String>("disk-async-all", &file, Durability::Durable).unwrap();
+    let sb = sandbox();
+    c.insert_with_ttl_async(1, "one".into(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    c.insert_async(2, "two".into()).await.unwrap();
+    sb.advance(Duration::from_secs(4));
+    // Each reads the sandbox's clock, though the work runs on Tokio's blocking pool.
+    assert_eq!(
+        c.ttl_async(&1).await.unwrap(),
+        Ttl::In(Duration::from_secs(6))
+    );
+    assert_eq!(c.ttl_async(&2).await.unwrap(), Ttl::Never);
+    assert!(c.contains_key_async(&1).await.unwrap());
+    assert!(c.touch_async(&2).await.unwrap());
+    assert!(c.expire_async(&2, Duration::from_secs(3)).await.unwrap());
+    assert_eq!(
+        c.ttl_async(&2).await.unwrap(),
+        Ttl::In(Duration::from_secs(3))
+    );
+    assert!(c.persist_async(&2).await.unwrap());
+    assert_eq!(
+        c.update_async(1, |v| v.map(|v| format!("{v}!")))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("one!")
+    );
+    let moved = c
+        .transaction_async([1, 3], |tx| {
+            let v = tx.get(&1).cloned();
+            tx.remove(&1);
+            if let Some(v) = &v {
+                tx.insert(&3, v.clone());
+            }
+            v
+        })
+        .await
+        .unwrap();
+    assert_eq!(moved.as_deref(), Some("one!"));
+    assert_eq!(c.take_async(&3).await.unwrap().as_deref(), Some("one!"));
+    assert_eq!(c.take_async(&3).await.unwrap(), None);
+    c.insert_with_ttl_async(4, "four".into(), Duration::from_secs(1))
+        .await
+        .unwrap();
+    sb.advance(Duration::from_secs(1));
+    assert!(!c.contains_key_async(&4).await.unwrap());
+    assert_eq!(c.purge_expired_async().await.unwrap(), 1);
+    assert_eq!(c.len(), 1);
+}
+
+/// With one worker, a closure of `update_async` that waits for another task of the runtime
+/// gets its message only if the worker's other tasks moved to another thread while the disk
+/// transaction held it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn an_atomic_update_does_not_hold_the_only_worker() {
+    let file = TempFile::new("async-in-place");
+    let c = open::<u64, u64>("disk-async-in-place", &file, Durability::Durable).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut started_tx = Some(started_tx);
+    let updater = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            c.update_async(1, move |_| {
+                if let Some(started) = started_tx.take() {
+                    started.send(()).unwrap();
+                }
+                // A generous bound, so a held worker fails the test instead of hanging it.
+                Some(rx.recv_timeout(Duration::from_secs(30)).unwrap_or(0))
+            })
+            .await
+        })
+    };
+    // Sends only once the closure runs, so the message cannot be waiting for it beforehand.
+    let sender = tokio::spawn(async move {
+        started_rx.await.unwrap();
+        tx.send(42).unwrap();
+    });
+    assert_eq!(updater.await.unwrap().unwrap(), Some(42));
+    sender.await.unwrap();
+    assert_eq!(c.get(&1).unwrap(), Some(42));
+}

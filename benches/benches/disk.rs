@@ -1,9 +1,11 @@
-//! The disk backend against `cached`'s redb store and raw redb on the same work, `u64 -> u64`,
-//! 10k entries, files in the system's temp folder:
+//! The disk backend against `cached`'s redb store, raw redb and raw fjall (the LSM tree the
+//! issue asked to weigh against redb) on the same work, `u64 -> u64`, 10k entries, files in the
+//! system's temp folder:
 //!
 //! * `disk_hit`: a read of a present key;
 //! * `disk_miss_insert`: a read of an absent key, then its insert (the work of a cache miss),
-//!   durable (an fsync per write) and fast (no fsync), each peer in the matching mode;
+//!   durable (an fsync per write) and fast (no fsync), each peer in the matching mode (fjall
+//!   durable: `persist(SyncAll)` after each insert; fast: its journal left to its own flushing);
 //! * `disk_memoized_hit`: a `#[cached(backend = disk)]` function answering from the file, beside
 //!   the hand-built cache's `get` it wraps.
 //!
@@ -65,6 +67,31 @@ fn raw_insert(db: &redb::Database, durability: redb::Durability, k: u64, v: u64)
     txn.commit().expect("a commit");
 }
 
+/// A fjall database of one keyspace, in its own folder.
+fn fjall(name: &str) -> (fjall::Database, fjall::Keyspace) {
+    let db = fjall::Database::builder(temp(&format!("{name}.fjall")))
+        .open()
+        .expect("a fresh folder");
+    let keyspace = db
+        .keyspace("bench", fjall::KeyspaceCreateOptions::default)
+        .expect("the keyspace");
+    (db, keyspace)
+}
+
+fn fjall_get(keyspace: &fjall::Keyspace, k: u64) -> Option<u64> {
+    let bytes = keyspace.get(k.to_be_bytes()).expect("a get")?;
+    Some(u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")))
+}
+
+fn fjall_insert(db: &fjall::Database, keyspace: &fjall::Keyspace, durable: bool, k: u64, v: u64) {
+    keyspace
+        .insert(k.to_be_bytes(), v.to_le_bytes())
+        .expect("an insert");
+    if durable {
+        db.persist(fjall::PersistMode::SyncAll).expect("a sync");
+    }
+}
+
 fn raw_get(db: &redb::Database, k: u64) -> Option<u64> {
     let txn = db.begin_read().expect("a read");
     let table = txn.open_table(TABLE).expect("the table");
@@ -90,6 +117,10 @@ fn disk_hit(c: &mut Criterion) {
         }
     }
     txn.commit().expect("a commit");
+    let (fjall_db, fjall_ks) = fjall("bench-disk-hit");
+    for k in 0..ENTRIES {
+        fjall_insert(&fjall_db, &fjall_ks, false, k, k);
+    }
     let mut group = c.benchmark_group("disk_hit");
     let mut rng = Rng::new(1);
     group.bench_function("memokit", |b| {
@@ -106,6 +137,9 @@ fn disk_hit(c: &mut Criterion) {
     });
     group.bench_function("raw_redb", |b| {
         b.iter(|| black_box(raw_get(&raw, rng.next_u64() % ENTRIES)))
+    });
+    group.bench_function("raw_fjall", |b| {
+        b.iter(|| black_box(fjall_get(&fjall_ks, rng.next_u64() % ENTRIES)))
     });
     group.finish();
 }
@@ -125,6 +159,7 @@ fn disk_miss_insert(c: &mut Criterion) {
         let ours = ours(&format!("bench-disk-miss-{mode}"), durability);
         let theirs = theirs(&format!("bench-disk-miss-{mode}"), durable);
         let raw = raw(&format!("bench-disk-miss-{mode}"));
+        let (fjall_db, fjall_ks) = fjall(&format!("bench-disk-miss-{mode}"));
         let mut next = 0u64;
         group.bench_function(format!("memokit_{mode}"), |b| {
             b.iter(|| {
@@ -147,6 +182,14 @@ fn disk_miss_insert(c: &mut Criterion) {
                 next += 1;
                 if raw_get(&raw, next).is_none() {
                     raw_insert(&raw, raw_durability, next, next);
+                }
+            })
+        });
+        group.bench_function(format!("raw_fjall_{mode}"), |b| {
+            b.iter(|| {
+                next += 1;
+                if fjall_get(&fjall_ks, next).is_none() {
+                    fjall_insert(&fjall_db, &fjall_ks, durable, next, next);
                 }
             })
         });

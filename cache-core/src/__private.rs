@@ -27,6 +27,9 @@ pub use crate::memo::{
 };
 #[doc(hidden)]
 pub use crate::memory::MemoryBackend;
+#[cfg(feature = "snapshot")]
+#[doc(hidden)]
+pub use crate::module::restore_module;
 #[doc(hidden)]
 pub use crate::module::{Settings, build_module};
 #[cfg(feature = "redis")]

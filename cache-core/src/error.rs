@@ -3,6 +3,10 @@
 
 use std::error::Error;
 use std::fmt;
+#[cfg(feature = "snapshot")]
+use std::io;
+#[cfg(feature = "snapshot")]
+use std::path::Path;
 use std::sync::Arc;
 
 /// What went wrong inside a backend, coarse enough to act on.
@@ -190,6 +194,55 @@ pub enum CacheError {
         /// The warmer's error, or the panic's message.
         message: Arc<str>,
     },
+    /// A snapshot file ([`Cache::save`](crate::Cache::save),
+    /// [`Cache::restore`](crate::Cache::restore)) could not be written or read.
+    #[cfg(feature = "snapshot")]
+    Snapshot {
+        /// The cache's name.
+        cache: Arc<str>,
+        /// The snapshot file.
+        path: Arc<Path>,
+        /// What kind of failure.
+        kind: SnapshotErrorKind,
+        /// What went wrong, for humans.
+        message: Arc<str>,
+    },
+}
+
+/// Why a snapshot file could not be written or read ([`CacheError::Snapshot`]).
+#[cfg(feature = "snapshot")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SnapshotErrorKind {
+    /// Reading or writing the file failed (missing, no permission, disk full).
+    Io(io::ErrorKind),
+    /// The file is not a memokit snapshot.
+    Foreign,
+    /// The file is a memokit snapshot of a format version this build does not read.
+    Version,
+    /// The snapshot was written for another key type, value type, `version` or codec.
+    Mismatch,
+    /// The file is a memokit snapshot, truncated or damaged (its checksum or a record is wrong).
+    Corrupt,
+}
+
+#[cfg(feature = "snapshot")]
+impl SnapshotErrorKind {
+    /// The kind as one lowercase word (`"io"`, `"foreign"`, `"version"`, `"mismatch"`,
+    /// `"corrupt"`).
+    ///
+    /// ```
+    /// assert_eq!(memokit_core::SnapshotErrorKind::Corrupt.as_str(), "corrupt");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Io(_) => "io",
+            Self::Foreign => "foreign",
+            Self::Version => "version",
+            Self::Mismatch => "mismatch",
+            Self::Corrupt => "corrupt",
+        }
+    }
 }
 
 impl CacheError {
@@ -227,6 +280,13 @@ impl fmt::Display for CacheError {
                 setting,
                 message,
             } => write!(f, "cache `{cache}`: invalid `{setting}`: {message}"),
+            #[cfg(feature = "snapshot")]
+            Self::Snapshot {
+                cache,
+                path,
+                message,
+                ..
+            } => write!(f, "cache `{cache}`: snapshot {}: {message}", path.display()),
             Self::Recursion { cache } => write!(
                 f,
                 "cache `{cache}`: the loader of a key asked this cache for that same key (a memoized function called itself with the same arguments); waiting for itself would never end, so give the inner call different arguments or compute it without the cache"

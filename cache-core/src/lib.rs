@@ -23,11 +23,11 @@
 //! | | `flight` | the single-flight table: one loader per key, waiters, recursion detection |
 //! | | `registry` | every cache by name: [`caches`], [`clear_all`], sandbox teardown |
 //! | | [`telemetry`] | events for every operation, handlers, `tracing` and `metrics` bridges |
-//! | | `codec` | values as bytes for byte-storing backends: codecs, the envelope, type identity (feature `redis`) |
+//! | | `codec` | values as bytes for byte-storing backends and snapshot files: codecs, the envelope, type identity, the snapshot format (features `redis`, `disk`, `snapshot`) |
 //! | isolation | [`sandbox`](mod@sandbox) | test sandboxes: a namespace and a clock per test |
 //! | backends | [`memory`] | the default in-memory backend |
 //! | | `redis` | the Redis backend (feature `redis`) |
-//! | the handle | `cache` | [`Cache`] and [`CacheBuilder`]: operations, single-flight loads, stale-while-revalidate |
+//! | the handle | `cache` | [`Cache`] and [`CacheBuilder`]: operations, single-flight loads, stale-while-revalidate, snapshots (feature `snapshot`) |
 //! | macro support | `memo` | [`Memo`], the cache of one memoized function, and the call path `#[cached]` expands to |
 //! | | `module` | runtime [`Settings`] of cache modules (`#[derive(Cache)]`) |
 //! | | `__private` | re-exports for generated code (hidden) |
@@ -54,7 +54,7 @@ pub mod key;
 // The storage contract.
 pub mod backend;
 // Services.
-#[cfg(any(feature = "redis", feature = "disk"))]
+#[cfg(any(feature = "redis", feature = "disk", feature = "snapshot"))]
 pub mod codec;
 mod flight;
 mod registry;
@@ -95,6 +95,8 @@ pub use context::Namespace;
 pub use disk::{DiskBackend, DiskOptions, Durability};
 #[cfg(feature = "json")]
 pub use error::JsonProblem;
+#[cfg(feature = "snapshot")]
+pub use error::SnapshotErrorKind;
 pub use error::{BackendError, BackendErrorKind, CacheError, LoadError};
 pub use memo::{Companion, Memo};
 pub use memory::{Counter, MemoryBackend};

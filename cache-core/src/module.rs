@@ -24,8 +24,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::Backend;
+#[cfg(feature = "snapshot")]
+use crate::backend::Iterate;
+#[cfg(feature = "snapshot")]
+use crate::bounds::{CacheKey, CacheValue};
 use crate::cache::{Cache, IntoWarmer, WarmerFn, report_unbuilt};
 use crate::config::Weigher;
+#[cfg(feature = "snapshot")]
+use crate::context::{self, Namespace};
 use crate::error::CacheError;
 use crate::memory::MemoryBackend;
 
@@ -266,4 +272,38 @@ fn configure<K, V, B: Backend<K, V>>(
         setting: failure.setting,
         message: failure.message,
     })
+}
+
+/// A cache module's `restore = "file"`: once `built`, the cache restores the snapshot at
+/// `path` into the global namespace (the file is the program's, whichever sandbox the first
+/// use came from). A missing file starts the cache empty; a bad one too, with an `error` event.
+/// A module with `sandbox = "required"` restores nothing in its test builds, where the global
+/// namespace is out of bounds.
+#[cfg(feature = "snapshot")]
+pub fn restore_module<K, V, B>(
+    built: Result<Cache<K, V, B>, CacheError>,
+    path: &'static str,
+) -> Result<Cache<K, V, B>, CacheError>
+where
+    K: CacheKey + serde::Serialize + serde::de::DeserializeOwned,
+    V: CacheValue + serde::Serialize + serde::de::DeserializeOwned,
+    B: Iterate<K, V>,
+{
+    let cache = built?;
+    if !cache.config().sandbox_required() {
+        let _global = InGlobal(context::replace_namespace(Namespace::GLOBAL));
+        cache.restore_if_present(std::path::Path::new(path));
+    }
+    Ok(cache)
+}
+
+/// Puts the thread's namespace back when dropped, panic or not.
+#[cfg(feature = "snapshot")]
+struct InGlobal(Namespace);
+
+#[cfg(feature = "snapshot")]
+impl Drop for InGlobal {
+    fn drop(&mut self) {
+        context::replace_namespace(self.0);
+    }
 }

@@ -151,6 +151,15 @@ pub trait Backend<K, V>: Sized + Send + Sync + 'static {
             .try_for_each(|(k, v)| self.insert(k, v, ttl))
     }
 
+    /// Stores every entry, each expiring after its own TTL if it has one (a restored snapshot,
+    /// whose entries have each their time left). The default inserts each in turn; a store whose
+    /// writes are costly overrides it (the disk backend makes it one transaction).
+    fn insert_each(&self, entries: Vec<(K, V, Option<Duration>)>) -> Result<(), BackendError> {
+        entries
+            .into_iter()
+            .try_for_each(|(k, v, ttl)| self.insert(k, v, ttl))
+    }
+
     /// Removes every key of `keys`; how many had a live value.
     fn remove_many<Q: ?Sized + Lookup<K>>(&self, keys: &[&Q]) -> Result<u64, BackendError> {
         keys.iter()

@@ -19,6 +19,7 @@
 //! | `warm.rs` | one run of a warmer: [`Cache::warm`] |
 //! | `warm_schedule.rs` | where and when a warmer runs: its thread or task, its clock, its namespace |
 //! | `registered.rs` | the cache as the registry sees it |
+//! | `snapshot.rs` | save, restore and export (feature `snapshot`) |
 
 mod accounting;
 mod atomic;
@@ -33,6 +34,8 @@ mod ops;
 mod policy;
 mod refresh_pool;
 mod registered;
+#[cfg(feature = "snapshot")]
+mod snapshot;
 mod stale;
 mod thread_scopes;
 mod warm;

@@ -17,13 +17,14 @@ const MAGIC: [u8; 2] = *b"mk";
 /// 1: magic, version, codec, write time. 2: adds the type identity and the deadline.
 const ENVELOPE_VERSION: u8 = 2;
 /// The first bytes of every value of this envelope version: magic, then the version.
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", test))]
 pub(crate) const TAG: [u8; 3] = [MAGIC[0], MAGIC[1], ENVELOPE_VERSION];
 /// The header's length: what a reader needs to decide whether a value is live.
 pub(crate) const HEADER_LEN: usize = 28;
 const IDENTITY: usize = 4;
 const WRITTEN: usize = 12;
 /// The length of [`Envelope::head`]: everything before the write time.
+#[cfg(any(feature = "redis", test))]
 pub(crate) const HEAD_LEN: usize = WRITTEN;
 /// Where the deadline is, for a store that rewrites it in place (a time to idle).
 pub(crate) const DEADLINE_AT: usize = 20;
@@ -67,6 +68,7 @@ impl Envelope {
         Self { codec, backend }
     }
 
+    #[cfg(any(feature = "redis", feature = "disk", test))]
     pub(crate) fn codec(&self) -> &dyn Codec {
         &*self.codec
     }
@@ -137,6 +139,7 @@ impl Envelope {
         }))
     }
 
+    #[cfg(any(feature = "redis", feature = "disk", test))]
     /// Whether `header` (a stored value's first [`HEADER_LEN`] bytes, or more) is that of a value
     /// [`unseal`](Self::unseal) would return for `identity` at `now`, payload aside.
     pub(crate) fn is_live(&self, identity: TypeIdentity, header: &[u8], now: Timestamp) -> bool {
@@ -159,6 +162,7 @@ impl Envelope {
 
     /// The first [`HEAD_LEN`] bytes of every value this envelope writes for `identity`: magic,
     /// version, codec and identity. A server-side script compares a value's start with them.
+    #[cfg(any(feature = "redis", test))]
     pub(crate) fn head(&self, identity: TypeIdentity) -> [u8; HEAD_LEN] {
         let mut out = [0; HEAD_LEN];
         out[..TAG.len()].copy_from_slice(&TAG);
@@ -167,6 +171,7 @@ impl Envelope {
         out
     }
 
+    #[cfg(any(feature = "disk", test))]
     /// Rewrites the deadline of a sealed value in place, for a store that changes a deadline
     /// without decoding the value ([`Cache::expire`](crate::Cache::expire)).
     pub(crate) fn set_deadline(bytes: &mut [u8], deadline: Option<Timestamp>) {

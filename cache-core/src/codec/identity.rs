@@ -73,6 +73,27 @@ pub(crate) fn fingerprint(bytes: &[u8]) -> u64 {
     fnv1a(FNV_OFFSET, bytes)
 }
 
+/// FNV-1a (64-bit) over bytes fed in pieces: a snapshot file's checksum. Each step is a bijection
+/// of the state, so any one changed byte changes the sum; it detects damage, not tampering.
+#[cfg(feature = "snapshot")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Checksum(u64);
+
+#[cfg(feature = "snapshot")]
+impl Checksum {
+    pub(crate) const fn new() -> Self {
+        Self(FNV_OFFSET)
+    }
+
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        self.0 = fnv1a(self.0, bytes);
+    }
+
+    pub(crate) const fn sum(self) -> u64 {
+        self.0
+    }
+}
+
 fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         hash ^= u64::from(b);

@@ -7,6 +7,7 @@
 //! | `mod.rs` | [`Codec`], [`Postcard`], and the key encoding |
 //! | `identity.rs` | [`TypeIdentity`]: which key type, value type and schema version wrote a value |
 //! | `envelope.rs` | the header every stored value carries, written and checked |
+//! | `snapshot.rs` | the snapshot file of `Cache::save` and `Cache::restore` (feature `snapshot`) |
 //!
 //! # The envelope
 //!
@@ -32,18 +33,23 @@
 
 mod envelope;
 mod identity;
+#[cfg(feature = "snapshot")]
+pub(crate) mod snapshot;
 
 use std::error::Error;
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::error::{BackendError, BackendErrorKind};
 
 #[cfg(all(test, feature = "redis"))]
 pub(crate) use self::envelope::DEADLINE_AT;
-pub(crate) use self::envelope::{Envelope, HEAD_LEN, HEADER_LEN};
+pub(crate) use self::envelope::Envelope;
+#[cfg(feature = "redis")]
+pub(crate) use self::envelope::HEAD_LEN;
+#[cfg(any(feature = "redis", feature = "disk"))]
+pub(crate) use self::envelope::HEADER_LEN;
 pub use self::identity::TypeIdentity;
 #[cfg(feature = "disk")]
 pub(crate) use self::identity::fingerprint;
@@ -230,7 +236,8 @@ pub(crate) fn encode_key<T: Serialize + ?Sized>(
 }
 
 /// The key [`encode_key`] encoded as `bytes`, or `None` if they are not a `T`'s whole encoding.
-pub(crate) fn decode_key<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+#[cfg(any(feature = "redis", feature = "snapshot"))]
+pub(crate) fn decode_key<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     match postcard::take_from_bytes(bytes) {
         Ok((key, [])) => Some(key),
         _ => None,

@@ -172,11 +172,22 @@ impl DiskBackend {
         ttl: Option<Duration>,
         now: Timestamp,
     ) -> Result<Vec<Sealed>, BackendError> {
-        let deadline = ttl.map(|ttl| now.saturating_add(ttl));
         entries
             .iter()
-            .map(|(k, v)| Ok((self.key(k)?, self.seal::<K, V>(v, now, deadline)?)))
+            .map(|(k, v)| self.seal_one::<K, V>(k, v, ttl, now))
             .collect()
+    }
+
+    /// The (stored key, envelope) pair of one entry written at `now`, expiring after `ttl`.
+    fn seal_one<K: Serialize, V: Serialize>(
+        &self,
+        key: &K,
+        value: &V,
+        ttl: Option<Duration>,
+        now: Timestamp,
+    ) -> Result<Sealed, BackendError> {
+        let deadline = ttl.map(|ttl| now.saturating_add(ttl));
+        Ok((self.key(key)?, self.seal::<K, V>(value, now, deadline)?))
     }
 
     /// Stores sealed entries in one write transaction at `now`.
@@ -194,6 +205,70 @@ impl DiskBackend {
                 }
             }
             Ok(live)
+        })
+    }
+
+    /// Drops every entry of the view that is no longer live at `now`, in one write transaction.
+    fn purge_at<K, V>(&self, now: Timestamp) -> Result<u64, BackendError> {
+        self.write_at::<K, V, _>(now, |w| {
+            let dead = w.select(|_, envelope| !w.is_live(envelope))?;
+            for key in &dead {
+                w.delete(key)?;
+            }
+            w.removals.expired += dead.len() as u64;
+            Ok(dead.len() as u64)
+        })
+    }
+
+    /// Removes the stored key `key` at `now` and returns its live value.
+    fn take_at<K, V: DeserializeOwned>(
+        &self,
+        key: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<V>, BackendError> {
+        self.write_at::<K, V, _>(now, |w| match w.delete(key)? {
+            Some(envelope) => Ok(self.unseal::<K, V>(Some(envelope), now)?.map(|f| f.value)),
+            None => Ok(None),
+        })
+    }
+
+    /// Whether the stored key `key` has a live value at `now`; reads only the header.
+    fn contains_at<K, V>(&self, key: &[u8], now: Timestamp) -> Result<bool, BackendError> {
+        let identity = self.identity::<K, V>();
+        let envelope = self.store.read(|r| r.get(key))?;
+        Ok(envelope.is_some_and(|e| self.envelope().is_live(identity, &e, now)))
+    }
+
+    /// How long the stored key `key` has left at `now`.
+    fn ttl_at<K, V>(&self, key: &[u8], now: Timestamp) -> Result<Ttl, BackendError> {
+        let envelope = self.store.read(|r| r.get(key))?;
+        let deadline =
+            envelope.and_then(|e| self.envelope().deadline(self.identity::<K, V>(), &e, now));
+        Ok(match deadline {
+            None => Ttl::Missing,
+            Some(None) => Ttl::Never,
+            Some(Some(deadline)) => Ttl::In(deadline.duration_since(now)),
+        })
+    }
+
+    /// Gives the live value under the stored key `key` a deadline `ttl` after `now` (none with
+    /// `None`), rewriting the stored header in one write transaction; whether it was live.
+    fn expire_at<K, V>(
+        &self,
+        key: &[u8],
+        ttl: Option<Duration>,
+        now: Timestamp,
+    ) -> Result<bool, BackendError> {
+        self.write_at::<K, V, _>(now, |w| {
+            if self.deadline_in::<K, V>(w, key)?.is_none() {
+                return Ok(false);
+            }
+            let Some(mut envelope) = w.get(key)? else {
+                return Ok(false);
+            };
+            Envelope::set_deadline(&mut envelope, ttl.map(|ttl| now.saturating_add(ttl)));
+            w.rewrite(key, &envelope)?;
+            Ok(true)
         })
     }
 
@@ -319,14 +394,7 @@ where
     /// One write transaction that drops every entry of the view that is no longer live
     /// (expired, or unreadable by this cache's types); how many.
     fn purge_expired(&self) -> Result<u64, BackendError> {
-        self.write::<K, V, _>(|w| {
-            let dead = w.select(|_, envelope| !w.is_live(envelope))?;
-            for key in &dead {
-                w.delete(key)?;
-            }
-            w.removals.expired += dead.len() as u64;
-            Ok(dead.len() as u64)
-        })
+        self.purge_at::<K, V>(clock::now())
     }
 
     /// One read transaction: a consistent snapshot, so a transaction is seen whole or not at all.
@@ -343,20 +411,23 @@ where
         self.put_sealed::<K, V>(&self.seal_all(&entries, ttl, now)?, now)
     }
 
+    /// One write transaction, as [`insert_many`](Backend::insert_many).
+    fn insert_each(&self, entries: Vec<(K, V, Option<Duration>)>) -> Result<(), BackendError> {
+        let now = clock::now();
+        let sealed = entries
+            .iter()
+            .map(|(k, v, ttl)| self.seal_one::<K, V>(k, v, *ttl, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.put_sealed::<K, V>(&sealed, now)
+    }
+
     /// One write transaction; counts only keys that had a live value.
     fn remove_many<Q: ?Sized + Lookup<K>>(&self, keys: &[&Q]) -> Result<u64, BackendError> {
         self.remove_stored::<K, V>(&self.stored_keys(keys)?, clock::now())
     }
 
     fn take<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<V>, BackendError> {
-        let key = self.lookup(key)?;
-        self.write::<K, V, _>(|w| {
-            let now = w.now;
-            Ok(match w.delete(&key)? {
-                Some(envelope) => self.unseal::<K, V>(Some(envelope), now)?.map(|f| f.value),
-                None => None,
-            })
-        })
+        self.take_at::<K, V>(&self.lookup(key)?, clock::now())
     }
 
     /// In one write transaction (redb has one writer at a time): `f` runs once.
@@ -432,24 +503,11 @@ where
 
     /// Reads only the header.
     fn contains_key<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, BackendError> {
-        let key = self.lookup(key)?;
-        let now = clock::now();
-        let identity = self.identity::<K, V>();
-        let envelope = self.store.read(|r| r.get(&key))?;
-        Ok(envelope.is_some_and(|e| self.envelope().is_live(identity, &e, now)))
+        self.contains_at::<K, V>(&self.lookup(key)?, clock::now())
     }
 
     fn ttl<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Ttl, BackendError> {
-        let key = self.lookup(key)?;
-        let now = clock::now();
-        let envelope = self.store.read(|r| r.get(&key))?;
-        let deadline =
-            envelope.and_then(|e| self.envelope().deadline(self.identity::<K, V>(), &e, now));
-        Ok(match deadline {
-            None => Ttl::Missing,
-            Some(None) => Ttl::Never,
-            Some(Some(deadline)) => Ttl::In(deadline.duration_since(now)),
-        })
+        self.ttl_at::<K, V>(&self.lookup(key)?, clock::now())
     }
 
     /// Rewrites the deadline in the stored header, in one write transaction.
@@ -458,18 +516,7 @@ where
         key: &Q,
         ttl: Option<Duration>,
     ) -> Result<bool, BackendError> {
-        let key = self.lookup(key)?;
-        self.write::<K, V, _>(|w| {
-            if self.deadline_in::<K, V>(w, &key)?.is_none() {
-                return Ok(false);
-            }
-            let Some(mut envelope) = w.get(&key)? else {
-                return Ok(false);
-            };
-            Envelope::set_deadline(&mut envelope, ttl.map(|ttl| w.now.saturating_add(ttl)));
-            w.rewrite(&key, &envelope)?;
-            Ok(true)
-        })
+        self.expire_at::<K, V>(&self.lookup(key)?, ttl, clock::now())
     }
 
     /// Whether the value is live: the disk backend has no time to idle (it rejects `tti`), so
@@ -485,20 +532,17 @@ where
 
     // On Tokio's blocking pool inside a runtime (feature `tokio`), so a commit's fsync never
     // holds a runtime thread: the keys are encoded and the clock read (a sandbox's, which is
-    // the calling thread's) before the work moves. Operations taking a caller's closure
-    // (`compute`, `transaction`, `remove_where`) keep the default, since the closure is not
-    // `'static`.
+    // the calling thread's) before the work moves. `compute` and `transaction` take a caller's
+    // closure, which is not `'static`, so they cannot move: they run in place, with the
+    // runtime told the thread blocks (see `in_place`).
     #[cfg(feature = "tokio")]
     fn get_async<Q: ?Sized + Lookup<K> + Sync>(
         &self,
         key: &Q,
     ) -> impl Future<Output = Result<Option<Found<V>>, BackendError>> + Send {
-        let keys = self.lookup(key).map(|k| vec![k]);
-        let (this, now) = (self.clone(), clock::now());
-        async move {
-            let keys = keys?;
-            offload(move || Ok(this.get_stored::<K, V>(&keys, now)?.pop().flatten())).await
-        }
+        self.offload_key(key, |this, key, now| {
+            Ok(this.get_stored::<K, V>(&[key], now)?.pop().flatten())
+        })
     }
 
     #[cfg(feature = "tokio")]
@@ -516,12 +560,9 @@ where
         &self,
         key: &Q,
     ) -> impl Future<Output = Result<bool, BackendError>> + Send {
-        let keys = self.lookup(key).map(|k| vec![k]);
-        let (this, now) = (self.clone(), clock::now());
-        async move {
-            let keys = keys?;
-            offload(move || Ok(this.remove_stored::<K, V>(&keys, now)? > 0)).await
-        }
+        self.offload_key(key, |this, key, now| {
+            Ok(this.remove_stored::<K, V>(&[key], now)? > 0)
+        })
     }
 
     #[cfg(feature = "tokio")]
@@ -569,6 +610,120 @@ where
             let keys = keys?;
             offload(move || this.remove_stored::<K, V>(&keys, now)).await
         }
+    }
+
+    #[cfg(feature = "tokio")]
+    fn purge_expired_async(&self) -> impl Future<Output = Result<u64, BackendError>> + Send {
+        let (this, now) = (self.clone(), clock::now());
+        offload(move || this.purge_at::<K, V>(now))
+    }
+
+    #[cfg(feature = "tokio")]
+    fn take_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> impl Future<Output = Result<Option<V>, BackendError>> + Send {
+        self.offload_key(key, move |this, key, now| this.take_at::<K, V>(&key, now))
+    }
+
+    #[cfg(feature = "tokio")]
+    fn contains_key_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send {
+        self.offload_key(key, move |this, key, now| {
+            this.contains_at::<K, V>(&key, now)
+        })
+    }
+
+    #[cfg(feature = "tokio")]
+    fn ttl_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> impl Future<Output = Result<Ttl, BackendError>> + Send {
+        self.offload_key(key, move |this, key, now| this.ttl_at::<K, V>(&key, now))
+    }
+
+    #[cfg(feature = "tokio")]
+    fn expire_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+        ttl: Option<Duration>,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send {
+        self.offload_key(key, move |this, key, now| {
+            this.expire_at::<K, V>(&key, ttl, now)
+        })
+    }
+
+    /// As `contains_key`: the disk backend has no time to idle.
+    #[cfg(feature = "tokio")]
+    fn touch_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        key: &Q,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send {
+        <Self as Backend<K, V>>::contains_key_async(self, key)
+    }
+
+    #[cfg(feature = "tokio")]
+    fn compute_async<F>(
+        &self,
+        key: K,
+        ttl: Option<Duration>,
+        f: F,
+    ) -> impl Future<Output = Result<Computed<V>, BackendError>> + Send
+    where
+        F: FnMut(Option<&V>) -> Compute<V> + Send,
+    {
+        std::future::ready(in_place(|| {
+            <Self as Backend<K, V>>::compute(self, key, ttl, f)
+        }))
+    }
+
+    #[cfg(feature = "tokio")]
+    fn transaction_async<R, F>(
+        &self,
+        keys: &[K],
+        ttl: Option<Duration>,
+        f: F,
+    ) -> impl Future<Output = Result<R, BackendError>> + Send
+    where
+        F: FnMut(&mut Transaction<'_, K, V>) -> R + Send,
+        R: Send,
+    {
+        std::future::ready(in_place(|| {
+            <Self as Backend<K, V>>::transaction(self, keys, ttl, f)
+        }))
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl DiskBackend {
+    /// Runs `op` on this view with `key` encoded and the time now read here, on Tokio's
+    /// blocking pool (see [`offload`]).
+    fn offload_key<K: Serialize, Q: ?Sized + Lookup<K>, T: Send + 'static>(
+        &self,
+        key: &Q,
+        op: impl FnOnce(Self, Vec<u8>, Timestamp) -> Result<T, BackendError> + Send + 'static,
+    ) -> impl Future<Output = Result<T, BackendError>> + Send + 'static {
+        let key = self.lookup(key);
+        let (this, now) = (self.clone(), clock::now());
+        async move {
+            let key = key?;
+            offload(move || op(this, key, now)).await
+        }
+    }
+}
+
+/// Runs `f` on this thread, telling a multi-thread Tokio runtime the thread blocks so it hands
+/// the thread's other tasks to another worker (`block_in_place`). A current-thread runtime has
+/// no other worker: there `f` simply runs, as outside a runtime.
+#[cfg(feature = "tokio")]
+fn in_place<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 

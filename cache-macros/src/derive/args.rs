@@ -3,7 +3,7 @@
 //! checked the same way in both places; this file parses the rest.
 
 use syn::parse::ParseStream;
-use syn::{Attribute, Expr, Ident, Meta, Path, Type};
+use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Meta, Path, Type};
 
 use crate::diag::Diagnostics;
 use crate::options::{CommonOptions, DurationArg, Known, parse_duration, parse_list, parse_quoted};
@@ -28,6 +28,7 @@ const OPTIONS: &[&str] = &[
     "sandbox",
     "version",
     "path",
+    "restore",
     "crate",
     "warmer",
     "warm_every",
@@ -72,6 +73,8 @@ pub(crate) struct ModuleArgs {
     pub(crate) warm_every: Option<(Ident, DurationArg)>,
     /// `warm_wait = "2s"`: how long the first use waits for the first run.
     pub(crate) warm_wait: Option<(Ident, DurationArg)>,
+    /// `restore = "file"`: the snapshot restored at first use and written by `save()`.
+    pub(crate) restore: Option<LitStr>,
     /// The `cache(...)` attribute, for errors about what it lacks.
     pub(crate) attr: Option<Meta>,
 }
@@ -131,6 +134,7 @@ impl ModuleArgs {
             "warm_wait" => {
                 self.warm_wait = Some((name.clone(), parse_duration(input, key, diag)?));
             }
+            "restore" => self.restore = parse_restore(input, diag)?,
             _ => KNOWN.skip_unknown(name, input, diag)?,
         }
         Ok(())
@@ -163,6 +167,24 @@ fn parse_fn_path(
         Expr::Path(path) if path.qself.is_none() => Ok(Some(path.path)),
         other => {
             diag.error(&other, expected);
+            Ok(None)
+        }
+    }
+}
+
+/// `restore = "file"`: a non-empty string, the snapshot file (a path known only at run time is
+/// for `memokit::Cache::restore` and `save`, called by hand).
+fn parse_restore(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Option<LitStr>> {
+    let expr: Expr = input.parse()?;
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) if !lit.value().is_empty() => Ok(Some(lit)),
+        other => {
+            diag.error(
+                &other,
+                "`restore` takes the snapshot file as a non-empty string: write `restore = \"target/caches/users.snapshot\"` (the module restores it at first use and writes it with `save()`)",
+            );
             Ok(None)
         }
     }

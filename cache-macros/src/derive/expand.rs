@@ -95,6 +95,18 @@ pub(crate) fn expand(module: &Module, fallback: bool) -> TokenStream {
         }
     });
 
+    // `save()` exists only for a module with a snapshot file; its bounds (serde) are the
+    // runtime's, reported on `restore = "..."`.
+    let save = module.args.restore.as_ref().map(|path| {
+        quote_spanned! {path.span()=>
+            /// Writes the live entries of the current namespace to the module's `restore` file,
+            /// atomically; how many it wrote.
+            #vis fn save() -> #result<u64, #error> {
+                Self::cache()?.save(#path)
+            }
+        }
+    });
+
     quote! {
         #[automatically_derived]
         impl #ident #bounds {
@@ -110,6 +122,8 @@ pub(crate) fn expand(module: &Module, fallback: bool) -> TokenStream {
             }
 
             #build_fn
+
+            #save
 
             /// The backend in the current namespace, for operations specific to it.
             #vis fn backend() -> #result<impl ::core::ops::Deref<Target = #backend>, #error> {
@@ -381,11 +395,16 @@ fn build(
         Some(path) => quote_spanned!(path.span()=> #path),
         None => quote!(|_| ::core::result::Result::Ok(())),
     };
+    let built = quote!(#private::build_module(#name, #settings, #config));
+    let built = match &module.args.restore {
+        Some(path) => quote_spanned!(path.span()=> #private::restore_module(#built, #path)),
+        None => built,
+    };
     quote! {
         #[allow(unused_mut)]
         let mut #settings = #private::Settings::<#key, #value, #backend>::default();
         #ttl #tti #capacity #weigher #sandbox #version #disk #warmer #warm_wait
-        #private::build_module(#name, #settings, #config)
+        #built
     }
 }
 
