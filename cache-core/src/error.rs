@@ -267,6 +267,8 @@ impl CacheError {
             | Self::Warm { cache, .. } => cache,
             #[cfg(feature = "json")]
             Self::Json { cache, .. } => cache,
+            #[cfg(feature = "snapshot")]
+            Self::Snapshot { cache, .. } => cache,
         }
     }
 }
