@@ -565,7 +565,7 @@ pub use memokit_core::*;
 ///
 /// ```
 /// mod reexport {
-///     pub use memokit;
+///     pub use ::memokit;
 /// }
 ///
 /// #[memokit::cached(crate = reexport::memokit)]
