@@ -80,7 +80,6 @@ fn main() -> Result<(), Box<dyn Error>> {
             let _ = permissions(user);
             sessions.get_or_insert_with(user % 50, || round)?;
         }
-        telemetry::metrics::update_gauges();
         round += 1;
         std::thread::sleep(Duration::from_millis(100));
     }

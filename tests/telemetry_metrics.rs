@@ -130,7 +130,7 @@ fn every_metric_is_described_recorded_and_agrees_with_stats() {
         rates.get(&1).unwrap();
         clock.advance(Duration::from_secs(31));
         rates.get(&1).unwrap();
-        telemetry::metrics::update_gauges();
+        telemetry::metrics::publish();
     });
 
     let units = registry.described.lock().unwrap();
@@ -212,4 +212,33 @@ fn a_memoized_function_whose_cache_cannot_be_built_counts_one_config_error() {
     });
     let errors = format!("{}{{cache=unbuildable,kind=config}}", names::ERRORS);
     assert_eq!(registry.counter(&errors), 1);
+}
+
+#[test]
+fn published_lookup_counts_keep_what_torn_down_sandboxes_counted() {
+    let registry = Registry::default();
+    let cache: Cache<u32, u32> = Cache::builder("met-sandboxed").build().unwrap();
+    let hits = || {
+        registry.counter(&format!(
+            "{}{{cache=met-sandboxed,result=hit}}",
+            names::REQUESTS
+        ))
+    };
+    metrics::with_local_recorder(&registry, || {
+        telemetry::metrics::install();
+        cache.insert(1, 1).unwrap();
+        cache.get(&1).unwrap();
+        {
+            let _sb = memokit::sandbox();
+            cache.insert(1, 2).unwrap();
+            cache.get(&1).unwrap();
+            cache.get(&1).unwrap();
+            telemetry::metrics::publish();
+        }
+        assert_eq!(hits(), 3, "the global hit and the sandbox's two");
+        // The sandbox is gone; its counts stay in the total, which only grows.
+        cache.get(&1).unwrap();
+        telemetry::metrics::publish();
+    });
+    assert_eq!(hits(), 4);
 }

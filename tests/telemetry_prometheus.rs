@@ -1,11 +1,12 @@
 //! End to end: `metrics-exporter-prometheus` serves the bridge's metrics on a loopback port, a
-//! scrape over HTTP returns them, and the counters agree with `stats()`.
+//! scrape over HTTP returns them, and the counters and gauges agree with `stats()` with nobody
+//! calling `publish()`: the bridge's sampler keeps them current.
 #![cfg(feature = "metrics")]
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use memokit::telemetry::{self, names};
 use memokit::{Cache, cached};
@@ -56,6 +57,8 @@ async fn a_scrape_agrees_with_stats() {
     // The exporter serves from the runtime's worker; it stops when the runtime does.
     tokio::spawn(exporter);
     metrics::set_global_recorder(recorder).unwrap();
+    // Ticks short enough for a test; the defaults are a second and a minute.
+    telemetry::metrics::set_intervals(Duration::from_millis(20), Duration::from_millis(20));
     telemetry::metrics::install();
 
     let sessions: Cache<u32, String> = Cache::builder("prom-sessions").build().unwrap();
@@ -65,11 +68,7 @@ async fn a_scrape_agrees_with_stats() {
     sessions.insert(1, "ada".into()).unwrap();
     sessions.get(&1).unwrap();
     sessions.get(&2).unwrap();
-    telemetry::metrics::update_gauges();
 
-    let samples = tokio::task::spawn_blocking(move || scrape(addr))
-        .await
-        .unwrap();
     let counter = |name: &str, cache: &str, label: &str, value: &str| {
         format!("{name}{{cache=\"{cache}\",{label}=\"{value}\"}}")
     };
@@ -110,8 +109,23 @@ async fn a_scrape_agrees_with_stats() {
         ),
         (plain(names::WEIGHT, "prom-sessions"), session.weight),
     ];
-    for (series, want) in expected {
-        let got = samples.get(&series).copied();
-        assert_eq!(got, Some(want as f64), "{series} in {samples:#?}");
+    // Scrape until the sampler has published everything, as a Prometheus server would.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let samples = tokio::task::spawn_blocking(move || scrape(addr))
+            .await
+            .unwrap();
+        let missing: Vec<_> = expected
+            .iter()
+            .filter(|(series, want)| samples.get(series).copied() != Some(*want as f64))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never published: {missing:?} in {samples:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -19,6 +19,13 @@ pub(crate) trait Registered: Send + Sync {
     /// Stats of namespace `ns`, or `None` if the cache has never been used in it. Never creates
     /// a scope and never panics for a cache that requires a sandbox.
     fn stats_in(&self, ns: Namespace) -> Option<Stats>;
+    /// The activity counts summed over every namespace the cache has had, sandboxes torn down
+    /// included (so each only grows); the backend is not asked, so the sizes are 0.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    fn counts(&self) -> Stats;
+    /// Whether [`stats_in`](Self::stats_in) is cheap ([`Backend::CHEAP_STATS`](crate::Backend::CHEAP_STATS)).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    fn cheap_stats(&self) -> bool;
     /// Clears the current namespace.
     fn clear(self: Arc<Self>) -> Result<(), CacheError>;
     /// Forgets sandbox namespace `ns`: its scope leaves the cache and its backend view is cleared.

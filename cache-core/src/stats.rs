@@ -24,6 +24,9 @@ use crate::backend::BackendStats;
 pub struct Stats {
     /// Lookups that found a live value.
     pub hits: u64,
+    /// Of the hits, those whose value was past the cache's
+    /// [`refresh`](crate::CacheBuilder::refresh) age (always 0 without one).
+    pub stale: u64,
     /// Lookups that found nothing.
     pub misses: u64,
     /// Values written, by an insert or a load.
@@ -91,6 +94,7 @@ impl std::ops::AddAssign for Stats {
     fn add_assign(&mut self, other: Self) {
         let Self {
             hits,
+            stale,
             misses,
             inserts,
             removals,
@@ -109,6 +113,7 @@ impl std::ops::AddAssign for Stats {
             replaced,
         } = other;
         self.hits += hits;
+        self.stale += stale;
         self.misses += misses;
         self.inserts += inserts;
         self.removals += removals;
@@ -218,6 +223,8 @@ fn assign_stripe() -> usize {
 #[derive(Default)]
 pub(crate) struct Counters {
     stripes: [Stripe; STRIPES + 1],
+    /// Not striped: only caches with a refresh age count it, on stale hits alone.
+    stale: AtomicU64,
     removals: AtomicU64,
     loads: AtomicU64,
     load_failures: AtomicU64,
@@ -231,6 +238,7 @@ pub(crate) struct Counters {
 
 #[derive(Clone, Copy)]
 pub(crate) enum Count {
+    Stale,
     Removal,
     Load,
     LoadFailure,
@@ -292,6 +300,7 @@ impl Counters {
 
     pub(crate) fn add(&self, count: Count) {
         let counter = match count {
+            Count::Stale => &self.stale,
             Count::Removal => &self.removals,
             Count::Load => &self.loads,
             Count::LoadFailure => &self.load_failures,
@@ -315,6 +324,7 @@ impl Counters {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Stats {
             hits: sum(|s| &s.hits),
+            stale: get(&self.stale),
             misses: sum(|s| &s.misses),
             inserts: sum(|s| &s.inserts),
             removals: get(&self.removals),

@@ -6,6 +6,10 @@
 //! entries; `hit_instructions get-ttl N` the same with a cache-wide TTL (an hour, so every lookup
 //! hits); `hit_instructions macro N` hits a `#[memokit::cached]` function with the same keys;
 //! `hit_instructions get-many N` makes the N hits as `get_many` batches of 100 keys.
+//!
+//! What observation costs, on the same `get` hits: `get-handler N` with one trivial telemetry
+//! handler attached, `get-metrics N` (feature `telemetry`) with the `metrics` bridge recording
+//! into a Prometheus recorder, and `get-sandbox N` inside a test sandbox.
 
 use std::hint::black_box;
 
@@ -20,12 +24,23 @@ fn square(x: u64) -> u64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: hit_instructions get|get-ttl|macro|get-many N";
+    let usage =
+        "usage: hit_instructions get|get-ttl|get-handler|get-metrics|get-sandbox|macro|get-many N";
     let kind = args.next().expect(usage);
     let n: u64 = args.next().and_then(|n| n.parse().ok()).expect(usage);
     let mut sum = 0u64;
     match kind.as_str() {
-        "get" | "get-ttl" => {
+        "get" | "get-ttl" | "get-handler" | "get-metrics" | "get-sandbox" => {
+            let _sandbox = (kind == "get-sandbox").then(memokit::sandbox);
+            if kind == "get-handler" {
+                memokit::telemetry::attach("hit-instructions", |event| {
+                    black_box(event.cache);
+                })
+                .expect("the only handler");
+            }
+            if kind == "get-metrics" {
+                install_metrics();
+            }
             let mut builder = Cache::builder("hit-instructions").capacity(10_000);
             if kind == "get-ttl" {
                 builder = builder.ttl(std::time::Duration::from_secs(3_600));
@@ -68,4 +83,17 @@ fn main() {
         _ => panic!("{usage}"),
     }
     println!("{}", black_box(sum));
+}
+
+/// The `metrics` bridge over a Prometheus recorder, as a service exporting metrics runs it.
+#[cfg(feature = "telemetry")]
+fn install_metrics() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    metrics::set_global_recorder(recorder).expect("the only recorder");
+    memokit::telemetry::metrics::install();
+}
+
+#[cfg(not(feature = "telemetry"))]
+fn install_metrics() {
+    panic!("get-metrics needs the bench crate's `telemetry` feature");
 }

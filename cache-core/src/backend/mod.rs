@@ -98,6 +98,11 @@ pub trait Backend<K, V>: Sized + Send + Sync + 'static {
     /// A short name for stats, events and errors, such as `"memory"`.
     const KIND: &'static str;
 
+    /// Whether [`stats`](Backend::stats) only reads counts the store keeps as it changes, as the
+    /// in-memory backend does, rather than walking the entries or asking a server. The `metrics`
+    /// bridge samples the size of such a cache at every tick and the others less often.
+    const CHEAP_STATS: bool = false;
+
     /// Opens the backend of the cache described by `config`.
     fn open(config: &Config<K, V>, options: &Self::Options) -> Result<Self, BackendError>;
 

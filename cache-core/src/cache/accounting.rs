@@ -52,9 +52,22 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     /// Counts a lookup that found a value `written` at that time, or nothing.
     #[inline]
     fn count_lookup(&self, scope: &Scope<K, V, B>, written: Option<Timestamp>) {
+        if self.inner.config.refresh().is_some()
+            && let Some(written) = written
+        {
+            self.count_stale(scope, written);
+        }
         scope.counters.lookup(written.is_some());
-        if telemetry::active() {
+        if telemetry::observes_lookups() {
             self.emit_get(written);
+        }
+    }
+
+    /// Counts a hit on a value `written` then as stale if it is past the refresh age.
+    #[inline(never)]
+    pub(super) fn count_stale(&self, scope: &Scope<K, V, B>, written: Timestamp) {
+        if self.is_stale(written) {
+            scope.counters.add(Count::Stale);
         }
     }
 

@@ -383,7 +383,12 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         found: Result<Vec<Option<Found<V>>>, BackendError>,
     ) -> Result<Vec<Option<V>>, CacheError> {
         let found = self.answered(scope, found)?;
-        if telemetry::active() {
+        if self.inner.config.refresh().is_some() {
+            for f in found.iter().flatten() {
+                self.count_stale(scope, f.written);
+            }
+        }
+        if telemetry::observes_lookups() {
             for f in &found {
                 self.emit_get(f.as_ref().map(|f| f.written));
             }

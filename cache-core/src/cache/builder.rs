@@ -4,7 +4,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use hashbrown::HashMap;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use super::handle::{Cache, Inner, Scope};
 use super::thread_scopes;
@@ -16,6 +16,7 @@ use crate::config::{Config, EvictionListener, Weigher};
 use crate::error::CacheError;
 use crate::memory::MemoryBackend;
 use crate::registry::{self, Registered};
+use crate::stats::Stats;
 use crate::telemetry;
 
 /// Builds a [`Cache`]; from [`Cache::builder`].
@@ -276,6 +277,7 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
             id: thread_scopes::next_cache_id(),
             global: Scope::new(backend),
             sandboxes: RwLock::new(HashMap::new()),
+            retired: Mutex::new(Stats::default()),
             config,
             kept,
             warming: self

@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use super::thread_scopes;
 use super::warmer::Warming;
@@ -18,7 +18,7 @@ use crate::error::CacheError;
 use crate::flight::Flights;
 use crate::memory::MemoryBackend;
 use crate::sandbox;
-use crate::stats::Counters;
+use crate::stats::{Counters, Stats};
 use crate::telemetry;
 
 /// A typed cache from `K` to `V` stored in backend `B` (in memory by default).
@@ -65,6 +65,8 @@ pub(super) struct Inner<K, V, B> {
     pub(super) config: Config<K, V>,
     pub(super) global: Scope<K, V, B>,
     pub(super) sandboxes: RwLock<Sandboxes<K, V, B>>,
+    /// The activity of sandboxes torn down, kept so totals over namespaces only grow.
+    pub(super) retired: Mutex<Stats>,
     /// With a [`fallback`](crate::CacheBuilder::fallback) age, a copy of each loaded value.
     pub(super) kept: Option<Box<dyn Keep<K, V>>>,
     /// The warmer and its runs' shared state; dropping it stops them.
@@ -192,17 +194,19 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
 
     /// Runs `f` on the current namespace's scope. The hit paths use this rather than
     /// [`scope`](Self::scope): the global scope is passed by plain reference, so no [`ScopeRef`]
-    /// (with its `Arc` to drop) is built and the global hit compiles to a straight line.
+    /// (with its `Arc` to drop) is built and the global hit compiles to a straight line. `f` is
+    /// `Fn` (the hit paths' closures only borrow), so a sandbox's path can try this thread's
+    /// remembered scope and fall back to the shared map with the same `f`.
     #[inline(always)]
     pub(super) fn with_scope<R>(
         &self,
-        f: impl FnOnce(&Scope<K, V, B>) -> Result<R, CacheError>,
+        f: impl Fn(&Scope<K, V, B>) -> Result<R, CacheError>,
     ) -> Result<R, CacheError> {
         let ns = context::namespace();
         if ns.is_global() && !self.inner.config.sandbox_required {
             return f(&self.inner.global);
         }
-        self.with_other_scope(f)
+        self.with_other_scope(ns, f)
     }
 
     /// [`with_scope`](Self::with_scope) in a sandbox (or in a strict cache outside one); out of
@@ -211,13 +215,16 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     #[inline(never)]
     fn with_other_scope<R>(
         &self,
-        f: impl FnOnce(&Scope<K, V, B>) -> Result<R, CacheError>,
+        ns: Namespace,
+        f: impl Fn(&Scope<K, V, B>) -> Result<R, CacheError>,
     ) -> Result<R, CacheError> {
-        let ns = context::namespace();
-        let f = match thread_scopes::with(self.inner.id, ns, f) {
-            Ok(done) => return done,
-            Err(f) => f,
-        };
+        let mut done = None;
+        if !ns.is_global() {
+            thread_scopes::with(self.inner.id, ns, |scope| done = Some(f(scope)));
+        }
+        if let Some(done) = done {
+            return done;
+        }
         f(&*self.scope()?)
     }
 

@@ -50,6 +50,20 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Registered for Inner<K, V, B>
         self.sandboxes.read().get(&ns).map(|scope| snapshot(scope))
     }
 
+    fn counts(&self) -> Stats {
+        let counts = |scope: &Scope<K, V, B>| scope.counters.snapshot(Default::default());
+        let mut total = counts(&self.global);
+        total += *self.retired.lock();
+        for scope in self.sandboxes.read().values() {
+            total += counts(scope);
+        }
+        total
+    }
+
+    fn cheap_stats(&self) -> bool {
+        B::CHEAP_STATS
+    }
+
     fn clear(self: Arc<Self>) -> Result<(), CacheError> {
         // Clearing needs no strictness check: it cannot leak a value into a test.
         let cache = Cache { inner: self };
@@ -72,6 +86,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Registered for Inner<K, V, B>
         let Some(scope) = self.sandboxes.write().remove(&ns) else {
             return Ok(());
         };
+        *self.retired.lock() += scope.counters.snapshot(Default::default());
         scope.backend.clear().map_err(|source| CacheError::Backend {
             cache: self.config.name.clone(),
             source,

@@ -57,6 +57,7 @@ thread_local! {
 }
 
 impl Recent {
+    #[inline]
     fn find(&self, cache: u64, namespace: Namespace) -> Option<&Arc<dyn Any + Send + Sync>> {
         self.slots
             .iter()
@@ -66,29 +67,31 @@ impl Recent {
     }
 }
 
-/// Runs `f` on the scope this thread remembers for `cache` in `namespace`, or gives `f` back if
-/// there is none.
+/// Runs `f` on the scope this thread remembers for `cache` in `namespace`; whether there was one
+/// (else `f` did not run). `f` hands its result out through what it captures, which keeps a large
+/// result from being moved through the thread-local's layers of `Option` on every hit.
 ///
 /// The scope stays borrowed from the thread-local while `f` runs; `f` may use caches itself (a
 /// telemetry handler does): lookups share the borrow, and [`remember`] skips while it is held.
 #[inline]
-pub(crate) fn with<T: Any, R, F: FnOnce(&T) -> R>(
-    cache: u64,
-    namespace: Namespace,
-    f: F,
-) -> Result<R, F> {
-    let mut f = Some(f);
-    let ran = RECENT.try_with(|recent| {
-        let recent = recent.try_borrow().ok()?;
-        let scope = recent.find(cache, namespace)?.downcast_ref::<T>()?;
-        f.take().map(|f| f(scope))
-    });
-    match (ran, f) {
-        (Ok(Some(r)), _) => Ok(r),
-        (_, Some(f)) => Err(f),
-        // `f` is taken only right before it runs, and then `ran` holds its result.
-        (_, None) => unreachable!("the scope's closure ran but its result was lost"),
-    }
+pub(crate) fn with<T: Any>(cache: u64, namespace: Namespace, f: impl FnOnce(&T)) -> bool {
+    RECENT
+        .try_with(|recent| {
+            let Ok(recent) = recent.try_borrow() else {
+                return false;
+            };
+            match recent
+                .find(cache, namespace)
+                .and_then(|s| s.downcast_ref::<T>())
+            {
+                Some(scope) => {
+                    f(scope);
+                    true
+                }
+                None => false,
+            }
+        })
+        .unwrap_or(false)
 }
 
 /// The scope this thread remembers for `cache` in `namespace`, as an owned `Arc`.
@@ -131,20 +134,27 @@ mod tests {
         Namespace(id)
     }
 
+    /// What [`with`] finds, copied out.
+    fn read<T: Any + Copy>(cache: u64, namespace: Namespace) -> Option<T> {
+        let mut found = None;
+        with(cache, namespace, |s: &T| found = Some(*s));
+        found
+    }
+
     #[test]
     fn answers_are_found_by_cache_and_namespace_and_the_oldest_is_replaced() {
         let (a, b) = (next_cache_id(), next_cache_id());
         remember(a, ns(1), Arc::new(10_u32));
         remember(b, ns(1), Arc::new(20_u32));
-        assert_eq!(with(a, ns(1), |s: &u32| *s).ok(), Some(10));
-        assert_eq!(with(b, ns(1), |s: &u32| *s).ok(), Some(20));
-        assert!(with(a, ns(2), |s: &u32| *s).is_err());
+        assert_eq!(read::<u32>(a, ns(1)), Some(10));
+        assert_eq!(read::<u32>(b, ns(1)), Some(20));
+        assert_eq!(read::<u32>(a, ns(2)), None);
         assert_eq!(get::<u32>(b, ns(1)).as_deref(), Some(&20));
         for n in 2..2 + SLOTS as u64 {
             remember(b, ns(n), Arc::new(0_u32));
         }
         assert!(
-            with(a, ns(1), |s: &u32| *s).is_err(),
+            read::<u32>(a, ns(1)).is_none(),
             "the oldest answer was replaced"
         );
     }
@@ -154,13 +164,14 @@ mod tests {
         let (outer, inner) = (next_cache_id(), next_cache_id());
         remember(outer, ns(1), Arc::new(1_u8));
         remember(inner, ns(1), Arc::new(2_u8));
-        let nested = with(outer, ns(1), |o: &u8| {
+        let mut nested = None;
+        with(outer, ns(1), |o: &u8| {
             // Remembering now would need the borrow `with` holds: it is skipped, not a panic.
             remember(inner, ns(9), Arc::new(3_u8));
-            with(inner, ns(1), |i: &u8| o + i).ok()
+            nested = read::<u8>(inner, ns(1)).map(|i| o + i);
         });
-        assert_eq!(nested.ok().flatten(), Some(3));
-        assert!(with(inner, ns(9), |_: &u8| ()).is_err());
+        assert_eq!(nested, Some(3));
+        assert!(!with(inner, ns(9), |_: &u8| ()));
     }
 
     #[test]

@@ -468,6 +468,7 @@ where
 {
     type Options = ();
     const KIND: &'static str = "memory";
+    const CHEAP_STATS: bool = true;
 
     fn open(config: &Config<K, V>, (): &()) -> Result<Self, BackendError> {
         Ok(Self::with_config(config.clone()))

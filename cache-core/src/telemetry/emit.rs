@@ -14,16 +14,22 @@ use crate::config::Config;
 use crate::context::{self, Namespace};
 use crate::error::BackendError;
 
-/// Builds the event and hands it to the handlers; callers have checked [`active`].
-#[cold]
-#[inline(never)]
-fn send(source: Source<'_>, namespace: Namespace, kind: EventKind<'_>) {
-    dispatch(&Event {
+/// The event `source` emits.
+#[inline(always)]
+fn event<'a>(source: Source<'a>, namespace: Namespace, kind: EventKind<'a>) -> Event<'a> {
+    Event {
         cache: source.cache,
         backend: source.backend,
         namespace,
         kind,
-    });
+    }
+}
+
+/// Builds the event and hands it to the handlers; callers have checked [`active`].
+#[cold]
+#[inline(never)]
+fn send(source: Source<'_>, namespace: Namespace, kind: EventKind<'_>) {
+    dispatch(&event(source, namespace, kind));
 }
 
 /// Emits `kind` in the current thread's namespace, if anything listens.
@@ -36,16 +42,17 @@ fn emit(source: Source<'_>, kind: EventKind<'_>) {
 
 /// A lookup found something (`hit`) or nothing; `stale` says whether what it found is past the
 /// cache's refresh age, and is only asked when something listens (it may read the clock).
+///
+/// Inlined into the caller's own cold path (which has checked [`active`]), so an observed hit
+/// makes one call to reach the handlers, not three.
 #[inline(always)]
 pub(crate) fn get(source: Source<'_>, hit: bool, stale: impl FnOnce() -> bool) {
-    if active() {
-        let result = match (hit, hit && stale()) {
-            (false, _) => GetResult::Miss,
-            (true, false) => GetResult::Hit,
-            (true, true) => GetResult::Stale,
-        };
-        send(source, context::namespace(), EventKind::Get(result));
-    }
+    let result = match (hit, hit && stale()) {
+        (false, _) => GetResult::Miss,
+        (true, false) => GetResult::Hit,
+        (true, true) => GetResult::Stale,
+    };
+    dispatch(&event(source, context::namespace(), EventKind::Get(result)));
 }
 
 /// A value was written.

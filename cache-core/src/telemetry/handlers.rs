@@ -4,6 +4,7 @@
 //! `tracing` bridge does): while such a handler is attached, loads run inside the span its hook
 //! makes. So the table needs only the hook, never the bridge.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -14,9 +15,9 @@ use std::sync::{Arc, LazyLock};
 
 use parking_lot::RwLock;
 
-use super::event::Event;
 #[cfg(feature = "tracing")]
 use super::event::Source;
+use super::event::{Event, EventKind};
 #[cfg(feature = "tracing")]
 use crate::context::Namespace;
 
@@ -24,6 +25,9 @@ use crate::context::Namespace;
 struct AttachedHandler {
     id: Box<str>,
     handler: Box<dyn Fn(&Event<'_>) + Send + Sync>,
+    /// Whether it receives [`EventKind::Get`] events (every lookup); a bridge that counts
+    /// lookups from the caches' own counters does not, which keeps it off the hit path.
+    lookups: bool,
     /// Whether loads run inside a span while this handler is attached.
     #[cfg(feature = "tracing")]
     wants_load_spans: bool,
@@ -39,6 +43,9 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// Whether any handler is attached: the one relaxed load every operation pays.
 static ANY_ATTACHED: AtomicBool = AtomicBool::new(false);
+
+/// Whether any attached handler receives lookups: the one relaxed load every lookup pays.
+static ANY_LOOKUPS: AtomicBool = AtomicBool::new(false);
 
 /// Makes the `tracing` span that a load (or, with `refresh`, a background refresh) of one of
 /// `source`'s keys runs in.
@@ -74,6 +81,12 @@ thread_local! {
 #[inline(always)]
 pub(crate) fn active() -> bool {
     ANY_ATTACHED.load(Ordering::Relaxed)
+}
+
+/// Whether any attached handler receives [`EventKind::Get`] events.
+#[inline(always)]
+pub(crate) fn observes_lookups() -> bool {
+    ANY_LOOKUPS.load(Ordering::Relaxed)
 }
 
 /// The span a load (or refresh) runs in: the [`LoadSpan`] hook's while a handler that wants load
@@ -153,9 +166,29 @@ pub fn attach(
     id: &str,
     handler: impl Fn(&Event<'_>) + Send + Sync + 'static,
 ) -> Result<(), AttachError> {
+    attach_plain(id, Box::new(handler), true)
+}
+
+/// Attaches `handler` under `id` as [`attach`] does, except that it receives no
+/// [`EventKind::Get`] events.
+#[cfg(feature = "metrics")]
+pub(crate) fn attach_without_lookups(
+    id: &str,
+    handler: impl Fn(&Event<'_>) + Send + Sync + 'static,
+) -> Result<(), AttachError> {
+    attach_plain(id, Box::new(handler), false)
+}
+
+/// A handler that wants no load spans, receiving lookups or not.
+fn attach_plain(
+    id: &str,
+    handler: Box<dyn Fn(&Event<'_>) + Send + Sync>,
+    lookups: bool,
+) -> Result<(), AttachError> {
     attach_handler(AttachedHandler {
         id: id.into(),
-        handler: Box::new(handler),
+        handler,
+        lookups,
         #[cfg(feature = "tracing")]
         wants_load_spans: false,
     })
@@ -173,6 +206,7 @@ pub(crate) fn attach_with_load_span(
     attach_handler(AttachedHandler {
         id: id.into(),
         handler: Box::new(handler),
+        lookups: true,
         wants_load_spans: true,
     })
 }
@@ -224,6 +258,7 @@ fn detach_where(pred: impl Fn(&AttachedHandler) -> bool) -> bool {
 
 fn publish(table: &mut HandlerTable, next: HandlerTable) {
     ANY_ATTACHED.store(!next.is_empty(), Ordering::Relaxed);
+    ANY_LOOKUPS.store(next.iter().any(|h| h.lookups), Ordering::Relaxed);
     #[cfg(feature = "tracing")]
     LOAD_SPANS.store(next.iter().any(|h| h.wants_load_spans), Ordering::Relaxed);
     *table = next;
@@ -231,6 +266,9 @@ fn publish(table: &mut HandlerTable, next: HandlerTable) {
 }
 
 /// Runs every attached handler on `event`, isolating each from the others' panics.
+///
+/// The common case (this thread's copy is current) is a generation compare and a loop of
+/// indirect calls; refreshing the copy and reporting a panic are out of line.
 pub(crate) fn dispatch(event: &Event<'_>) {
     let generation = GENERATION.load(Ordering::Acquire);
     // `try_with`: an event emitted while the thread tears down its locals is dropped.
@@ -238,21 +276,41 @@ pub(crate) fn dispatch(event: &Event<'_>) {
         let Ok(mut local) = local.try_borrow_mut() else {
             return;
         };
-        if local.generation != generation || local.table.is_none() {
-            local.table = Some(HANDLERS.read().clone());
-            local.generation = generation;
+        if local.generation != generation {
+            local.refresh(generation);
         }
-        for attached in local.table.iter().flat_map(|t| t.iter()) {
+        let Some(table) = &local.table else { return };
+        let lookup = matches!(event.kind, EventKind::Get(_));
+        for attached in table.iter() {
+            if lookup && !attached.lookups {
+                continue;
+            }
             if let Err(panic) = catch_unwind(AssertUnwindSafe(|| (attached.handler)(event))) {
-                // Detach this very handler, not whatever is attached under its id by now.
-                detach_where(|h| std::ptr::eq(h, &**attached));
-                report_panic(&attached.id, event.name(), &*panic);
+                handler_panicked(attached, event, &*panic);
             }
         }
     });
 }
 
-fn report_panic(id: &str, event: &str, panic: &(dyn std::any::Any + Send)) {
+impl ThreadTable {
+    #[cold]
+    #[inline(never)]
+    fn refresh(&mut self, generation: u64) {
+        self.table = Some(HANDLERS.read().clone());
+        self.generation = generation;
+    }
+}
+
+/// Detaches a handler that panicked on `event` and reports it.
+#[cold]
+#[inline(never)]
+fn handler_panicked(attached: &Arc<AttachedHandler>, event: &Event<'_>, panic: &(dyn Any + Send)) {
+    // Detach this very handler, not whatever is attached under its id by now.
+    detach_where(|h| std::ptr::eq(h, &**attached));
+    report_panic(&attached.id, event.name(), panic);
+}
+
+fn report_panic(id: &str, event: &str, panic: &(dyn Any + Send)) {
     let message = panic
         .downcast_ref::<&str>()
         .copied()

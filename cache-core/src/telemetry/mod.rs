@@ -80,5 +80,5 @@ pub mod tracing;
 pub(crate) use emit::{LoadWatch, clear, error, get, insert, observed, remove};
 pub(crate) use event::Source;
 pub use event::{Event, EventKind, GetResult, LoadOutcome};
-pub(crate) use handlers::active;
+pub(crate) use handlers::observes_lookups;
 pub use handlers::{AttachError, attach, detach, is_attached};
