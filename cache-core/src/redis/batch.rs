@@ -55,6 +55,10 @@ pub(crate) struct Batch {
     pipes: Vec<Pipeline>,
     /// Whether running a command twice gives what running it once does (reads, `SET`s; not
     /// deletes that count what they deleted): see the connection's `cluster_pipeline`.
+    #[cfg_attr(
+        not(feature = "redis-cluster"),
+        expect(dead_code, reason = "only the blocking cluster pipeline asks")
+    )]
     replayable: bool,
 }
 
