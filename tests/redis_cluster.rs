@@ -51,7 +51,7 @@ fn pattern(cache: &str, namespace: &str) -> String {
 }
 
 fn slot(backend: &RedisBackend, key: &str) -> Slot {
-    Slot::for_key(&backend.redis_key(key).unwrap())
+    Slot::for_key(backend.redis_key(key).unwrap())
 }
 
 /// How many keys matching `pattern` each primary holds.
@@ -236,7 +236,7 @@ fn calls_stay_exact_while_slots_migrate() {
             rounds += 1;
             for (i, k) in (0..).zip(&moving) {
                 let value = vec![rounds, i];
-                let got = if rounds % 2 == 0 {
+                let got = if rounds.is_multiple_of(2) {
                     cache
                         .insert(k.clone(), value.clone())
                         .and_then(|()| cache.get(k))
@@ -252,7 +252,7 @@ fn calls_stay_exact_while_slots_migrate() {
                 }
             }
             let names = moving.iter().map(String::as_str);
-            let all = if rounds % 2 == 0 {
+            let all = if rounds.is_multiple_of(2) {
                 cache.get_many(names)
             } else {
                 runtime.block_on(cache.get_many_async(names))
