@@ -511,7 +511,8 @@ pub use memokit_core::*;
 ///
 /// **`backend = redis`** (feature `redis`) keeps the cache in Redis, shared by every process
 /// that memoizes the function against the same server. **`url = ...`** (a string, or any
-/// expression of a type `Into<String>`) names the server, else `MEMOKIT_REDIS_URL` does;
+/// expression of a type `Into<String>`) names the server, else `MEMOKIT_REDIS_URL` does
+/// (comma-separated seed URLs name a Redis Cluster, with the `redis-cluster` feature);
 /// **`timeout = "2s"`** (a literal or a `Duration` expression) is the deadline of each Redis
 /// operation, 250 ms by default. A call whose Redis operation fails or times out runs the body
 /// instead. Both options need `backend = redis`.

@@ -376,6 +376,39 @@ fn configuration_errors_name_the_cache_and_the_setting() {
     ));
 }
 
+/// A cluster needs the `redis-cluster` feature: without it, building the cache says so, naming
+/// the cache and the setting that asked for a cluster. Nothing connects at build either way.
+#[test]
+fn a_cluster_without_its_feature_is_a_config_error() {
+    let build = |options: RedisOptions| {
+        Cache::<u8, u8, RedisBackend>::builder("sharded")
+            .backend_options(options)
+            .build()
+    };
+    let flag = build(
+        RedisOptions::new()
+            .url("redis://127.0.0.1:7000")
+            .cluster(true),
+    );
+    let seeds = build(
+        RedisOptions::new().url("redis://:hunter2@127.0.0.1:7000,redis://:hunter2@127.0.0.1:7001"),
+    );
+    if cfg!(feature = "redis-cluster") {
+        assert!(flag.is_ok() && seeds.is_ok(), "{flag:?} {seeds:?}");
+        return;
+    }
+    for (built, setting) in [(flag, "cluster"), (seeds, "url")] {
+        let err = built.unwrap_err();
+        assert!(
+            matches!(&err, CacheError::Config { cache, setting: s, .. } if &**cache == "sharded" && *s == setting),
+            "{err}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("`redis-cluster` feature"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+}
+
 #[test]
 fn time_to_idle_is_pushed_back_by_reads() {
     let Some(server) = RedisServer::start() else {

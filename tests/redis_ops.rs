@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use memokit::backend::{Backend, Compute, Computed, Cursor, Iterate, Ttl};
-use memokit::redis::{cmd, driver::cluster_routing::Slot};
+use memokit::redis::cmd;
+#[cfg(feature = "redis-cluster")]
+use memokit::redis::driver::cluster_routing::Slot;
 use memokit::{BackendErrorKind, Cache, RedisBackend, RedisOptions};
 use redis_server::RedisServer;
 
@@ -35,6 +37,7 @@ fn numbers(server: &RedisServer, name: &str) -> Numbers {
         .unwrap()
 }
 
+#[cfg(feature = "redis-cluster")]
 fn cluster_numbers(nodes: &[RedisServer], name: &str) -> Numbers {
     Cache::builder(name)
         .backend_options(options(nodes[0].url(), true))
@@ -49,16 +52,6 @@ fn ops(backend: &RedisBackend) -> &impl Iterate<String, u64> {
 
 fn key(i: usize) -> String {
     format!("k{i}")
-}
-
-/// `cmdstat_<name>`'s `calls` in `INFO commandstats` (0 if the command never ran).
-fn calls(server: &RedisServer, name: &str) -> u64 {
-    let info = server.command("INFO commandstats");
-    let needle = format!("cmdstat_{name}:calls=");
-    info.lines()
-        .find_map(|line| line.strip_prefix(&needle))
-        .and_then(|rest| rest.split(',').next())
-        .map_or(0, |n| n.parse().unwrap())
 }
 
 fn pttl(backend: &RedisBackend, key: &str) -> i64 {
@@ -116,15 +109,16 @@ fn get_many_of_100_keys_is_one_round_trip() {
     b.insert_many(entries, None).unwrap();
     let names: Vec<String> = (0..100).map(key).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let (mget, get) = (calls(&server, "mget"), calls(&server, "get"));
+    let (mget, get) = (server.calls("mget"), server.calls("get"));
     let found = b.get_many(&refs).unwrap();
     assert!(found.iter().all(Option::is_some));
-    assert_eq!(calls(&server, "mget") - mget, 1, "one MGET");
-    assert_eq!(calls(&server, "get"), get, "no GET");
+    assert_eq!(server.calls("mget") - mget, 1, "one MGET");
+    assert_eq!(server.calls("get"), get, "no GET");
     assert_eq!(get, 0);
 }
 
 #[test]
+#[cfg(feature = "redis-cluster")]
 fn batches_group_keys_by_slot_on_a_three_primary_cluster() {
     let Some(nodes) = RedisServer::start_three_primaries() else {
         return;
@@ -160,6 +154,7 @@ fn batches_group_keys_by_slot_on_a_three_primary_cluster() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg(feature = "redis-cluster")]
 async fn async_batches_on_a_three_primary_cluster() {
     let Some(nodes) = RedisServer::start_three_primaries() else {
         return;
@@ -183,6 +178,7 @@ async fn async_batches_on_a_three_primary_cluster() {
 }
 
 #[test]
+#[cfg(feature = "redis-cluster")]
 fn transactions_across_slots_on_a_cluster_are_unsupported_and_within_one_work() {
     let Some(nodes) = RedisServer::start_three_primaries() else {
         return;
@@ -832,22 +828,27 @@ fn cache_walks_and_remove_where_on_redis() {
 }
 
 #[test]
-fn cache_get_many_is_one_mget_and_cross_slot_transactions_are_unsupported() {
+fn cache_get_many_is_one_mget() {
     let Some(server) = RedisServer::start() else {
         return;
     };
     let cache = numbers(&server, "ops-cache-mget");
     cache.insert_many((0..100).map(|i| (key(i), 1))).unwrap();
     let names: Vec<String> = (0..100).map(key).collect();
-    let mget = calls(&server, "mget");
+    let mget = server.calls("mget");
     let found = cache.get_many(names.iter().map(String::as_str)).unwrap();
     assert_eq!(found.iter().flatten().count(), 100);
-    assert_eq!(calls(&server, "mget") - mget, 1);
-    assert_eq!(calls(&server, "get"), 0);
+    assert_eq!(server.calls("mget") - mget, 1);
+    assert_eq!(server.calls("get"), 0);
+}
 
+#[test]
+#[cfg(feature = "redis-cluster")]
+fn cache_transactions_across_slots_are_unsupported() {
     let Some(nodes) = RedisServer::start_three_primaries() else {
         return;
     };
+    let names: Vec<String> = (0..20).map(key).collect();
     let cache = cluster_numbers(&nodes, "ops-cache-cross-slot");
     let err = cache.transaction(names[..20].to_vec(), |_| ()).unwrap_err();
     let memokit::CacheError::Backend { source, .. } = &err else {

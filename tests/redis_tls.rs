@@ -211,6 +211,7 @@ fn a_ca_needs_a_tls_url_and_a_readable_pem() {
     }
 }
 
+#[cfg(feature = "redis-cluster")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rediss_works_on_a_cluster() {
     let ca = Ca::new("memokit test CA");

@@ -52,36 +52,7 @@ impl RedisServer {
     /// A Redis Cluster of three primaries (no replicas) splitting the slots between them, made
     /// with `redis-cli --cluster create`; the first node's guard comes first.
     pub fn start_three_primaries() -> Option<Vec<Self>> {
-        let nodes = (0..3)
-            .map(|_| Self::launch(true))
-            .collect::<Option<Vec<_>>>()?;
-        let addresses: Vec<String> = nodes
-            .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port))
-            .collect();
-        let out = Command::new("redis-cli")
-            .args(["--cluster", "create"])
-            .args(&addresses)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .output()
-            .expect("run redis-cli --cluster create");
-        assert!(
-            out.status.success(),
-            "redis-cli --cluster create failed: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !nodes
-            .iter()
-            .all(|n| n.command("CLUSTER INFO").contains("cluster_state:ok"))
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the three-primary cluster never became ready"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(nodes)
+        Cluster::start(3, 0, Duration::from_secs(15)).map(|cluster| cluster.nodes)
     }
 
     /// A server started with `extra` arguments after the defaults, e.g.
@@ -328,7 +299,12 @@ fn complete(reply: &[u8]) -> bool {
 }
 
 fn installed() -> bool {
-    let found = Command::new("redis-server")
+    tool_installed("redis-server")
+}
+
+/// Whether `tool` (`redis-server`, `redis-cli`) runs; under `CI=true`, a panic if it does not.
+fn tool_installed(tool: &str) -> bool {
+    let found = Command::new(tool)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -336,14 +312,12 @@ fn installed() -> bool {
         .is_ok_and(|s| s.success());
     if !found {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "CI=true but redis-server is not on PATH: install it (apt-get install redis-server)"
-            );
+            panic!("CI=true but {tool} is not on PATH: install it (apt-get install redis-server)");
         }
         static SKIP: Once = Once::new();
         SKIP.call_once(|| {
             eprintln!(
-                "SKIPPED Redis tests: redis-server is not on PATH (install it, e.g. `apt-get install redis-server`; under CI=true they fail instead)"
+                "SKIPPED Redis tests: {tool} is not on PATH (install it, e.g. `apt-get install redis-server`; under CI=true they fail instead)"
             );
         });
     }
@@ -354,4 +328,183 @@ fn installed() -> bool {
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     listener.local_addr().expect("a bound address").port()
+}
+
+/// A Redis Cluster of this test's own servers, made with `redis-cli --cluster create`: every node
+/// a [`RedisServer`] (stopped by its process id when the cluster drops), the first `masters` of
+/// them primaries at creation and the rest their replicas.
+pub struct Cluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl Cluster {
+    /// `masters` primaries with `replicas` replicas each, whose nodes take a peer that does not
+    /// answer for `node_timeout` as failed (and its replica then takes over); `None` (with a
+    /// skip line) when `redis-server` or `redis-cli` is missing. Returns once every node reports
+    /// `cluster_state:ok` and every replica is in sync with its primary.
+    pub fn start(masters: usize, replicas: usize, node_timeout: Duration) -> Option<Self> {
+        if !tool_installed("redis-cli") {
+            return None;
+        }
+        let timeout = node_timeout.as_millis().to_string();
+        let nodes = (0..masters * (1 + replicas))
+            .map(|_| {
+                let extra = vec!["--cluster-node-timeout".to_string(), timeout.clone()];
+                RedisServer::launch_with(true, extra, false)
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(nodes.iter().map(RedisServer::address))
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
+            .output()
+            .expect("run redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let cluster = Self { nodes };
+        cluster.wait_until_ready(replicas * masters);
+        Some(cluster)
+    }
+
+    /// Waits until every running node reports `cluster_state:ok` and `replicas` replicas have
+    /// their link to the primary up.
+    pub fn wait_until_ready(&self, replicas: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let running = self.running();
+            let ok = running
+                .iter()
+                .all(|n| n.command("CLUSTER INFO").contains("cluster_state:ok"));
+            let synced = running
+                .iter()
+                .filter(|n| {
+                    n.command("INFO replication")
+                        .contains("master_link_status:up")
+                })
+                .count();
+            if ok && synced >= replicas {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster never became ready ({synced} of {replicas} replicas in sync)"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Every node's URL, comma-separated: the seeds of a cluster client.
+    pub fn seeds(&self) -> String {
+        let urls: Vec<String> = self.nodes.iter().map(RedisServer::url).collect();
+        urls.join(",")
+    }
+
+    /// The nodes still running (not [`kill`](RedisServer::kill)ed).
+    pub fn running(&self) -> Vec<&RedisServer> {
+        self.nodes.iter().filter(|n| n.child.is_some()).collect()
+    }
+
+    /// The running primaries, as they say now (a promoted replica is one).
+    pub fn masters(&self) -> Vec<&RedisServer> {
+        let role = |n: &&RedisServer| n.command("INFO replication").contains("role:master");
+        self.running().into_iter().filter(role).collect()
+    }
+
+    /// The index in [`nodes`](Self::nodes) of the replica of the primary at `master`.
+    pub fn replica_of(&self, master: &RedisServer) -> usize {
+        // `<id> <ip:port@bus> <flags> <primary's id> ...`, one line per node.
+        let id = master.node_id();
+        let nodes = master.command("CLUSTER NODES");
+        let replicas: Vec<&str> = nodes
+            .lines()
+            .map(|line| line.split(' ').collect::<Vec<_>>())
+            .filter(|fields| fields.len() > 3 && fields[3] == id)
+            .filter_map(|fields| fields[1].split('@').next())
+            .collect();
+        self.nodes
+            .iter()
+            .position(|n| n.child.is_some() && replicas.contains(&n.address().as_str()))
+            .expect("the primary has a running replica")
+    }
+
+    /// Moves `slots` hash slots from the primary `from` to the primary `to` with
+    /// `redis-cli --cluster reshard` (keys included, as an operator would), and waits for it.
+    pub fn reshard(&self, from: &RedisServer, to: &RedisServer, slots: u16) {
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "reshard", &from.address()])
+            .args(["--cluster-from", &from.node_id()])
+            .args(["--cluster-to", &to.node_id()])
+            .args(["--cluster-slots", &slots.to_string(), "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run redis-cli --cluster reshard");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster reshard failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl RedisServer {
+    /// `127.0.0.1:<port>`, as `redis-cli --cluster` names nodes.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// This cluster node's id (`CLUSTER MYID`).
+    pub fn node_id(&self) -> String {
+        let reply = self.command("CLUSTER MYID");
+        reply
+            .lines()
+            .nth(1)
+            .expect("CLUSTER MYID answers with a bulk string")
+            .to_string()
+    }
+
+    /// The first and last slot of each range this primary owns, from its `CLUSTER NODES` line.
+    pub fn slot_ranges(&self) -> Vec<(u16, u16)> {
+        let nodes = self.command("CLUSTER NODES");
+        let mine = nodes
+            .lines()
+            .find(|line| line.contains("myself"))
+            .expect("CLUSTER NODES has a `myself` line");
+        mine.split(' ')
+            .skip(8)
+            .filter(|range| !range.starts_with('['))
+            .map(|range| match range.split_once('-') {
+                Some((first, last)) => (first.parse().unwrap(), last.parse().unwrap()),
+                None => (range.parse().unwrap(), range.parse().unwrap()),
+            })
+            .collect()
+    }
+
+    /// The keys matching `pattern` on this node alone, found with `redis-cli --scan` (`SCAN`,
+    /// never `KEYS`).
+    pub fn scan(&self, pattern: &str) -> Vec<Vec<u8>> {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "--scan", "--pattern", pattern])
+            .output()
+            .expect("run redis-cli --scan");
+        assert!(out.status.success(), "redis-cli --scan failed");
+        out.stdout
+            .split(|&b| b == b'\n')
+            .filter(|key| !key.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    /// `cmdstat_<name>`'s `calls` in this node's `INFO commandstats` (0 if it never ran).
+    pub fn calls(&self, name: &str) -> u64 {
+        let info = self.command("INFO commandstats");
+        let needle = format!("cmdstat_{name}:calls=");
+        info.lines()
+            .find_map(|line| line.strip_prefix(&needle))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |n| n.parse().unwrap())
+    }
 }

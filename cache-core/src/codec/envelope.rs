@@ -171,7 +171,7 @@ impl Envelope {
         out
     }
 
-    #[cfg(any(feature = "disk", test))]
+    #[cfg(feature = "disk")]
     /// Rewrites the deadline of a sealed value in place, for a store that changes a deadline
     /// without decoding the value ([`Cache::expire`](crate::Cache::expire)).
     pub(crate) fn set_deadline(bytes: &mut [u8], deadline: Option<Timestamp>) {

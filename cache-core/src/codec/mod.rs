@@ -209,6 +209,13 @@ impl Codec for Json {
 /// The codec a byte-storing backend uses for `V`: the one chosen, except that a cache of
 /// `serde_json::Value` left on the default [`Postcard`] gets [`Json`] (postcard cannot read a
 /// `Value` back).
+#[cfg_attr(
+    not(feature = "json"),
+    expect(
+        clippy::extra_unused_type_parameters,
+        reason = "`V` matters only with `json`"
+    )
+)]
 pub(crate) fn codec_for<V: 'static>(chosen: &Arc<dyn Codec>) -> Arc<dyn Codec> {
     #[cfg(feature = "json")]
     if std::any::TypeId::of::<V>() == std::any::TypeId::of::<serde_json::Value>()

@@ -6,14 +6,18 @@
 //! headers of the keys it deletes so the count is of live values, as `get` judges them. On Redis
 //! Cluster a command's keys must share a hash slot, and memokit's keys carry no hash tags, so the
 //! keys are grouped by slot and each group gets its own command: the async cluster connection
-//! sends the groups concurrently, and the blocking one pipelines them, one round trip per node.
-//! The blocking cluster pipeline refuses `MGET`, so there a group's `MGET` runs inside a
-//! one-line script.
+//! sends the groups concurrently, and the blocking one pipelines reads and writes, one round trip
+//! per node (the deletes of `remove_many` and `remove_where` go one group at a time there, since
+//! that pipeline can lose their replies while a slot migrates: the connection's
+//! `cluster_pipeline`). The blocking cluster pipeline refuses `MGET`, so there a group's `MGET`
+//! runs inside a one-line script.
 
+#[cfg(feature = "redis-cluster")]
 use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
+#[cfg(feature = "redis-cluster")]
 use redis::cluster_routing::Slot;
 use redis::{Pipeline, Value, from_redis_value};
 use serde::Serialize;
@@ -25,6 +29,8 @@ use crate::error::BackendError;
 
 use super::backend::{RedisBackend, set};
 use super::cas::delete_if_unchanged;
+#[cfg(feature = "redis-cluster")]
+use super::connection::cluster_pipeline;
 use super::connection::{SyncConn, backend_error};
 
 /// KEYS: the keys to delete. Returns the header of each (empty if there was none to read).
@@ -47,17 +53,28 @@ const MGET: &str = "return redis.call('MGET', unpack(KEYS))";
 pub(crate) struct Batch {
     groups: Vec<Vec<usize>>,
     pipes: Vec<Pipeline>,
+    /// Whether running a command twice gives what running it once does (reads, `SET`s; not
+    /// deletes that count what they deleted): see the connection's `cluster_pipeline`.
+    #[cfg_attr(
+        not(feature = "redis-cluster"),
+        expect(dead_code, reason = "only the blocking cluster pipeline asks")
+    )]
+    replayable: bool,
 }
 
 /// The positions of `keys` grouped by hash slot on a cluster, or all in one group.
 fn groups(cluster: bool, keys: &[Vec<u8>]) -> Vec<Vec<usize>> {
-    if !cluster {
-        return if keys.is_empty() {
-            Vec::new()
-        } else {
-            vec![(0..keys.len()).collect()]
-        };
+    match cluster {
+        #[cfg(feature = "redis-cluster")]
+        true => by_slot(keys),
+        _ if keys.is_empty() => Vec::new(),
+        _ => vec![(0..keys.len()).collect()],
     }
+}
+
+/// The positions of `keys` grouped by hash slot, in the order of each slot's first key.
+#[cfg(feature = "redis-cluster")]
+fn by_slot(keys: &[Vec<u8>]) -> Vec<Vec<usize>> {
     let (mut at, mut groups) = (HashMap::new(), Vec::<Vec<usize>>::new());
     for (i, key) in keys.iter().enumerate() {
         let group = *at.entry(Slot::for_key(key)).or_insert_with(|| {
@@ -80,16 +97,25 @@ impl RedisBackend {
         groups(self.store.connector.is_cluster(), keys).len()
     }
 
-    fn batch(&self, keys: &[Vec<u8>], mut pipe: impl FnMut(&[usize]) -> Pipeline) -> Batch {
+    fn batch(
+        &self,
+        keys: &[Vec<u8>],
+        replayable: bool,
+        mut pipe: impl FnMut(&[usize]) -> Pipeline,
+    ) -> Batch {
         let groups = groups(self.store.connector.is_cluster(), keys);
         let pipes = groups.iter().map(|g| pipe(g)).collect();
-        Batch { groups, pipes }
+        Batch {
+            groups,
+            pipes,
+            replayable,
+        }
     }
 
     /// The reads of `get_many` of `keys` at `now`.
     pub(crate) fn get_batch<K, V>(&self, keys: &[Vec<u8>], now: Timestamp) -> Batch {
         let cluster = self.store.connector.is_cluster();
-        self.batch(keys, |group| {
+        self.batch(keys, true, |group| {
             let mut pipe = redis::pipe();
             if self.tti().is_some() {
                 for key in pick(keys, group) {
@@ -144,7 +170,7 @@ impl RedisBackend {
             sets.push(set(&key, bytes, px));
             keys.push(key);
         }
-        Ok(self.batch(&keys, |group| {
+        Ok(self.batch(&keys, true, |group| {
             let mut pipe = redis::pipe();
             for &at in group {
                 pipe.add_command(sets[at].clone());
@@ -155,7 +181,7 @@ impl RedisBackend {
 
     /// The deletes of `remove_many`.
     pub(crate) fn remove_batch(&self, keys: &[Vec<u8>]) -> Batch {
-        self.batch(keys, |group| {
+        self.batch(keys, false, |group| {
             let keys: Vec<_> = pick(keys, group).collect();
             let mut pipe = redis::pipe();
             pipe.cmd("EVAL").arg(REMOVE).arg(keys.len()).arg(keys);
@@ -184,7 +210,7 @@ impl RedisBackend {
     /// still holds the bytes read with it.
     pub(crate) fn delete_batch(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Batch {
         let keys: Vec<Vec<u8>> = entries.iter().map(|(key, _)| key.clone()).collect();
-        self.batch(&keys, |group| {
+        self.batch(&keys, false, |group| {
             let mut pipe = redis::pipe();
             for &at in group {
                 let (key, bytes) = &entries[at];
@@ -201,12 +227,15 @@ impl RedisBackend {
         }
         self.store.connector.run_sync(|conn| match conn {
             SyncConn::Single(c) => batch.pipes.iter().map(|pipe| pipe.query(c)).collect(),
+            #[cfg(feature = "redis-cluster")]
             SyncConn::Cluster(c) => {
-                let mut all = redis::cluster::cluster_pipe();
-                for cmd in batch.pipes.iter().flat_map(Pipeline::cmd_iter) {
-                    all.add_command(cmd.clone());
-                }
-                let mut replies = all.query::<Vec<Value>>(c)?.into_iter();
+                let all: Vec<_> = batch
+                    .pipes
+                    .iter()
+                    .flat_map(Pipeline::cmd_iter)
+                    .cloned()
+                    .collect();
+                let mut replies = cluster_pipeline(c, &all, batch.replayable)?.into_iter();
                 Ok(batch
                     .pipes
                     .iter()
@@ -237,7 +266,7 @@ impl RedisBackend {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "redis-cluster"))]
 mod tests {
     use super::*;
 

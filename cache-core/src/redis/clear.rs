@@ -12,17 +12,23 @@
 //! entries) and reads the envelope header of each batch's values with one pipeline of
 //! `GETRANGE key 0 27`, sent to the node the batch came from: never the values themselves.
 
+#[cfg(feature = "redis-cluster")]
 use std::collections::HashMap;
 
+#[cfg(feature = "redis-cluster")]
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
-use redis::{Cmd, Pipeline, RedisResult, Value, from_redis_value};
+use redis::{Cmd, Pipeline, Value};
+#[cfg(feature = "redis-cluster")]
+use redis::{RedisResult, from_redis_value};
 
 use crate::backend::Cursor;
 use crate::clock::Timestamp;
 use crate::codec::{Envelope, HEADER_LEN, TypeIdentity};
 use crate::error::BackendError;
 
-use super::connection::{AsyncConn, Connector, SyncConn};
+#[cfg(feature = "redis-cluster")]
+use super::connection::{AsyncConn, cluster_pipeline};
+use super::connection::{Connector, SyncConn};
 use super::keys::KeySpace;
 
 /// Keys asked of `SCAN` per step: a hint that bounds the work of one step on the server.
@@ -58,6 +64,7 @@ enum Node {
     /// The only server.
     Only,
     /// One cluster primary.
+    #[cfg(feature = "redis-cluster")]
     At(RoutingInfo),
 }
 
@@ -129,6 +136,7 @@ impl Walker {
     /// Learns the nodes to walk: a cluster's primaries, in the order of their addresses so that
     /// a [`Cursor`]'s part names the same node from one call to the next.
     pub(crate) fn find_nodes(&mut self, connector: &Connector) -> Result<(), BackendError> {
+        #[cfg(feature = "redis-cluster")]
         if connector.is_cluster() {
             self.on(connector.run_sync(|conn| match conn {
                 SyncConn::Cluster(c) => {
@@ -137,6 +145,8 @@ impl Walker {
                 SyncConn::Single(_) => Ok(vec![Node::Only]),
             })?);
         }
+        #[cfg(not(feature = "redis-cluster"))]
+        let _ = connector;
         Ok(())
     }
 
@@ -146,6 +156,7 @@ impl Walker {
             return Ok(false);
         };
         let step = connector.run_sync(|conn| match (conn, node) {
+            #[cfg(feature = "redis-cluster")]
             (SyncConn::Cluster(c), Node::At(route)) => {
                 Ok(from_redis_value(c.route_command(&scan, route)?)?)
             }
@@ -159,12 +170,10 @@ impl Walker {
                 let values = connector.run_sync(|conn| match conn {
                     // The blocking cluster connection pipelines only through its own type,
                     // which routes each command by its key.
+                    #[cfg(feature = "redis-cluster")]
                     SyncConn::Cluster(c) => {
-                        let mut reads = redis::cluster::cluster_pipe();
-                        for key in &keys {
-                            reads.add_command(self.read_of(key));
-                        }
-                        reads.query(c)
+                        let reads: Vec<_> = keys.iter().map(|key| self.read_of(key)).collect();
+                        cluster_pipeline(c, &reads, true)
                     }
                     SyncConn::Single(c) => self.reads(&keys).query(c),
                 })?;
@@ -177,6 +186,7 @@ impl Walker {
 
     /// Async form of [`run_sync`](Self::run_sync).
     pub(crate) async fn run_async(mut self, connector: &Connector) -> Result<u64, BackendError> {
+        #[cfg(feature = "redis-cluster")]
         if connector.is_cluster() {
             let nodes = connector.run_async(|conn| async move {
                 match conn {
@@ -193,6 +203,7 @@ impl Walker {
             let step = connector
                 .run_async(|conn| async move {
                     match (conn, node) {
+                        #[cfg(feature = "redis-cluster")]
                         (AsyncConn::Cluster(mut c), Node::At(route)) => {
                             Ok(from_redis_value(c.route_command(scan, route).await?)?)
                         }
@@ -207,14 +218,18 @@ impl Walker {
                         .await?;
                 }
                 Some(Then::Read(keys)) => {
-                    let (reads, count) = (self.reads(&keys), keys.len());
+                    let reads = self.reads(&keys);
                     let values = connector.run_async(|conn| async move {
                         match (conn, at) {
                             // To the node just scanned, which holds every key of the batch.
+                            #[cfg(feature = "redis-cluster")]
                             (
                                 AsyncConn::Cluster(mut c),
                                 Node::At(RoutingInfo::SingleNode(route)),
-                            ) => c.route_pipeline(reads, 0, count, route).await,
+                            ) => {
+                                let count = reads.len();
+                                c.route_pipeline(reads, 0, count, route).await
+                            }
                             (mut conn, _) => reads.query_async(&mut conn).await,
                         }
                     });
@@ -226,7 +241,9 @@ impl Walker {
         }
         Ok(self.found)
     }
+
     /// Walks `nodes` (a cluster's primaries) instead of the only server.
+    #[cfg(feature = "redis-cluster")]
     fn on(&mut self, nodes: Vec<Node>) {
         self.nodes = nodes;
     }
@@ -334,11 +351,13 @@ pub(crate) fn header_of(key: &[u8]) -> Cmd {
     cmd
 }
 
+#[cfg(feature = "redis-cluster")]
 fn all_primaries() -> RoutingInfo {
     RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None))
 }
 
 /// The primaries named in a reply routed to all of them (a map from `host:port`).
+#[cfg(feature = "redis-cluster")]
 fn primaries(reply: Value) -> RedisResult<Vec<Node>> {
     let by_address: HashMap<String, Value> = from_redis_value(reply)?;
     let mut addresses: Vec<String> = by_address.into_keys().collect();

@@ -20,6 +20,7 @@ use parking_lot::Mutex;
 use redis::aio::{
     ConnectionLike as AsyncConnectionLike, ConnectionManager, ConnectionManagerConfig,
 };
+#[cfg(feature = "redis-cluster")]
 use redis::cluster::{ClusterClient, ClusterConnection};
 use redis::{Cmd, ConnectionLike, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 use tokio::runtime::Handle;
@@ -40,12 +41,14 @@ const MAX_RUNTIMES: usize = 4;
 enum Client {
     /// The client of the async connection, and how to open blocking ones.
     Single(redis::Client, Opener),
+    #[cfg(feature = "redis-cluster")]
     Cluster(ClusterClient),
 }
 
 /// A blocking connection.
 pub(crate) enum SyncConn {
     Single(Blocking),
+    #[cfg(feature = "redis-cluster")]
     Cluster(Box<ClusterConnection>),
 }
 
@@ -53,6 +56,7 @@ impl SyncConn {
     pub(crate) fn as_dyn(&mut self) -> &mut dyn ConnectionLike {
         match self {
             Self::Single(c) => c,
+            #[cfg(feature = "redis-cluster")]
             Self::Cluster(c) => &mut **c,
         }
     }
@@ -61,6 +65,7 @@ impl SyncConn {
     fn set_deadline(&mut self, deadline: Instant) -> RedisResult<()> {
         match self {
             Self::Single(c) => c.set_deadline(deadline),
+            #[cfg(feature = "redis-cluster")]
             Self::Cluster(c) => {
                 let left = deadline
                     .saturating_duration_since(Instant::now())
@@ -77,6 +82,7 @@ impl SyncConn {
 #[derive(Clone)]
 pub(crate) enum AsyncConn {
     Single(ConnectionManager),
+    #[cfg(feature = "redis-cluster")]
     Cluster(redis::cluster_async::ClusterConnection),
 }
 
@@ -84,6 +90,7 @@ impl AsyncConnectionLike for AsyncConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Self::Single(c) => c.req_packed_command(cmd),
+            #[cfg(feature = "redis-cluster")]
             Self::Cluster(c) => c.req_packed_command(cmd),
         }
     }
@@ -96,6 +103,7 @@ impl AsyncConnectionLike for AsyncConn {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Self::Single(c) => c.req_packed_commands(cmd, offset, count),
+            #[cfg(feature = "redis-cluster")]
             Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
         }
     }
@@ -103,6 +111,7 @@ impl AsyncConnectionLike for AsyncConn {
     fn get_db(&self) -> i64 {
         match self {
             Self::Single(c) => c.get_db(),
+            #[cfg(feature = "redis-cluster")]
             Self::Cluster(c) => c.get_db(),
         }
     }
@@ -130,27 +139,33 @@ impl Connector {
             "url"
         };
         let config_error = |e: RedisError| BackendError::config(KIND, setting, e);
-        let client = if topology.cluster {
-            let builder = ClusterClient::builder(topology.nodes)
-                .connection_timeout(options.timeout)
-                .response_timeout(options.timeout);
-            #[cfg(feature = "redis-tls")]
-            let builder = match &options.tls_ca {
-                Some(ca) => builder.certs(certificates(ca)),
-                None => builder,
-            };
-            Client::Cluster(builder.build().map_err(config_error)?)
-        } else {
-            let node = topology.nodes.into_iter().next();
-            let node = node.ok_or_else(|| BackendError::config(KIND, "url", "names no server"))?;
-            let client = match &options.tls_ca {
+        let client = match topology.cluster {
+            // Without the feature, `RedisOptions::topology` has refused a cluster already.
+            #[cfg(feature = "redis-cluster")]
+            true => {
+                let builder = ClusterClient::builder(topology.nodes)
+                    .connection_timeout(options.timeout)
+                    .response_timeout(options.timeout);
                 #[cfg(feature = "redis-tls")]
-                Some(ca) => redis::Client::build_with_tls(node, certificates(ca)),
-                _ => redis::Client::open(node),
+                let builder = match &options.tls_ca {
+                    Some(ca) => builder.certs(certificates(ca)),
+                    None => builder,
+                };
+                Client::Cluster(builder.build().map_err(config_error)?)
             }
-            .map_err(config_error)?;
-            let opener = Opener::new(&client).map_err(config_error)?;
-            Client::Single(client, opener)
+            _ => {
+                let node = topology.nodes.into_iter().next();
+                let node =
+                    node.ok_or_else(|| BackendError::config(KIND, "url", "names no server"))?;
+                let client = match &options.tls_ca {
+                    #[cfg(feature = "redis-tls")]
+                    Some(ca) => redis::Client::build_with_tls(node, certificates(ca)),
+                    _ => redis::Client::open(node),
+                }
+                .map_err(config_error)?;
+                let opener = Opener::new(&client).map_err(config_error)?;
+                Client::Single(client, opener)
+            }
         };
         Ok(Self {
             client,
@@ -163,8 +178,15 @@ impl Connector {
     }
 
     /// Whether this is a Redis Cluster.
+    #[cfg(feature = "redis-cluster")]
     pub(crate) fn is_cluster(&self) -> bool {
         matches!(self.client, Client::Cluster(_))
+    }
+
+    /// Whether this is a Redis Cluster: never, without the `redis-cluster` feature.
+    #[cfg(not(feature = "redis-cluster"))]
+    pub(crate) fn is_cluster(&self) -> bool {
+        false
     }
 
     /// Runs `op` on a pooled blocking connection.
@@ -211,6 +233,7 @@ impl Connector {
     fn connect_sync(&self, deadline: Instant) -> RedisResult<SyncConn> {
         match &self.client {
             Client::Single(_, opener) => opener.open(deadline).map(SyncConn::Single),
+            #[cfg(feature = "redis-cluster")]
             Client::Cluster(client) => {
                 let mut conn = SyncConn::Cluster(Box::new(client.get_connection()?));
                 conn.set_deadline(deadline)?;
@@ -304,9 +327,49 @@ impl Connector {
                 ConnectionManager::new_lazy_with_config(client.clone(), config)
                     .map(AsyncConn::Single)
             }
+            #[cfg(feature = "redis-cluster")]
             Client::Cluster(client) => client.get_async_connection().await.map(AsyncConn::Cluster),
         }
     }
+}
+
+/// Sends `cmds` on the blocking cluster connection, one pipeline per node: their replies in
+/// order. `replayable` says whether a command may run twice with the same result (reads, `SET`s).
+///
+/// The driver's blocking cluster pipeline (redis 1.8) follows `MOVED` and `ASK` only when they
+/// arrive as errors of the read, but they arrive as replies, and it then fails the whole pipeline
+/// with no reply for the commands that did run. So while a slot migrates, a pipeline of
+/// replayable commands that met a redirect (or `TRYAGAIN`, `CLUSTERDOWN`) is sent again one
+/// command at a time, which follows redirects and refreshes the slot map; commands that must not
+/// run twice (deletes that count what they deleted) always go one at a time: one round trip per
+/// command, each naming one slot group.
+#[cfg(feature = "redis-cluster")]
+pub(crate) fn cluster_pipeline(
+    conn: &mut ClusterConnection,
+    cmds: &[Cmd],
+    replayable: bool,
+) -> RedisResult<Vec<Value>> {
+    if replayable {
+        let mut pipe = redis::cluster::cluster_pipe();
+        for cmd in cmds {
+            pipe.add_command(cmd.clone());
+        }
+        match pipe.query(conn) {
+            Err(e) if redirected(e.clone()) => {}
+            done => return done,
+        }
+    }
+    cmds.iter().map(|cmd| conn.req_command(cmd)).collect()
+}
+
+/// Whether every failure of a pipeline is a redirect or a cluster state to retry.
+#[cfg(feature = "redis-cluster")]
+fn redirected(e: RedisError) -> bool {
+    e.into_server_errors().is_some_and(|errors| {
+        errors
+            .iter()
+            .all(|(_, e)| RedisError::from(e.clone()).is_cluster_error())
+    })
 }
 
 /// The CA that signs the server's certificate, instead of the system's roots.

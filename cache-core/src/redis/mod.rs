@@ -1,5 +1,5 @@
 //! The Redis backend (feature `redis`): caches shared by many processes and machines, on Redis or
-//! Redis Cluster.
+//! (feature `redis-cluster`) Redis Cluster.
 //!
 //! ```no_run
 //! use memokit_core::{Cache, RedisBackend, RedisOptions};
@@ -86,6 +86,16 @@
 //!   in one script, and `touch` is the idle read (the `expiry` file). Iteration and `remove_where`
 //!   walk the view with `SCAN` and delete by compare-and-delete (the `iterate` file). `prune` is
 //!   not supported: Redis bounds memory with `maxmemory`.
+//! * **Redis Cluster** (feature `redis-cluster`; without it a cluster URL or
+//!   [`RedisOptions::cluster`] is a config error naming the cache): the `redis` crate's cluster
+//!   clients route each command by its key's slot and follow `MOVED` and `ASK`, so calls keep
+//!   succeeding, with exact values, while slots migrate; its blocking pipeline does not follow
+//!   them, so memokit resends what they answered (the `connection` file's `cluster_pipeline`).
+//!   When a primary dies, the operations on its slots fail until a replica is promoted, and the
+//!   breaker (one per cache, not per node) then skips Redis for [`RedisOptions::retry_interval`]
+//!   after each failure: memoized functions fail open, and hits resume once the client has the
+//!   new slot map. The tests in `tests/redis_cluster.rs` run all of this on three primaries and
+//!   three replicas, `redis-cli --cluster reshard` and a SIGKILLed primary included.
 //! * **Single flight is per process.** Concurrent misses on one key in one process run the loader
 //!   once; N processes missing the same key at the same moment run it up to N times, and the last
 //!   write wins. Redis is not locked around a load: a lost lock would stall callers, and the values

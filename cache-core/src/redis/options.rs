@@ -115,7 +115,11 @@ impl RedisOptions {
         self
     }
 
-    /// Treats the URL as a Redis Cluster seed even when it names a single node.
+    /// Treats the URL as a Redis Cluster seed even when it names a single node. A cluster (this
+    /// flag, or comma-separated seed URLs) needs the `redis-cluster` feature; without it, building
+    /// the cache is a [`CacheError::Config`](crate::CacheError::Config) naming the cache and
+    /// `cluster` (or `url`). The method exists either way, so that options built in shared code
+    /// compile whatever the features, and the error says which feature to turn on.
     pub fn cluster(mut self, cluster: bool) -> Self {
         self.cluster = cluster;
         self
@@ -215,6 +219,15 @@ impl RedisOptions {
             None => std::env::var(Self::URL_ENV).unwrap_or_else(|_| Self::DEFAULT_URL.into()),
         };
         let topology = Topology::parse(&url, self.cluster)?;
+        if topology.cluster && cfg!(not(feature = "redis-cluster")) {
+            // Named as the user wrote it: the flag, or the list of seeds.
+            let setting = if self.cluster { "cluster" } else { "url" };
+            return Err(BackendError::config(
+                KIND,
+                setting,
+                "a Redis Cluster needs memokit's `redis-cluster` feature",
+            ));
+        }
         if self.tls_ca.is_some() {
             if cfg!(not(feature = "redis-tls")) {
                 return Err(BackendError::config(
@@ -395,12 +408,23 @@ mod tests {
     }
 
     #[test]
-    fn comma_separated_urls_or_the_flag_mean_cluster() {
-        let two = parse("redis://a:7000, redis://b:7001").unwrap();
-        assert!(two.cluster);
-        assert_eq!(two.nodes.len(), 2);
+    fn comma_separated_urls_or_the_flag_mean_cluster_which_needs_its_feature() {
+        let seeds = RedisOptions::new().url("redis://:pw@a:7000, redis://b:7001");
         let one_seed = RedisOptions::new().url("redis://a:7000").cluster(true);
-        assert!(one_seed.topology().unwrap().cluster);
+        if cfg!(feature = "redis-cluster") {
+            let two = seeds.topology().unwrap();
+            assert!(two.cluster);
+            assert_eq!(two.nodes.len(), 2);
+            assert!(one_seed.topology().unwrap().cluster);
+        } else {
+            for (options, setting) in [(seeds, "url"), (one_seed, "cluster")] {
+                let err = rejected(options);
+                assert_eq!(err.kind(), BackendErrorKind::Config);
+                assert_eq!(err.setting(), Some(setting));
+                assert!(err.message().contains("`redis-cluster` feature"), "{err}");
+                assert!(!err.message().contains("pw"), "{err}");
+            }
+        }
     }
 
     #[test]
