@@ -17,6 +17,7 @@ fn colour(policy: &str) -> RGBColor {
         p if p.starts_with("moka") => RGBColor(31, 119, 180),
         p if p.starts_with("quick_cache") => RGBColor(44, 160, 44),
         p if p.starts_with("hashbrown") => RGBColor(90, 90, 90),
+        p if p.starts_with("cached-sharded") => RGBColor(148, 103, 189),
         _ => RGBColor(188, 160, 100),
     }
 }
@@ -43,6 +44,15 @@ fn entries(x: f64) -> String {
         }
     } else {
         format!("{x:.0}")
+    }
+}
+
+/// "75 ns", "1.2 µs".
+fn nanos(x: f64) -> String {
+    if x >= 1_000.0 {
+        format!("{:.1} µs", x / 1_000.0)
+    } else {
+        format!("{x:.0} ns")
     }
 }
 
@@ -215,7 +225,7 @@ pub fn latency_bars(
             .disable_y_mesh()
             .y_labels(0)
             .x_labels(8)
-            .x_label_formatter(&|x| format!("{x:.0} ns"))
+            .x_label_formatter(&|x| nanos(*x))
             .light_line_style(RGBColor(238, 238, 238))
             .label_style(("sans-serif", 11))
             .draw()?;
@@ -250,6 +260,8 @@ mod tests {
         assert_eq!(entries(250.0), "250");
         assert_eq!(entries(10_000.0), "10k");
         assert_eq!(entries(2_500.0), "2.5k");
+        assert_eq!(nanos(75.2), "75 ns");
+        assert_eq!(nanos(1_234.0), "1.2 µs");
     }
 
     #[test]
