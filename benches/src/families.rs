@@ -159,7 +159,7 @@ fn shifting() -> Vec<u64> {
 
 fn recency() -> Vec<u64> {
     const HORIZON: f64 = 50_000.0;
-    let mut rng = Rng::new(0x2ece_0c1);
+    let mut rng = Rng::new(0x02ec_e0c1);
     let mut keys: Vec<u64> = Vec::with_capacity(REQUESTS);
     let mut fresh = 0;
     while keys.len() < REQUESTS {
