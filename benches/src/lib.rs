@@ -1,7 +1,10 @@
 //! Shared workloads for memokit's benchmarks: deterministic key streams that every cache under
-//! test replays identically, so peers measured in the same run see the same input, and the
-//! [`traces`] the hit-ratio tool replays.
+//! test replays identically, so peers measured in the same run see the same input; the
+//! [`traces`] and generated workload [`families`] the hit-ratio tool replays; and the SVG
+//! [`charts`] the tools draw.
 
+pub mod charts;
+pub mod families;
 pub mod peers;
 pub mod traces;
 

@@ -1,42 +1,57 @@
-//! Replays the ARC traces through memokit, its peers, LRU and Belady's OPT, and prints the hit
-//! ratios as one markdown table.
+//! Replays the ARC traces and the generated workload families through memokit, its peers, LRU
+//! and Belady's OPT, prints the hit ratios as one markdown table and, with `--svg`, draws them
+//! as curves.
 //!
 //! ```text
 //! MEMOKIT_SHARED=/path/to/shared cargo run --release -p memokit-bench --bin hit_ratio
-//! cargo run --release -p memokit-bench --bin hit_ratio -- --only memokit,lru --trace OLTP
+//! cargo run --release -p memokit-bench --bin hit_ratio -- --only memokit,lru --trace OLTP,SCAN
+//! cargo run --release -p memokit-bench --bin hit_ratio -- --svg benches/charts/hit_ratio.svg
 //! ```
 //!
 //! Traces: Megiddo and Modha, "ARC: A Self-Tuning, Low Overhead Replacement Cache", FAST 03.
-//! Beside them, `LOOP` is synthetic: 30 passes over the same 1,500 keys, at capacities of
-//! 1/2, 2/3 and 5/6 of the loop. LRU and FIFO never hit on it, and OPT keeps all but one key
-//! of the capacity; a scan-resistant policy should keep a stable part of the loop resident.
+//! The families (`memokit_bench::families`) are generated from fixed seeds: Zipf at four skews,
+//! a loop larger than the cache, scans mixed into a hot set, a shifting working set and a
+//! recency-biased stream. The last column is memokit's lead over the better of moka and
+//! quick_cache, in points; a negative lead is marked.
 
 use std::collections::{BinaryHeap, HashMap};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use memokit::Cache;
-use memokit_bench::traces;
+use memokit_bench::families::{self, Workload};
+use memokit_bench::{charts, traces};
 
-/// The reference capacities of the traces README, and those of the synthetic loop.
-const RUNS: [(&str, &[u64]); 3] = [
+/// The ARC traces at the reference capacities of their README.
+const TRACES: [(&str, &[u64]); 2] = [
     ("OLTP", &[250, 500, 750, 1_000, 2_000]),
     ("P3", &[10_000, 50_000, 100_000]),
-    ("LOOP", &[750, 1_000, 1_250]),
 ];
 
-/// The synthetic loop: passes over the same keys, in the same order.
-const LOOP_KEYS: u64 = 1_500;
-const LOOP_PASSES: usize = 30;
+/// Every workload the tool knows, traces first.
+fn names() -> impl Iterator<Item = &'static str> {
+    TRACES.iter().map(|(name, _)| *name).chain(families::NAMES)
+}
 
-/// The keys of trace `name`: the synthetic loop, or a trace file of the shared folder.
-fn load(name: &str) -> Result<Vec<u64>, traces::TraceError> {
-    if name == "LOOP" {
-        return Ok((0..LOOP_PASSES).flat_map(|_| 0..LOOP_KEYS).collect());
+/// The workload `name`: a trace file of the shared folder, or a generated family.
+fn load(name: &str) -> Result<Workload, String> {
+    if let Some(&(name, capacities)) = TRACES.iter().find(|(n, _)| *n == name) {
+        return Ok(Workload {
+            name,
+            about: "ARC block-I/O trace",
+            keys: traces::load(name).map_err(|e| e.to_string())?,
+            capacities: capacities.to_vec(),
+        });
     }
-    traces::load(name)
+    families::generate(name).ok_or_else(|| {
+        format!(
+            "unknown trace {name:?}; known: {:?}",
+            names().collect::<Vec<_>>()
+        )
+    })
 }
 
 const POLICIES: [&str; 5] = ["OPT", "LRU", "memokit", "moka", "quick_cache"];
@@ -185,12 +200,14 @@ fn replay(policy: &str, keys: &[u64], capacity: u64) -> u64 {
 struct Args {
     policies: Vec<&'static str>,
     traces: Vec<String>,
+    svg: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         policies: POLICIES.to_vec(),
-        traces: RUNS.iter().map(|(t, _)| t.to_string()).collect(),
+        traces: names().map(str::to_owned).collect(),
+        svg: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -209,14 +226,156 @@ fn parse_args() -> Result<Args, String> {
                     .collect::<Result<_, _>>()?
             }
             "--trace" => args.traces = value.split(',').map(str::to_owned).collect(),
+            "--svg" => args.svg = Some(PathBuf::from(value)),
             _ => {
                 return Err(format!(
-                    "unknown flag {flag}; use --only P,... or --trace T,..."
+                    "unknown flag {flag}; use --only P,..., --trace T,... or --svg FILE"
                 ));
             }
         }
     }
     Ok(args)
+}
+
+/// Replays every (workload, capacity, policy) on all cores; the ratio (%) of each, by
+/// (workload index, capacity, policy index).
+fn replay_all(loaded: &[Workload], policies: &[&str]) -> HashMap<(usize, u64, usize), f64> {
+    let mut jobs = Vec::new();
+    for (t, workload) in loaded.iter().enumerate() {
+        for &capacity in &workload.capacities {
+            for (p, policy) in policies.iter().enumerate() {
+                jobs.push((t, capacity, p, *policy));
+            }
+        }
+    }
+    // The slow jobs (moka, long streams) go first so no core idles at the end.
+    jobs.sort_by_key(|&(t, c, p, policy)| {
+        (
+            policy != "moka",
+            std::cmp::Reverse(loaded[t].keys.len()),
+            c,
+            p,
+        )
+    });
+    let results = Mutex::new(HashMap::new());
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                while let Some(&(t, capacity, p, policy)) =
+                    jobs.get(next.fetch_add(1, Ordering::Relaxed))
+                {
+                    let keys = &loaded[t].keys;
+                    let hits = replay(policy, keys, capacity);
+                    let ratio = 100.0 * hits as f64 / keys.len() as f64;
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert((t, capacity, p), ratio);
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// memokit's lead (points) over the better of moka and quick_cache, when all three ran.
+fn lead(policies: &[&str], ratio: impl Fn(usize) -> f64) -> Option<f64> {
+    let at = |name| policies.iter().position(|p| *p == name);
+    let (ours, moka, quick) = (at("memokit")?, at("moka")?, at("quick_cache")?);
+    Some(ratio(ours) - ratio(moka).max(ratio(quick)))
+}
+
+fn print_table(
+    loaded: &[Workload],
+    policies: &[&str],
+    results: &HashMap<(usize, u64, usize), f64>,
+) {
+    let with_lead = lead(policies, |_| 0.0).is_some();
+    println!("Hit ratio (%) by workload and capacity (entries)\n");
+    print!("| workload | capacity | requests |");
+    for policy in policies {
+        print!(" {policy} |");
+    }
+    if with_lead {
+        print!(" memokit - best peer |");
+    }
+    print!("\n|---|---:|---:|");
+    for _ in policies {
+        print!("---:|");
+    }
+    println!("{}", if with_lead { "---:|" } else { "" });
+    let (mut behind, mut points) = (0, 0);
+    for (t, workload) in loaded.iter().enumerate() {
+        for &capacity in &workload.capacities {
+            let ratio = |p: usize| results[&(t, capacity, p)];
+            print!(
+                "| {} | {capacity} | {} |",
+                workload.name,
+                workload.keys.len()
+            );
+            for p in 0..policies.len() {
+                print!(" {:.2} |", ratio(p));
+            }
+            if let Some(lead) = lead(policies, ratio) {
+                points += 1;
+                if lead < 0.0 {
+                    behind += 1;
+                    print!(" **{lead:+.2}** behind |");
+                } else {
+                    print!(" {lead:+.2} |");
+                }
+            }
+            println!();
+        }
+    }
+    if with_lead {
+        println!(
+            "\nmemokit is below the better of moka and quick_cache at {behind} of {points} points."
+        );
+    }
+    println!("\nWorkloads:");
+    for w in loaded {
+        println!("- {}: {} ({} distinct keys)", w.name, w.about, w.distinct());
+    }
+}
+
+fn draw(
+    path: &std::path::Path,
+    loaded: &[Workload],
+    policies: &[&str],
+    results: &HashMap<(usize, u64, usize), f64>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let panels: Vec<charts::Curves> = loaded
+        .iter()
+        .enumerate()
+        .map(|(t, w)| charts::Curves {
+            title: w.name.to_owned(),
+            capacities: w.capacities.clone(),
+            series: policies
+                .iter()
+                .enumerate()
+                .map(|(p, policy)| {
+                    let ratios = w.capacities.iter().map(|&c| results[&(t, c, p)]).collect();
+                    (policy.to_string(), ratios)
+                })
+                .collect(),
+        })
+        .collect();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    charts::hit_ratio_curves(
+        path,
+        "Hit ratio (%) against capacity (entries)",
+        &format!(
+            "Generated by the hit_ratio tool of memokit-bench. {}",
+            traces::CITATION
+        ),
+        &panels,
+        5,
+    )
 }
 
 fn main() -> ExitCode {
@@ -229,74 +388,30 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let mut loaded = Vec::new();
-    for (name, capacities) in RUNS
-        .iter()
-        .filter(|(n, _)| args.traces.iter().any(|t| t == n))
-    {
+    for name in &args.traces {
         match load(name) {
-            Ok(keys) => loaded.push((*name, keys, *capacities)),
+            Ok(workload) => loaded.push(workload),
             Err(e) => {
                 eprintln!("hit_ratio: {e}");
                 return ExitCode::FAILURE;
             }
         }
     }
-    // Every (trace, capacity, policy) is an independent job; the slow ones (moka on P3) go first.
-    let mut jobs = Vec::new();
-    for (t, (_, _, capacities)) in loaded.iter().enumerate() {
-        for &capacity in capacities.iter() {
-            for (p, policy) in args.policies.iter().enumerate() {
-                jobs.push((t, capacity, p, *policy));
-            }
+    let results = replay_all(&loaded, &args.policies);
+    print_table(&loaded, &args.policies, &results);
+    if loaded
+        .iter()
+        .any(|w| TRACES.iter().any(|(t, _)| *t == w.name))
+    {
+        println!("\n{}", traces::CITATION);
+    }
+    if let Some(path) = &args.svg {
+        if let Err(e) = draw(path, &loaded, &args.policies, &results) {
+            eprintln!("hit_ratio: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
         }
+        eprintln!("wrote {}", path.display());
     }
-    jobs.sort_by_key(|&(t, c, p, policy)| {
-        (policy != "moka", std::cmp::Reverse(loaded[t].1.len()), c, p)
-    });
-    let results = Mutex::new(HashMap::new());
-    let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                while let Some(&(t, capacity, p, policy)) =
-                    jobs.get(next.fetch_add(1, Ordering::Relaxed))
-                {
-                    let keys = &loaded[t].1;
-                    let hits = replay(policy, keys, capacity);
-                    let ratio = 100.0 * hits as f64 / keys.len() as f64;
-                    results
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert((t, capacity, p), ratio);
-                }
-            });
-        }
-    });
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    println!("Hit ratio (%) by trace and capacity (entries)\n");
-    print!("| trace | capacity | requests |");
-    for policy in &args.policies {
-        print!(" {policy} |");
-    }
-    print!("\n|---|---:|---:|");
-    for _ in &args.policies {
-        print!("---:|");
-    }
-    println!();
-    for (t, (name, keys, capacities)) in loaded.iter().enumerate() {
-        for &capacity in capacities.iter() {
-            print!("| {name} | {capacity} | {} |", keys.len());
-            for p in 0..args.policies.len() {
-                print!(" {:.2} |", results[&(t, capacity, p)]);
-            }
-            println!();
-        }
-    }
-    println!("\n{}", traces::CITATION);
-    eprintln!(
-        "(replayed in {:.1?} on {workers} threads)",
-        started.elapsed()
-    );
+    eprintln!("(replayed in {:.1?})", started.elapsed());
     ExitCode::SUCCESS
 }
