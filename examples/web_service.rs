@@ -128,10 +128,7 @@ async fn get_price(Path((id, currency)): Path<(u64, String)>) -> Result<Json<Pri
 }
 
 async fn get_metrics(State(prometheus): State<PrometheusHandle>) -> String {
-    // The entry gauges are read from the caches (on Redis, a SCAN of each cache's keys).
-    tokio::task::spawn_blocking(telemetry::metrics::update_gauges)
-        .await
-        .ok();
+    // The bridge's sampler keeps the counters and gauges current; a scrape only renders.
     prometheus.render()
 }
 
