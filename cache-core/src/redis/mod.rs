@@ -129,7 +129,7 @@ mod idle;
 mod iterate;
 #[cfg(feature = "json")]
 mod json;
-mod keys;
+pub(crate) mod keys;
 mod ops;
 mod options;
 #[cfg(test)]
