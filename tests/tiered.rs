@@ -70,13 +70,17 @@ fn eventually(within: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Reads `key` until the read has filled the first layer: a write's own invalidation push may
-/// still be on its way, and drops a copy filled before it arrives.
+/// Reads `key` until the read has filled the first layer and the copy stays: a write's own
+/// invalidation push may still be on its way (late on a loaded machine), and drops a copy filled
+/// before it arrives.
 fn fill(cache: &Cache<u64, String, Tiered<u64, String>>, key: u64) {
     assert!(
-        eventually(DELIVERY, || {
+        eventually(5 * DELIVERY, || {
             cache.get(&key).unwrap();
-            local(cache, key).is_some()
+            local(cache, key).is_some() && {
+                std::thread::sleep(Duration::from_millis(100));
+                local(cache, key).is_some()
+            }
         }),
         "a read of {key} never filled the first layer"
     );
@@ -367,6 +371,42 @@ fn options_the_tiered_backend_cannot_keep_are_errors_naming_them() {
     let cluster = Cache::builder("tiered::cluster")
         .backend_options(TieredOptions::new(redis(&server).cluster(true)));
     assert_eq!(build(cluster), "cluster");
+}
+
+/// Where this binary's server for [`a_tiered_cache_module`] listens; set before first use.
+static MODULE_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn module_config(
+    settings: &mut memokit::Settings<String, u64, Tiered<String, u64>>,
+) -> Result<(), memokit::ConfigError> {
+    let url = MODULE_URL.get().expect("set by the test").clone();
+    *settings.backend.second_mut() = RedisOptions::new().url(url);
+    settings.backend = settings.backend.clone().heartbeat(HEARTBEAT);
+    Ok(())
+}
+
+#[derive(memokit::Cache)]
+#[cache(name = "tiered::prices", key = String, value = u64, backend = tiered, capacity = 100, local_ttl = "1m", config = module_config)]
+struct Prices;
+
+#[test]
+fn a_tiered_cache_module() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    MODULE_URL.set(server.url()).unwrap();
+    Prices::insert("tea".into(), 3).unwrap();
+    assert_eq!(Prices::get("tea").unwrap(), Some(3));
+    assert_eq!(Prices::cache().unwrap().backend_kind(), "tiered");
+    let backend = Prices::backend().unwrap();
+    assert!(eventually(Duration::from_secs(10), || {
+        Prices::get("tea").unwrap();
+        backend.local().get("tea").unwrap().is_some()
+    }));
+    match backend.local().ttl("tea").unwrap() {
+        Ttl::In(left) => assert!(left <= Duration::from_secs(60), "{left:?}"),
+        other => panic!("the copy has {other:?}"),
+    }
 }
 
 #[cfg(feature = "disk")]

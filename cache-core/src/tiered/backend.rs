@@ -9,6 +9,7 @@ use crate::backend::{
     Backend, BackendStats, Compute, Computed, Cursor, Found, Iterate, Transaction, Ttl,
 };
 use crate::bounds::{CacheKey, CacheValue};
+use crate::clock;
 use crate::config::Config;
 use crate::context::Namespace;
 use crate::error::BackendError;
@@ -91,6 +92,8 @@ pub struct Tiered<K, V, B = crate::redis::RedisBackend> {
     local: Arc<MemoryBackend<K, V>>,
     remote: B,
     coherence: Arc<Coherence<K, V>>,
+    /// The cache's refresh age: a copy leaves the first layer when its value turns stale.
+    refresh: Option<Duration>,
 }
 
 impl<K: CacheKey, V: CacheValue, B: SecondLayer<K, V>> Tiered<K, V, B> {
@@ -138,7 +141,13 @@ impl<K: CacheKey, V: CacheValue, B: SecondLayer<K, V>> Tiered<K, V, B> {
         got: Option<(Found<V>, Ttl)>,
     ) -> Option<Found<V>> {
         let (found, left) = got?;
-        if let (Some(ticket), Some(ttl)) = (ticket, self.coherence.copy_ttl(left)) {
+        let fresh = self.refresh.map(|age| {
+            found
+                .written
+                .saturating_add(age)
+                .duration_since(clock::now())
+        });
+        if let (Some(ticket), Some(ttl)) = (ticket, self.coherence.copy_ttl(left, fresh)) {
             let _ = self.local.insert(key.to_key(), found.value.clone(), ttl);
             if !self.coherence.holds(&ticket) {
                 let _ = self.local.remove(key);
@@ -232,6 +241,7 @@ where
             local,
             remote,
             coherence,
+            refresh: config.refresh(),
         })
     }
 
@@ -243,6 +253,7 @@ where
             local,
             remote,
             coherence: self.coherence.clone(),
+            refresh: self.refresh,
         })
     }
 

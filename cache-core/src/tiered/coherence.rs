@@ -84,10 +84,17 @@ impl<K: CacheKey, V: CacheValue> Coherence<K, V> {
     }
 
     /// How long a copy of an entry with `left` may stay in the first layer: `None` if it must
-    /// not be copied, `Some(None)` for no deadline.
-    pub(crate) fn copy_ttl(&self, left: Ttl) -> Option<Option<Duration>> {
-        match (left, self.local_ttl) {
+    /// not be copied, `Some(None)` for no deadline. `fresh` is how long the value has before a
+    /// refresh age makes it stale, for a cache with one: the copy goes then, so that the next
+    /// read sees the second layer's write time and refreshes.
+    pub(crate) fn copy_ttl(&self, left: Ttl, fresh: Option<Duration>) -> Option<Option<Duration>> {
+        let bound = match (self.local_ttl, fresh) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match (left, bound) {
             (Ttl::Missing, _) => None,
+            (_, Some(bound)) if bound.is_zero() => None,
             (Ttl::In(left), bound) => Some(Some(bound.map_or(left, |b| b.min(left)))),
             (Ttl::Never, bound) => Some(bound),
         }
@@ -207,11 +214,30 @@ mod tests {
     fn a_copy_lives_no_longer_than_the_entry_nor_the_local_bound() {
         let bounded = Coherence::<u32, u32>::new(Some(Duration::from_secs(5)));
         let secs = Duration::from_secs;
-        assert_eq!(bounded.copy_ttl(Ttl::In(secs(2))), Some(Some(secs(2))));
-        assert_eq!(bounded.copy_ttl(Ttl::In(secs(9))), Some(Some(secs(5))));
-        assert_eq!(bounded.copy_ttl(Ttl::Never), Some(Some(secs(5))));
-        assert_eq!(bounded.copy_ttl(Ttl::Missing), None);
+        assert_eq!(
+            bounded.copy_ttl(Ttl::In(secs(2)), None),
+            Some(Some(secs(2)))
+        );
+        assert_eq!(
+            bounded.copy_ttl(Ttl::In(secs(9)), None),
+            Some(Some(secs(5)))
+        );
+        assert_eq!(bounded.copy_ttl(Ttl::Never, None), Some(Some(secs(5))));
+        assert_eq!(bounded.copy_ttl(Ttl::Missing, None), None);
+        assert_eq!(
+            bounded.copy_ttl(Ttl::Never, Some(secs(1))),
+            Some(Some(secs(1)))
+        );
+        assert_eq!(
+            bounded.copy_ttl(Ttl::Never, Some(secs(0))),
+            None,
+            "already stale"
+        );
         let unbounded = Coherence::<u32, u32>::new(None);
-        assert_eq!(unbounded.copy_ttl(Ttl::Never), Some(None));
+        assert_eq!(unbounded.copy_ttl(Ttl::Never, None), Some(None));
+        assert_eq!(
+            unbounded.copy_ttl(Ttl::In(secs(9)), Some(secs(3))),
+            Some(Some(secs(3)))
+        );
     }
 }

@@ -24,13 +24,15 @@
 //!   second layer keeps every entry; Redis rejects those options), and a first-layer hit is a
 //!   memory hit, with nothing added in front of it. A miss reads the second layer once (value and
 //!   time left in one `GET` on Redis), fills the first with the value for the entry's remaining
-//!   TTL (at most [`TieredOptions::local_ttl`]), and returns it. `tti` is rejected: a
+//!   TTL (at most [`TieredOptions::local_ttl`], and with a `refresh` age, until the value turns
+//!   stale, so that the refresh sees the second layer's write time), and returns it. `tti` is rejected: a
 //!   first-layer hit never reaches Redis, so it could not push Redis's idle deadline back.
 //! * **The second layer is the source of truth.** Every write (insert, remove, batches,
 //!   `compute`, `take`, transactions, `expire`, `clear`, `remove_where`) goes to the second layer
 //!   and then drops the keys it touched from this process's first layer; a writer does not fill
-//!   its own first layer, since Redis's invalidation of that very write would drop the copy
-//!   anyway. `ttl`, `contains_key` of a key not in memory, counting and walking ask the second
+//!   its own first layer, since Redis's invalidation of that very write, which reaches the
+//!   writer too, would drop the copy anyway (and drops a copy that a read made before the
+//!   invalidation arrived: one more miss right after a write, never a stale read). `ttl`, `contains_key` of a key not in memory, counting and walking ask the second
 //!   layer, and `stats` are the second layer's ([`Tiered::local`] has the first layer's).
 //!   Batched reads (`get_many`) read through to the second layer without filling the first.
 //! * **Fills never resurrect.** Each fill takes a ticket (an epoch per stripe of keys, one
@@ -47,8 +49,10 @@
 //!   hears every change of a key — writes of processes that do not use memokit, `redis-cli`,
 //!   Redis's own expiry and eviction — where pub/sub hears only the writers that remember to
 //!   publish. Both cost Redis one message per write per listening process. The connection is
-//!   named `memokit-tiered-<pid>` (`CLIENT LIST`). Redis Cluster is not supported yet (tracking
-//!   is per node): opening a tiered cache on one is a configuration error.
+//!   named `memokit-tiered-<pid>` (`CLIENT LIST`). It needs Redis 6 or later (RESP3 and
+//!   tracking); on an older server tracking never turns on, so the first layer never fills and
+//!   the cache works as the second layer alone. Redis Cluster is not supported yet (tracking is
+//!   per node): opening a tiered cache on one is a configuration error.
 //! * **One listener thread per cache.** Pushes must be read while the program does anything or
 //!   nothing, sync or async, so a tiered cache over Redis runs its invalidation connection on a
 //!   thread of its own (a single-threaded Tokio runtime, `memokit-tiered`). This is the one
