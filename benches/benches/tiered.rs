@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use memokit::{Cache, RedisBackend, RedisOptions, Tiered, TieredOptions};
+use memokit::{Backend, Cache, RedisBackend, RedisOptions, Tiered, TieredOptions};
 use memokit_bench::Rng;
 use redis_server::RedisServer;
 
@@ -113,5 +113,12 @@ fn tiered_benches(c: &mut Criterion) {
     drop(server);
 }
 
-criterion_group!(benches, tiered_benches);
+criterion_group! {
+    name = benches;
+    // One run on a shared machine: short enough to finish, long enough for stable medians.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = tiered_benches
+}
 criterion_main!(benches);

@@ -25,6 +25,9 @@ use crate::memory::MemoryBackend;
 /// Stripes of key epochs: an invalidation fails the fills of about 1/64 of the keys, not all.
 const STRIPES: usize = 64;
 
+/// A first-layer view, by the tag of its namespace in the second layer.
+type View<K, V> = (Box<[u8]>, Weak<MemoryBackend<K, V>>);
+
 /// One tiered cache's coherence state, shared by its views and its invalidation listener.
 pub struct Coherence<K, V> {
     stripes: [AtomicU64; STRIPES],
@@ -36,7 +39,7 @@ pub struct Coherence<K, V> {
     hasher: RandomState,
     local_ttl: Option<Duration>,
     /// The first-layer views, by the tag of their namespace in the second layer.
-    views: Mutex<Vec<(Box<[u8]>, Weak<MemoryBackend<K, V>>)>>,
+    views: Mutex<Vec<View<K, V>>>,
 }
 
 /// What a fill saw before it read the second layer.
