@@ -6,9 +6,10 @@
 # median printed with the range (KINDS="get macro" for some). Needs valgrind.
 #
 #   bash benches/callgrind.sh            # RUNS=9 bash benches/callgrind.sh for a tighter median
+#   FEATURES=tiered,disk KINDS="get tiered-get" bash benches/callgrind.sh   # a tiered first-layer hit beside a memory hit
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p memokit-bench --bin hit_instructions
+cargo build --release -q -p memokit-bench --bin hit_instructions ${FEATURES:+--features "$FEATURES"}
 bin="${CARGO_TARGET_DIR:-target}/release/hit_instructions"
 runs="${RUNS:-5}"
 small=200000

@@ -545,6 +545,24 @@ pub use memokit_core::*;
 /// # }
 /// ```
 ///
+/// **`backend = tiered`** (feature `tiered`) keeps a first layer in this process's memory in
+/// front of Redis, kept coherent with every other process by Redis's invalidations; `url` and
+/// `timeout` are Redis's, `capacity` and `weigher` bound the first layer, and
+/// **`local_ttl = "30s"`** (only with it) caps how long the first layer keeps a value. See
+/// [`Tiered`] for the consistency model.
+///
+/// ```no_run
+/// # #[cfg(feature = "tiered")]
+/// # mod with_tiered {
+/// # use memokit::cached;
+/// #[cached(backend = tiered, url = "redis://cache.internal:6379", capacity = 10_000, local_ttl = "1m")]
+/// fn exchange_rate(pair: &str) -> u64 {
+///     # let _ = pair;
+///     42 // an expensive lookup
+/// }
+/// # }
+/// ```
+///
 /// **`version = 2`** (a `u32` literal or expression, default 0) is the schema version of the
 /// cached values. A backend that stores bytes (Redis) writes it beside each value and reads a
 /// value of another version as a miss, which the next call overwrites: bump it when the return
@@ -747,7 +765,8 @@ pub use memokit_macros::cached;
 /// |---|---|
 /// | `key = Type`, `value = Type` | required: the key and value types |
 /// | `name = "users"` | the cache's name in errors, stats, `caches()` and remote keys; default `module::path::Users` |
-/// | `backend = memory` | `memory` (default), `redis` (feature `redis`; its URL and options set by `config`), `disk` (feature `disk`), or a type implementing [`Backend`] |
+/// | `backend = memory` | `memory` (default), `redis` (feature `redis`; its URL and options set by `config`), `disk` (feature `disk`), `tiered` (feature `tiered`; memory in front of Redis, whose options `config` sets as `TieredOptions`), or a type implementing [`Backend`] |
+/// | `local_ttl = "1m"` | with `backend = tiered`: the longest a value stays in the first layer |
 /// | `path = "file"` | the disk backend's file (with `backend = disk`; or set `settings.backend` in `config`) |
 /// | `ttl = "5m"`, `tti = "1h"` | time to live / to idle: a literal (`ms`, `s`, `m`, `h`, `d`) or a `Duration` expression |
 /// | `capacity = 10_000` | at most this many entries (or this much weight, with a weigher) |

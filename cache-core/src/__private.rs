@@ -39,3 +39,6 @@ pub use crate::redis::{RedisBackend, RedisOptions};
 pub use crate::sandbox::{SandboxHandle, sandbox};
 #[doc(hidden)]
 pub use crate::stats::Stats;
+#[cfg(feature = "tiered")]
+#[doc(hidden)]
+pub use crate::tiered::{Tiered, TieredOptions};

@@ -27,6 +27,7 @@
 //! | isolation | [`sandbox`](mod@sandbox) | test sandboxes: a namespace and a clock per test |
 //! | backends | [`memory`] | the default in-memory backend |
 //! | | `redis` | the Redis backend (feature `redis`) |
+//! | | `tiered` | memory in front of Redis or disk, coherent through Redis's invalidations (feature `tiered`) |
 //! | the handle | `cache` | [`Cache`] and [`CacheBuilder`]: operations, single-flight loads, stale-while-revalidate, snapshots (feature `snapshot`) |
 //! | macro support | `memo` | [`Memo`], the cache of one memoized function, and the call path `#[cached]` expands to |
 //! | | `module` | runtime [`Settings`] of cache modules (`#[derive(Cache)]`) |
@@ -68,6 +69,8 @@ pub mod disk;
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "tiered")]
+pub mod tiered;
 // The handle.
 mod cache;
 // Macro support.
@@ -106,3 +109,5 @@ pub use redis::{RedisBackend, RedisOptions};
 pub use registry::{CacheInfo, caches, clear_all};
 pub use sandbox::{Sandbox, SandboxHandle, sandbox};
 pub use stats::Stats;
+#[cfg(feature = "tiered")]
+pub use tiered::{SecondLayer, Tiered, TieredOptions};

@@ -51,6 +51,8 @@ pub(crate) struct CommonOptions {
     pub(crate) version: Option<Expr>,
     /// The disk backend's file, with the option's name.
     pub(crate) path: Option<(Ident, LitStr)>,
+    /// The tiered backend's bound on a first-layer copy, with the option's name.
+    pub(crate) local_ttl: Option<(Ident, DurationArg)>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -74,6 +76,7 @@ impl CommonOptions {
             "sandbox" => self.sandbox_required = parse_sandbox(input, diag)?,
             "version" => self.version = Some(parse_version(input, diag)?),
             "path" => self.path = parse_path(name, input, diag)?,
+            "local_ttl" => self.local_ttl = Some((name.clone(), parse_duration(input, key, diag)?)),
             "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
             _ => return Ok(false),
         }
@@ -81,7 +84,7 @@ impl CommonOptions {
     }
 
     /// Reports what the chosen backend cannot work with: a `path` without `backend = disk`,
-    /// `backend = disk` without a `path`, and options the Redis or disk backend rejects when the
+    /// `backend = disk` without a `path`, a `local_ttl` without `backend = tiered`, and options the Redis or disk backend rejects when the
     /// cache is built (a memoized function would then run uncached on every call). A cache
     /// module's `config` function may set the path and change the options (`set_elsewhere`), so
     /// those are left to the run-time check there.
@@ -102,6 +105,14 @@ impl CommonOptions {
                 "`path` is the file of the disk backend: add `backend = disk`",
             ),
             _ => {}
+        }
+        if let Some((name, _)) = &self.local_ttl
+            && !matches!(self.backend, Some(BackendArg::Tiered(_)))
+        {
+            diag.error(
+                name,
+                "`local_ttl` bounds the first layer of the tiered backend: add `backend = tiered`",
+            );
         }
     }
 
@@ -136,6 +147,14 @@ impl CommonOptions {
                     tti.filter(|_| self.ttl.is_some()).map(|t| (t, "keeps one expiry per key: give either `ttl` or `tti`, not both")),
                 ],
             ),
+            Some(BackendArg::Tiered(_)) => (
+                "tiered",
+                [
+                    tti.map(|t| (t, "takes no `tti`: a first-layer hit never reaches Redis, so it could not push the idle deadline back; use `ttl`")),
+                    None,
+                    None,
+                ],
+            ),
             Some(BackendArg::Disk(_)) => (
                 "disk",
                 [
@@ -159,18 +178,29 @@ pub(crate) enum BackendArg {
     Memory,
     Redis(Span),
     Disk(Span),
+    /// Memory in front of Redis.
+    Tiered(Span),
     /// A user type implementing `memokit::Backend<K, V>`.
     Custom(Box<Type>),
 }
 
 impl BackendArg {
-    /// The backend type when one is chosen; `None` for the in-memory backend, the default type
-    /// parameter of `Memo` and `Cache`, so the expansion need not name it.
-    pub(crate) fn explicit_type(arg: Option<&Self>, private: &TokenStream) -> Option<TokenStream> {
+    /// The backend type of a cache of `key -> value` when one is chosen; `None` for the
+    /// in-memory backend, the default type parameter of `Memo` and `Cache`, so the expansion need
+    /// not name it.
+    pub(crate) fn explicit_type(
+        arg: Option<&Self>,
+        private: &TokenStream,
+        key: &TokenStream,
+        value: &TokenStream,
+    ) -> Option<TokenStream> {
         match arg {
             None | Some(Self::Memory) => None,
             Some(Self::Redis(span)) => Some(quote_spanned!(*span=> #private::RedisBackend)),
             Some(Self::Disk(span)) => Some(quote_spanned!(*span=> #private::DiskBackend)),
+            Some(Self::Tiered(span)) => {
+                Some(quote_spanned!(*span=> #private::Tiered<#key, #value>))
+            }
             Some(Self::Custom(ty)) => Some(quote!(#ty)),
         }
     }
@@ -413,11 +443,12 @@ fn parse_backend(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Back
             "memory" => return Ok(BackendArg::Memory),
             "redis" => return Ok(BackendArg::Redis(ident.span())),
             "disk" => return Ok(BackendArg::Disk(ident.span())),
+            "tiered" => return Ok(BackendArg::Tiered(ident.span())),
             _ if name.starts_with(|c: char| c.is_ascii_lowercase()) => {
                 diag.error(
                     ident,
                     format!(
-                        "unknown backend `{name}`; expected `memory`, `redis`, `disk`, or the path of a type implementing `memokit::Backend`"
+                        "unknown backend `{name}`; expected `memory`, `redis`, `disk`, `tiered`, or the path of a type implementing `memokit::Backend`"
                     ),
                 );
                 return Ok(BackendArg::Memory);

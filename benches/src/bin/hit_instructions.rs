@@ -5,11 +5,14 @@
 //! `hit_instructions get N` hits `Cache::get` on a warm memory cache of 1,000 `u64 -> u64`
 //! entries; `hit_instructions get-ttl N` the same with a cache-wide TTL (an hour, so every lookup
 //! hits); `hit_instructions macro N` hits a `#[memokit::cached]` function with the same keys;
-//! `hit_instructions get-many N` makes the N hits as `get_many` batches of 100 keys.
+//! `hit_instructions get-many N` makes the N hits as `get_many` batches of 100 keys;
+//! `hit_instructions tiered-get N` (features `tiered` and `disk`) hits the first layer of a tiered
+//! cache with the same keys and capacity (its second layer a disk file, so no server and no
+//! listener thread: a first-layer hit runs the same code whatever the second layer).
 //!
 //! What observation costs, on the same `get` hits: `get-handler N` with one trivial telemetry
-//! handler attached, `get-metrics N` (feature `telemetry`) with the `metrics` bridge recording
-//! into a Prometheus recorder, and `get-sandbox N` inside a test sandbox.
+//! handler attached, `get-metrics N` (feature `telemetry`) with the `metrics` bridge installed
+//! over a Prometheus recorder, and `get-sandbox N` inside a test sandbox.
 
 use std::hint::black_box;
 
@@ -24,8 +27,8 @@ fn square(x: u64) -> u64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage =
-        "usage: hit_instructions get|get-ttl|get-handler|get-metrics|get-sandbox|macro|get-many N";
+    let usage = "usage: hit_instructions \
+        get|get-ttl|get-handler|get-metrics|get-sandbox|macro|get-many|tiered-get N";
     let kind = args.next().expect(usage);
     let n: u64 = args.next().and_then(|n| n.parse().ok()).expect(usage);
     let mut sum = 0u64;
@@ -79,6 +82,32 @@ fn main() {
             for i in 0..n {
                 sum = sum.wrapping_add(square(black_box(i % KEYS)));
             }
+        }
+        #[cfg(all(feature = "tiered", feature = "disk"))]
+        "tiered-get" => {
+            use memokit::{DiskBackend, DiskOptions, Tiered, TieredOptions};
+            let path =
+                std::env::temp_dir().join(format!("memokit-hits-{}.redb", std::process::id()));
+            let cache: Cache<u64, u64, Tiered<u64, u64, DiskBackend>> =
+                Cache::builder("hit-instructions")
+                    .capacity(10_000)
+                    .backend_options(TieredOptions::new(DiskOptions::new(&path)))
+                    .build()
+                    .expect("a valid cache");
+            cache
+                .insert_many((0..KEYS).map(|k| (k, k)))
+                .expect("a writable temp folder");
+            for k in 0..KEYS {
+                cache.get(&k).expect("a readable file");
+            }
+            for i in 0..n {
+                let hit = cache
+                    .get(black_box(&(i % KEYS)))
+                    .expect("a first-layer hit");
+                sum = sum.wrapping_add(hit.unwrap_or(0));
+            }
+            drop(cache);
+            let _ = std::fs::remove_file(&path);
         }
         _ => panic!("{usage}"),
     }

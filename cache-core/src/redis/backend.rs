@@ -54,8 +54,8 @@ pub struct RedisBackend {
 pub(crate) struct Store {
     pub(crate) connector: Connector,
     pub(crate) envelope: Envelope,
-    prefix: Arc<str>,
-    cache: Arc<str>,
+    pub(crate) prefix: Arc<str>,
+    pub(crate) cache: Arc<str>,
     /// Time to idle: reads push expiry back by this much.
     tti: Option<Duration>,
     /// The schema version, part of every value's [`TypeIdentity`].

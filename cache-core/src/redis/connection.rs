@@ -22,7 +22,9 @@ use redis::aio::{
 };
 #[cfg(feature = "redis-cluster")]
 use redis::cluster::{ClusterClient, ClusterConnection};
-use redis::{Cmd, ConnectionLike, Pipeline, RedisError, RedisFuture, RedisResult, Value};
+use redis::{
+    Cmd, ConnectionLike, Pipeline, ProtocolVersion, RedisError, RedisFuture, RedisResult, Value,
+};
 use tokio::runtime::Handle;
 use tokio::sync::OnceCell;
 
@@ -39,8 +41,13 @@ const MAX_RUNTIMES: usize = 4;
 // One per cache, built once: the size difference of the variants costs nothing.
 #[allow(clippy::large_enum_variant)]
 enum Client {
-    /// The client of the async connection, and how to open blocking ones.
-    Single(redis::Client, Opener),
+    /// The client of the async connection, how to open blocking ones, and the RESP3 client of
+    /// a tiered cache's invalidation connection (`CLIENT TRACKING` pushes need RESP3).
+    Single(
+        redis::Client,
+        Opener,
+        #[cfg_attr(not(feature = "tiered"), allow(dead_code))] redis::Client,
+    ),
     #[cfg(feature = "redis-cluster")]
     Cluster(ClusterClient),
 }
@@ -157,14 +164,20 @@ impl Connector {
                 let node = topology.nodes.into_iter().next();
                 let node =
                     node.ok_or_else(|| BackendError::config(KIND, "url", "names no server"))?;
-                let client = match &options.tls_ca {
+                let open = |node: redis::ConnectionInfo| match &options.tls_ca {
                     #[cfg(feature = "redis-tls")]
                     Some(ca) => redis::Client::build_with_tls(node, certificates(ca)),
                     _ => redis::Client::open(node),
-                }
-                .map_err(config_error)?;
+                };
+                let resp3 = node
+                    .redis_settings()
+                    .clone()
+                    .set_protocol(ProtocolVersion::RESP3);
+                let tracking =
+                    open(node.clone().set_redis_settings(resp3)).map_err(config_error)?;
+                let client = open(node).map_err(config_error)?;
                 let opener = Opener::new(&client).map_err(config_error)?;
-                Client::Single(client, opener)
+                Client::Single(client, opener, tracking)
             }
         };
         Ok(Self {
@@ -175,6 +188,23 @@ impl Connector {
             pool_size: options.pool_size,
             runtimes: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The RESP3 client for a connection that receives `CLIENT TRACKING` invalidation pushes;
+    /// `None` on Redis Cluster, where tracking is per node.
+    #[cfg_attr(not(feature = "tiered"), allow(dead_code))]
+    pub(crate) fn tracking_client(&self) -> Option<&redis::Client> {
+        match &self.client {
+            Client::Single(_, _, tracking) => Some(tracking),
+            #[cfg(feature = "redis-cluster")]
+            Client::Cluster(_) => None,
+        }
+    }
+
+    /// The deadline of every operation.
+    #[cfg_attr(not(feature = "tiered"), allow(dead_code))]
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Whether this is a Redis Cluster.
@@ -232,7 +262,7 @@ impl Connector {
 
     fn connect_sync(&self, deadline: Instant) -> RedisResult<SyncConn> {
         match &self.client {
-            Client::Single(_, opener) => opener.open(deadline).map(SyncConn::Single),
+            Client::Single(_, opener, _) => opener.open(deadline).map(SyncConn::Single),
             #[cfg(feature = "redis-cluster")]
             Client::Cluster(client) => {
                 let mut conn = SyncConn::Cluster(Box::new(client.get_connection()?));
@@ -315,7 +345,7 @@ impl Connector {
 
     async fn connect_async(&self) -> RedisResult<AsyncConn> {
         match &self.client {
-            Client::Single(client, _) => {
+            Client::Single(client, ..) => {
                 // One attempt per reconnect: the breaker, not the driver, paces retries, so a
                 // refused connection fails the call at once instead of backing off inside it.
                 // No response timeout in the driver: `run_async` already bounds every operation,

@@ -36,6 +36,11 @@ use crate::error::BackendError;
 
 use super::KIND;
 
+/// `<prefix>:<name length>:<cache name>:`, what the keys of every view of one cache start with.
+pub(crate) fn cache_base(prefix: &str, cache: &str) -> Vec<u8> {
+    format!("{prefix}:{}:{cache}:", cache.len()).into_bytes()
+}
+
 /// The key prefix of one view (one cache, one namespace).
 #[derive(Debug, Clone)]
 pub(crate) struct KeySpace {
@@ -55,10 +60,10 @@ impl KeySpace {
         } else {
             format!("sb{}-{}", namespace.id(), std::process::id())
         };
-        let base = format!("{prefix}:{}:{cache}:{namespace}:", cache.len());
-        Self {
-            base: base.into_bytes().into(),
-        }
+        let mut base = cache_base(prefix, cache);
+        base.extend_from_slice(namespace.as_bytes());
+        base.push(b':');
+        Self { base: base.into() }
     }
 
     /// The bytes every key of this view starts with.

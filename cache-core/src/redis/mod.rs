@@ -139,7 +139,7 @@ mod idle;
 mod iterate;
 #[cfg(feature = "json")]
 mod json;
-mod keys;
+pub(crate) mod keys;
 mod ops;
 mod options;
 #[cfg(test)]

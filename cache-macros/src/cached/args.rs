@@ -31,6 +31,7 @@ const OPTIONS: &[&str] = &[
     "url",
     "timeout",
     "path",
+    "local_ttl",
     "cache_err",
     "cache_none",
     "refresh",
@@ -119,17 +120,20 @@ impl Args {
         })?;
         args.check_refresh_before_ttl(diag);
         args.common.check_backend(false, diag);
-        if !matches!(args.common.backend, Some(BackendArg::Redis(_))) {
+        if !matches!(
+            args.common.backend,
+            Some(BackendArg::Redis(_) | BackendArg::Tiered(_))
+        ) {
             if let Some(url) = &args.url {
                 diag.error(
                     url,
-                    "`url` is the address of a Redis server: add `backend = redis`",
+                    "`url` is the address of a Redis server: add `backend = redis` (or `backend = tiered`)",
                 );
             }
             if let Some((name, _)) = &args.timeout {
                 diag.error(
                     name,
-                    "`timeout` is the deadline of each Redis operation: add `backend = redis`",
+                    "`timeout` is the deadline of each Redis operation: add `backend = redis` (or `backend = tiered`)",
                 );
             }
         }

@@ -202,8 +202,10 @@ pub(crate) fn expand(mut func: ItemFn, args: Args, batch: Batch) -> TokenStream 
         ret,
         value,
     } = batch;
+    let (id_ty, value_ty) = (quote!(#id), quote!(#value));
     let backend_ty =
-        BackendArg::explicit_type(args.common.backend.as_ref(), &private).map(|b| quote!(, #b));
+        BackendArg::explicit_type(args.common.backend.as_ref(), &private, &id_ty, &value_ty)
+            .map(|b| quote!(, #b));
     let types = quote!(#id, #value #backend_ty);
     let companion = companion(&func, &args, &private, types.clone());
     let fn_name = func.sig.ident.to_string();

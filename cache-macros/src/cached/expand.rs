@@ -75,7 +75,8 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         _ => quote_spanned!(ret.span()=> #private::Value<#ret, #policy>),
     };
     // The memory backend is `Memo`'s default parameter; naming it would only lengthen the output.
-    let backend_ty = BackendArg::explicit_type(args.common.backend.as_ref(), &private);
+    let backend_ty =
+        BackendArg::explicit_type(args.common.backend.as_ref(), &private, &key_ty, &value_ty);
     let backend_ty = backend_ty.map(|b| quote!(, #b));
     let memo_ty = quote!(#private::Memo<#key_ty, #value_ty #backend_ty>);
 
@@ -245,13 +246,20 @@ pub(super) fn memo_init(
         .weigher
         .as_ref()
         .map(|(_, w)| quote_spanned!(w.span()=> .weigher(#w)));
-    let redis = (args.url.is_some() || args.timeout.is_some()).then(|| {
+    let local_ttl = args.common.local_ttl.as_ref();
+    let redis = (args.url.is_some() || args.timeout.is_some() || local_ttl.is_some()).then(|| {
         let url = args
             .url
             .as_ref()
             .map(|url| quote_spanned!(url.span()=> .url(#url)));
         let timeout = args.timeout.as_ref().map(|(_, t)| duration("timeout", t));
-        quote!(.backend_options(#private::RedisOptions::new() #url #timeout))
+        let redis = quote!(#private::RedisOptions::new() #url #timeout);
+        if matches!(args.common.backend, Some(BackendArg::Tiered(_))) {
+            let local_ttl = local_ttl.map(|(_, t)| duration("local_ttl", t));
+            quote!(.backend_options(#private::TieredOptions::new(#redis) #local_ttl))
+        } else {
+            quote!(.backend_options(#redis))
+        }
     });
     let disk = args.common.path.as_ref().map(|(_, path)| {
         quote_spanned!(path.span()=> .backend_options(#private::DiskOptions::new(#path)))

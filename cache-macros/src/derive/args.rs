@@ -28,6 +28,7 @@ const OPTIONS: &[&str] = &[
     "sandbox",
     "version",
     "path",
+    "local_ttl",
     "restore",
     "crate",
     "warmer",
@@ -39,7 +40,7 @@ const OPTIONS: &[&str] = &[
 const RENAMED: &[(&str, &str)] = &[
     (
         "adapter",
-        "`backend = memory`, `backend = redis` or `backend = disk`",
+        "`backend = memory`, `backend = redis`, `backend = disk` or `backend = tiered`",
     ),
     (
         "opts",

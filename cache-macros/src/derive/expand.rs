@@ -27,7 +27,7 @@ pub(crate) fn expand(module: &Module, fallback: bool) -> TokenStream {
     let private = quote!(#krate::__private);
     let key = quote!(#key);
     let value = quote!(#value);
-    let backend = BackendArg::explicit_type(args.common.backend.as_ref(), &private)
+    let backend = BackendArg::explicit_type(args.common.backend.as_ref(), &private, &key, &value)
         .unwrap_or_else(|| quote!(#private::MemoryBackend<#key, #value>));
     let name = match &args.common.name {
         Some(name) => quote!(#name),
@@ -377,6 +377,10 @@ fn build(
     let disk = args.path.as_ref().map(|(_, path)| {
         quote_spanned!(path.span()=> #settings.backend = #private::DiskOptions::new(#path);)
     });
+    let local_ttl = args.local_ttl.as_ref().map(|(_, ttl)| {
+        let ttl = ttl.to_duration(private);
+        quote!(#settings.backend = ::core::clone::Clone::clone(&#settings.backend).local_ttl(#ttl);)
+    });
     let warmer = module
         .args
         .warmer
@@ -403,7 +407,7 @@ fn build(
     quote! {
         #[allow(unused_mut)]
         let mut #settings = #private::Settings::<#key, #value, #backend>::default();
-        #ttl #tti #capacity #weigher #sandbox #version #disk #warmer #warm_wait
+        #ttl #tti #capacity #weigher #sandbox #version #disk #local_ttl #warmer #warm_wait
         #built
     }
 }

@@ -1,0 +1,29 @@
+use memokit::cached;
+
+// `local_ttl` bounds the first layer of the tiered backend: it means nothing elsewhere.
+#[cached(local_ttl = "30s")]
+fn untiered(id: u64) -> u64 {
+    id
+}
+
+#[cached(backend = redis, local_ttl = "30s")]
+fn remote(id: u64) -> u64 {
+    id
+}
+
+// A first-layer hit never reaches Redis, so an idle deadline there could not be pushed back.
+#[cached(backend = tiered, tti = "5m")]
+fn idle(id: u64) -> u64 {
+    id
+}
+
+#[cached(backend = tiered, local_ttl = 30)]
+fn unitless(id: u64) -> u64 {
+    id
+}
+
+#[derive(memokit::Cache)]
+#[cache(key = u64, value = u64, local_ttl = "1m")]
+struct Module;
+
+fn main() {}
