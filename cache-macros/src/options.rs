@@ -51,6 +51,11 @@ pub(crate) struct CommonOptions {
     pub(crate) version: Option<Expr>,
     /// The disk backend's file, with the option's name.
     pub(crate) path: Option<(Ident, LitStr)>,
+    /// `flight = "distributed"`: the span of the literal; `"local"` (the default) leaves it
+    /// `None`.
+    pub(crate) distributed_flight: Option<Span>,
+    /// The lease period of a distributed flight, with the option's name.
+    pub(crate) flight_lease: Option<(Ident, DurationArg)>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -74,6 +79,10 @@ impl CommonOptions {
             "sandbox" => self.sandbox_required = parse_sandbox(input, diag)?,
             "version" => self.version = Some(parse_version(input, diag)?),
             "path" => self.path = parse_path(name, input, diag)?,
+            "flight" => self.distributed_flight = parse_flight(input, diag)?,
+            "flight_lease" => {
+                self.flight_lease = Some((name.clone(), parse_duration(input, key, diag)?));
+            }
             "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
             _ => return Ok(false),
         }
@@ -91,6 +100,7 @@ impl CommonOptions {
                 diag.push(syn::Error::new(span, message));
             }
         }
+        self.check_flight(diag);
         match (&self.backend, &self.path) {
             (Some(BackendArg::Disk(_)), Some(_)) => {}
             (Some(BackendArg::Disk(span)), None) if !set_elsewhere => diag.push(syn::Error::new(
@@ -101,6 +111,28 @@ impl CommonOptions {
                 name,
                 "`path` is the file of the disk backend: add `backend = disk`",
             ),
+            _ => {}
+        }
+    }
+
+    /// A distributed flight needs a store the processes share: Redis, or a backend type of the
+    /// user's (whose leases the build checks); `flight_lease` needs the flight.
+    fn check_flight(&self, diag: &mut Diagnostics) {
+        match (self.distributed_flight, &self.backend) {
+            (Some(span), None | Some(BackendArg::Memory | BackendArg::Disk(_))) => {
+                diag.push(syn::Error::new(
+                    span,
+                    "`flight = \"distributed\"` shares single flight between processes through a store they share: add `backend = redis`",
+                ));
+            }
+            (None, _) => {
+                if let Some((name, _)) = &self.flight_lease {
+                    diag.error(
+                        name,
+                        "`flight_lease` is the lease of single flight across processes: add `flight = \"distributed\"`",
+                    );
+                }
+            }
             _ => {}
         }
     }
@@ -301,6 +333,22 @@ fn parse_path(
             Ok(None)
         }
     }
+}
+
+/// `flight = "distributed" | "local"`.
+fn parse_flight(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Option<Span>> {
+    let lit: LitStr = input.parse()?;
+    match lit.value().as_str() {
+        "distributed" => return Ok(Some(lit.span())),
+        "local" => {}
+        other => diag.error(
+            &lit,
+            format!(
+                "unknown flight \"{other}\": write `flight = \"distributed\"` to share single flight between the processes using the cache (with `backend = redis`), or `\"local\"` (the default: one flight per process)"
+            ),
+        ),
+    }
+    Ok(None)
 }
 
 /// `sandbox = "required" | "optional"`.

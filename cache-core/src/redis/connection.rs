@@ -38,8 +38,9 @@ const MAX_RUNTIMES: usize = 4;
 // One per cache, built once: the size difference of the variants costs nothing.
 #[allow(clippy::large_enum_variant)]
 enum Client {
-    /// The client of the async connection, and how to open blocking ones.
-    Single(redis::Client, Opener),
+    /// The client of the async connection, how to open blocking ones, and how to open the
+    /// blocking ones that only listen (for lease releases).
+    Single(redis::Client, Opener, Opener),
     Cluster(ClusterClient),
 }
 
@@ -150,7 +151,8 @@ impl Connector {
             }
             .map_err(config_error)?;
             let opener = Opener::new(&client).map_err(config_error)?;
-            Client::Single(client, opener)
+            let listener = Opener::listening(&client).map_err(config_error)?;
+            Client::Single(client, opener, listener)
         };
         Ok(Self {
             client,
@@ -210,7 +212,7 @@ impl Connector {
 
     fn connect_sync(&self, deadline: Instant) -> RedisResult<SyncConn> {
         match &self.client {
-            Client::Single(_, opener) => opener.open(deadline).map(SyncConn::Single),
+            Client::Single(_, opener, _) => opener.open(deadline).map(SyncConn::Single),
             Client::Cluster(client) => {
                 let mut conn = SyncConn::Cluster(Box::new(client.get_connection()?));
                 conn.set_deadline(deadline)?;
@@ -267,6 +269,45 @@ impl Connector {
         result
     }
 
+    /// A connection of its own subscribed to `channel`, within the timeout; `None` on Redis
+    /// Cluster, where a waiter polls instead.
+    pub(crate) fn listen(&self, channel: &[u8]) -> Result<Option<Blocking>, BackendError> {
+        let Client::Single(_, _, listener) = &self.client else {
+            return Ok(None);
+        };
+        self.breaker.admit()?;
+        let mut conn = listener
+            .open(Instant::now() + self.timeout)
+            .map_err(|e| self.sync_error(e))?;
+        conn.subscribe(channel).map_err(|e| self.sync_error(e))?;
+        Ok(Some(conn))
+    }
+
+    /// Async form of [`listen`](Self::listen).
+    pub(crate) async fn listen_async(
+        &self,
+        channel: &[u8],
+    ) -> Result<Option<redis::aio::PubSub>, BackendError> {
+        let Client::Single(client, _, _) = &self.client else {
+            return Ok(None);
+        };
+        self.breaker.admit()?;
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(channel).await?;
+            Ok(pubsub)
+        };
+        match tokio::time::timeout(self.timeout, subscribed).await {
+            Ok(done) => done.map(Some).map_err(backend_error),
+            Err(_) => Err(self.timed_out()),
+        }
+    }
+
+    /// The deadline of one operation.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     async fn async_conn(&self, runtime: &Handle) -> RedisResult<AsyncConn> {
         let id = runtime.id();
         let cell = {
@@ -292,7 +333,7 @@ impl Connector {
 
     async fn connect_async(&self) -> RedisResult<AsyncConn> {
         match &self.client {
-            Client::Single(client, _) => {
+            Client::Single(client, _, _) => {
                 // One attempt per reconnect: the breaker, not the driver, paces retries, so a
                 // refused connection fails the call at once instead of backing off inside it.
                 // No response timeout in the driver: `run_async` already bounds every operation,

@@ -86,10 +86,15 @@
 //!   in one script, and `touch` is the idle read (the `expiry` file). Iteration and `remove_where`
 //!   walk the view with `SCAN` and delete by compare-and-delete (the `iterate` file). `prune` is
 //!   not supported: Redis bounds memory with `maxmemory`.
-//! * **Single flight is per process.** Concurrent misses on one key in one process run the loader
-//!   once; N processes missing the same key at the same moment run it up to N times, and the last
-//!   write wins. Redis is not locked around a load: a lost lock would stall callers, and the values
-//!   being cached are by definition recomputable.
+//! * **Single flight is per process by default.** Concurrent misses on one key in one process run
+//!   the loader once; N processes missing the same key at the same moment run it up to N times,
+//!   and the last write wins. With
+//!   [`distributed_flight`](crate::CacheBuilder::distributed_flight) (`flight = "distributed"`)
+//!   the processes share it: each process's leader takes a lease in Redis (`SET NX PX`, renewed
+//!   while the loader runs, released by compare-and-delete with a `PUBLISH` that wakes the other
+//!   processes' leaders, polling as the fallback), at most one loader per lease period, never a
+//!   stall: a dead holder's lease runs out, a waiter gives up after the lease plus one timeout,
+//!   and an unreachable Redis fails open (the `lease` file has the commands).
 //!
 //! Backend-specific operations for cache modules (hashes, pipelines and raw commands) are methods
 //! of [`RedisBackend`], reached with [`Cache::backend`](crate::Cache::backend).
@@ -130,6 +135,7 @@ mod iterate;
 #[cfg(feature = "json")]
 mod json;
 mod keys;
+mod lease;
 mod ops;
 mod options;
 #[cfg(test)]
