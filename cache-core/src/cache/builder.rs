@@ -201,7 +201,9 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
     ///   `sync = false` functions keep to the flight of their own process.
     ///
     /// A cold key costs the leader two more round trips (take and release) and each waiting
-    /// process a subscription; a hit costs nothing more.
+    /// process a subscription; a hit costs nothing more. A sync loader's lease is renewed from a
+    /// thread (`memokit-lease`) that lives only while that loader runs; an async loader's by a
+    /// future polled beside it, with no task spawned.
     ///
     /// ```
     /// use std::time::Duration;

@@ -70,16 +70,27 @@ impl Wait {
         }
     }
 
-    /// How long to wait before the next look, with `left` on the holder's lease; `None` when
-    /// the bound is up.
-    fn next(&mut self, left: Duration) -> Option<Duration> {
-        let remaining = self.deadline.checked_duration_since(Instant::now())?;
+    /// What an attempt to take the lease leads to: `Ok(None)` when it was won, `Ok(Some(pause))`
+    /// to wait that long before the next look (never past the holder's lease), or the turn's
+    /// end: the bound is up, or the store failed.
+    fn after<V>(
+        &mut self,
+        taken: Result<Taken, BackendError>,
+        failed: impl Fn(BackendError) -> CacheError,
+    ) -> Result<Option<Duration>, Turn<V>> {
+        let left = match taken {
+            Ok(Taken::Won) => return Ok(None),
+            Ok(Taken::Held { left }) => left,
+            Err(e) => return Err(Turn::Failed(failed(e))),
+        };
+        let remaining = self.deadline.checked_duration_since(Instant::now());
+        let remaining = remaining.ok_or(Turn::WaitedOut)?;
         let pause = self
             .pause
             .min(left + Duration::from_millis(1))
             .min(remaining);
         self.pause = (self.pause * 2).min(MAX_PAUSE);
-        Some(pause)
+        Ok(Some(pause))
     }
 }
 
@@ -109,8 +120,9 @@ pub(super) fn turn<K, V>(
     let mut wait = Wait::new(period, leases.timeout());
     let mut watch: Option<Option<Box<dyn Watch>>> = None;
     loop {
-        let left = match lease.take() {
-            Ok(Taken::Won) => {
+        let pause = match wait.after(lease.take(), &failed) {
+            Ok(Some(pause)) => pause,
+            Ok(None) => {
                 // The last holder may have stored the value since this process missed it.
                 let Some(turn) = settled(look()) else {
                     return Turn::Lead(Held::new(lease, period));
@@ -120,11 +132,7 @@ pub(super) fn turn<K, V>(
                 let _ = lease.release();
                 return turn;
             }
-            Ok(Taken::Held { left }) => left,
-            Err(e) => return Turn::Failed(failed(e)),
-        };
-        let Some(pause) = wait.next(left) else {
-            return Turn::WaitedOut;
+            Err(turn) => return turn,
         };
         match &mut watch {
             // Listen before the next look, so a release in between is heard.
@@ -161,19 +169,16 @@ where
     let mut wait = Wait::new(period, leases.timeout());
     let mut watch: Option<Option<Box<dyn crate::backend::lease::WatchAsync>>> = None;
     loop {
-        let left = match lease.take_async().await {
-            Ok(Taken::Won) => {
+        let pause = match wait.after(lease.take_async().await, &failed) {
+            Ok(Some(pause)) => pause,
+            Ok(None) => {
                 let Some(turn) = settled(look().await) else {
                     return Turn::Lead(Held::unrenewed(lease));
                 };
                 let _ = lease.release_async().await;
                 return turn;
             }
-            Ok(Taken::Held { left }) => left,
-            Err(e) => return Turn::Failed(failed(e)),
-        };
-        let Some(pause) = wait.next(left) else {
-            return Turn::WaitedOut;
+            Err(turn) => return turn,
         };
         match &mut watch {
             None => watch = Some(lease.watch_async().await.ok()),
@@ -311,5 +316,53 @@ fn renew_until_stopped(lease: &dyn Lease, every: Duration, stop: &(Mutex<bool>, 
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::BackendErrorKind;
+
+    fn failed(e: BackendError) -> CacheError {
+        CacheError::Backend {
+            cache: "t".into(),
+            source: e,
+        }
+    }
+
+    fn pause(wait: &mut Wait, left: Duration) -> Duration {
+        match wait.after::<()>(Ok(Taken::Held { left }), failed) {
+            Ok(Some(pause)) => pause,
+            _ => panic!("a held lease within the bound is waited for"),
+        }
+    }
+
+    #[test]
+    fn pauses_double_up_to_the_cap_and_never_outlast_the_holders_lease() {
+        let mut wait = Wait::new(Duration::from_secs(60), Duration::ZERO);
+        let long = Duration::from_secs(10);
+        let pauses: Vec<_> = (0..8).map(|_| pause(&mut wait, long).as_millis()).collect();
+        assert_eq!(pauses, [5, 10, 20, 40, 80, 160, 200, 200]);
+        assert_eq!(pause(&mut wait, Duration::ZERO), Duration::from_millis(1));
+        assert!(matches!(wait.after::<()>(Ok(Taken::Won), failed), Ok(None)));
+    }
+
+    #[test]
+    fn the_wait_ends_at_its_bound_and_at_the_first_failure() {
+        let mut over = Wait::new(Duration::ZERO, Duration::ZERO);
+        let held = Ok(Taken::Held {
+            left: Duration::from_secs(1),
+        });
+        assert!(matches!(
+            over.after::<()>(held, failed),
+            Err(Turn::WaitedOut)
+        ));
+        let mut wait = Wait::new(Duration::from_secs(60), Duration::ZERO);
+        let down = BackendError::new("redis", BackendErrorKind::Unavailable, "down");
+        assert!(matches!(
+            wait.after::<()>(Err(down), failed),
+            Err(Turn::Failed(CacheError::Backend { .. }))
+        ));
     }
 }

@@ -136,6 +136,8 @@ mod iterate;
 mod json;
 mod keys;
 mod lease;
+#[cfg(test)]
+mod lease_tests;
 mod ops;
 mod options;
 #[cfg(test)]
