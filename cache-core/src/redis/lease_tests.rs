@@ -1,9 +1,6 @@
 //! Leases on a real server: one holder per key and namespace, renewals and releases by the
 //! holder's token only, and releases heard by a waiter, sync and async.
 
-#[path = "../../../tests/support/redis.rs"]
-mod redis_server;
-
 use std::time::{Duration, Instant};
 
 use crate::backend::Backend;
@@ -11,7 +8,7 @@ use crate::backend::lease::{Leases, Taken};
 use crate::context::Namespace;
 use crate::{Cache, RedisBackend, RedisOptions};
 
-use redis_server::RedisServer;
+use super::tests::redis_server::RedisServer;
 
 const PERIOD: Duration = Duration::from_secs(5);
 /// Far longer than a release takes to arrive, so a wait that ends before it heard the release.
