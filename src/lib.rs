@@ -529,6 +529,25 @@ pub use memokit_core::*;
 /// # }
 /// ```
 ///
+/// **`flight = "distributed"`** (with `backend = redis`) makes single flight span processes:
+/// concurrent misses on one key in every process sharing the server run the body about once, the
+/// others waiting for its value. Each process's leader takes a lease in Redis, renewed while the
+/// body runs; **`flight_lease = "30s"`** (default 10 s) is its period, a waiter's patience (plus
+/// one `timeout`) and the longest a dead holder delays the others. It is at most one body per
+/// lease period, not exactly once, and it never stalls a caller: an unreachable Redis runs the
+/// body. See [`CacheBuilder::distributed_flight`] for the protocol.
+///
+/// ```no_run
+/// # #[cfg(feature = "redis")]
+/// # mod with_redis {
+/// # use memokit::cached;
+/// #[cached(backend = redis, ttl = "1h", flight = "distributed", flight_lease = "30s")]
+/// fn daily_report(day: u32) -> String {
+///     format!("report {day}") // minutes of queries: one process runs them, the others wait
+/// }
+/// # }
+/// ```
+///
 /// **`backend = disk`** (feature `disk`) keeps the cache in a file that survives restarts;
 /// **`path = "..."`** (a string literal, required with it, and only with it) names the file.
 /// See [`DiskBackend`] for what the file holds and how durable writes are.
@@ -774,6 +793,7 @@ pub use memokit_macros::cached;
 /// | `config = path::to::fn` | `fn(&mut Settings<K, V, B>) -> Result<(), ConfigError>`, run once on first use; see [`Settings`] |
 /// | `sandbox = "required"` | in this crate's test builds, using the cache outside a [`sandbox()`] panics with a message naming the cache and the fix |
 /// | `version = 2` | the values' schema version (`u32`, default 0): a byte-storing backend reads values of another version as misses; bump it when the value type's serialized form changes |
+/// | `flight = "distributed"`, `flight_lease = "30s"` | with `backend = redis`: single flight across the processes sharing the server, with this lease (default 10 s); see [`CacheBuilder::distributed_flight`] |
 /// | `restore = "file"` | feature `snapshot`: the module restores this [snapshot](Cache::restore) into the global namespace at first use (a missing file starts empty; a bad one starts empty with an `error` event) and gets `save()`, which writes it |
 /// | `crate = path` | where the `memokit` crate is, when it is re-exported |
 ///

@@ -12,7 +12,9 @@ pub use std::time::Duration;
 #[doc(hidden)]
 pub use crate::backend::{Backend, Transaction, Ttl};
 #[doc(hidden)]
-pub use crate::cache::{Cache, CacheBuilder, Flagged, FlightMode, OkOnly, SomeOnly, Whole};
+pub use crate::cache::{
+    Cache, CacheBuilder, DEFAULT_FLIGHT_LEASE, Flagged, FlightMode, OkOnly, SomeOnly, Whole,
+};
 #[cfg(feature = "disk")]
 #[doc(hidden)]
 pub use crate::disk::{DiskBackend, DiskOptions};

@@ -55,6 +55,8 @@ pub struct Config<K, V> {
     pub(crate) listener: Option<EvictionListener<K, V>>,
     pub(crate) sandbox_required: bool,
     pub(crate) version: u32,
+    /// With single flight across processes, the lease period.
+    pub(crate) flight_lease: Option<Duration>,
 }
 
 impl<K, V> Config<K, V> {
@@ -70,6 +72,7 @@ impl<K, V> Config<K, V> {
             listener: None,
             sandbox_required: false,
             version: 0,
+            flight_lease: None,
         }
     }
 
@@ -126,6 +129,12 @@ impl<K, V> Config<K, V> {
     pub fn version(&self) -> u32 {
         self.version
     }
+
+    /// With single flight across processes, its lease period; see
+    /// [`CacheBuilder::distributed_flight`](crate::CacheBuilder::distributed_flight).
+    pub fn distributed_flight(&self) -> Option<Duration> {
+        self.flight_lease
+    }
 }
 
 impl<K, V> Clone for Config<K, V> {
@@ -141,6 +150,7 @@ impl<K, V> Clone for Config<K, V> {
             listener: self.listener.clone(),
             sandbox_required: self.sandbox_required,
             version: self.version,
+            flight_lease: self.flight_lease,
         }
     }
 }
@@ -158,6 +168,7 @@ impl<K, V> fmt::Debug for Config<K, V> {
             .field("eviction_listener", &self.listener.is_some())
             .field("sandbox_required", &self.sandbox_required)
             .field("version", &self.version)
+            .field("flight_lease", &self.flight_lease)
             .finish()
     }
 }

@@ -78,6 +78,9 @@ pub struct Settings<K, V, B: Backend<K, V> = MemoryBackend<K, V>> {
     pub require_sandbox: bool,
     /// The schema version of the values; see [`CacheBuilder::version`](crate::CacheBuilder::version).
     pub version: u32,
+    /// With single flight across processes (the derive's `flight = "distributed"`), its lease
+    /// period; see [`CacheBuilder::distributed_flight`](crate::CacheBuilder::distributed_flight).
+    pub flight_lease: Option<Duration>,
     /// The warmer and its interval (the derive's `warmer` and `warm_every`); see
     /// [`CacheBuilder::warmer`](crate::CacheBuilder::warmer).
     pub warmer: Option<(WarmerFn<K, V>, Duration)>,
@@ -141,6 +144,9 @@ impl<K, V, B: Backend<K, V>> Settings<K, V, B> {
         if let Some(wait) = self.warm_wait {
             builder = builder.warm_wait(wait);
         }
+        if let Some(lease) = self.flight_lease {
+            builder = builder.distributed_flight(lease);
+        }
         builder
             .require_sandbox(self.require_sandbox)
             .version(self.version)
@@ -158,6 +164,7 @@ impl<K, V, B: Backend<K, V>> Default for Settings<K, V, B> {
             backend: B::Options::default(),
             require_sandbox: false,
             version: 0,
+            flight_lease: None,
             warmer: None,
             warm_wait: None,
         }
@@ -177,6 +184,7 @@ where
             .field("backend", &self.backend)
             .field("require_sandbox", &self.require_sandbox)
             .field("version", &self.version)
+            .field("flight_lease", &self.flight_lease)
             .field("warmer", &self.warmer.as_ref().map(|(_, every)| every))
             .field("warm_wait", &self.warm_wait)
             .finish()

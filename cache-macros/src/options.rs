@@ -53,6 +53,11 @@ pub(crate) struct CommonOptions {
     pub(crate) path: Option<(Ident, LitStr)>,
     /// The tiered backend's bound on a first-layer copy, with the option's name.
     pub(crate) local_ttl: Option<(Ident, DurationArg)>,
+    /// `flight = "distributed"`: the span of the literal; `"local"` (the default) leaves it
+    /// `None`.
+    pub(crate) distributed_flight: Option<Span>,
+    /// The lease period of a distributed flight, with the option's name.
+    pub(crate) flight_lease: Option<(Ident, DurationArg)>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -77,6 +82,10 @@ impl CommonOptions {
             "version" => self.version = Some(parse_version(input, diag)?),
             "path" => self.path = parse_path(name, input, diag)?,
             "local_ttl" => self.local_ttl = Some((name.clone(), parse_duration(input, key, diag)?)),
+            "flight" => self.distributed_flight = parse_flight(input, diag)?,
+            "flight_lease" => {
+                self.flight_lease = Some((name.clone(), parse_duration(input, key, diag)?));
+            }
             "crate" => self.krate = Some(input.call(Path::parse_mod_style)?),
             _ => return Ok(false),
         }
@@ -94,6 +103,7 @@ impl CommonOptions {
                 diag.push(syn::Error::new(span, message));
             }
         }
+        self.check_flight(diag);
         match (&self.backend, &self.path) {
             (Some(BackendArg::Disk(_)), Some(_)) => {}
             (Some(BackendArg::Disk(span)), None) if !set_elsewhere => diag.push(syn::Error::new(
@@ -113,6 +123,28 @@ impl CommonOptions {
                 name,
                 "`local_ttl` bounds the first layer of the tiered backend: add `backend = tiered`",
             );
+        }
+    }
+
+    /// A distributed flight needs a store the processes share: Redis, or a backend type of the
+    /// user's (whose leases the build checks); `flight_lease` needs the flight.
+    fn check_flight(&self, diag: &mut Diagnostics) {
+        match (self.distributed_flight, &self.backend) {
+            (Some(span), None | Some(BackendArg::Memory | BackendArg::Disk(_))) => {
+                diag.push(syn::Error::new(
+                    span,
+                    "`flight = \"distributed\"` shares single flight between processes through a store they share: add `backend = redis`",
+                ));
+            }
+            (None, _) => {
+                if let Some((name, _)) = &self.flight_lease {
+                    diag.error(
+                        name,
+                        "`flight_lease` is the lease of single flight across processes: add `flight = \"distributed\"`",
+                    );
+                }
+            }
+            _ => {}
         }
     }
 
@@ -331,6 +363,22 @@ fn parse_path(
             Ok(None)
         }
     }
+}
+
+/// `flight = "distributed" | "local"`.
+fn parse_flight(input: ParseStream, diag: &mut Diagnostics) -> syn::Result<Option<Span>> {
+    let lit: LitStr = input.parse()?;
+    match lit.value().as_str() {
+        "distributed" => return Ok(Some(lit.span())),
+        "local" => {}
+        other => diag.error(
+            &lit,
+            format!(
+                "unknown flight \"{other}\": write `flight = \"distributed\"` to share single flight between the processes using the cache (with `backend = redis`), or `\"local\"` (the default: one flight per process)"
+            ),
+        ),
+    }
+    Ok(None)
 }
 
 /// `sandbox = "required" | "optional"`.

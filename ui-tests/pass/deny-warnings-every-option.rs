@@ -78,7 +78,7 @@ async fn refreshed_async_without_arguments() -> u64 {
     9
 }
 
-#[cached(backend = redis, url = "redis://127.0.0.1:1/", timeout = "50ms", ttl = "1m")]
+#[cached(backend = redis, url = "redis://127.0.0.1:1/", timeout = "50ms", ttl = "1m", flight = "distributed", flight_lease = "2s")]
 fn on_redis(x: u32) -> u32 {
     x
 }

@@ -46,6 +46,7 @@ use crate::key::Lookup;
 
 #[cfg(feature = "json")]
 pub mod json;
+pub mod lease;
 pub mod ops;
 pub use ops::{Compute, Computed, Cursor, Transaction, Ttl, Write};
 
@@ -237,6 +238,14 @@ pub trait Backend<K, V>: Sized + Send + Sync + 'static {
     fn prune(&self, max_entries: u64) -> Result<u64, BackendError> {
         let _ = max_entries;
         Err(unsupported(Self::KIND, "prune"))
+    }
+
+    /// The store's leases, for single flight across the processes sharing it
+    /// ([`CacheBuilder::distributed_flight`](crate::CacheBuilder::distributed_flight)); `None`
+    /// (the default) for a store only this process sees, and the builder then rejects that
+    /// option.
+    fn leases(&self) -> Option<&dyn lease::Leases<K>> {
+        None
     }
 
     /// Async form of [`Backend::get`]; a remote backend overrides it with real async I/O.

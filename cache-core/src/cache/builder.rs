@@ -176,6 +176,52 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
         self
     }
 
+    /// Single flight across processes: concurrent misses on one key in *every* process sharing
+    /// the store run the loader about once, not once per process. Off by default; needs a
+    /// backend with [leases](crate::backend::lease) (Redis), or [`build`](Self::build) fails
+    /// with a [`CacheError::Config`] naming `flight`. `#[cached(flight = "distributed")]` and
+    /// the cache modules' `#[cache(flight = "distributed")]` set it, with `flight_lease`.
+    ///
+    /// On a miss, after this process's own single flight has chosen its leader, that leader
+    /// takes the key's lease in the store (`SET NX PX lease`) and runs the loader while a
+    /// renewal every `lease / 3` keeps the lease, then stores the value and releases the lease,
+    /// which wakes the other processes' leaders; they read the value instead of loading it.
+    /// Lease keys live beside the cache's keys, in the same namespace (a test sandbox has its
+    /// own).
+    ///
+    /// The guarantee is **at most one loader per lease period, not exactly once**:
+    ///
+    /// * a holder that dies (`SIGKILL`) stops renewing, and another process takes over when the
+    ///   lease runs out, within `lease`;
+    /// * a waiter waits at most `lease` plus one backend timeout, then runs the loader itself:
+    ///   a loader that outlasts the lease can run twice; choose a lease longer than a slow load;
+    /// * when the store is unreachable, or a holder loses its lease (a pause longer than the
+    ///   lease), callers fail open and run the loader: the flight never turns an outage into a
+    ///   stall;
+    /// * forced reloads ([`Cache::refresh_with`]), background refreshes, batches and
+    ///   `sync = false` functions keep to the flight of their own process.
+    ///
+    /// A cold key costs the leader two more round trips (take and release) and each waiting
+    /// process a subscription; a hit costs nothing more. A sync loader's lease is renewed from a
+    /// thread (`memokit-lease`) that lives only while that loader runs; an async loader's by a
+    /// future polled beside it, with no task spawned.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memokit_core::{Cache, CacheError};
+    ///
+    /// // The memory backend is one process's own: there is nothing to share a flight with.
+    /// let err = Cache::<u8, u8>::builder("local")
+    ///     .distributed_flight(Duration::from_secs(5))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, CacheError::Config { setting: "flight", .. }));
+    /// ```
+    pub fn distributed_flight(mut self, lease: Duration) -> Self {
+        self.config.flight_lease = Some(lease);
+        self
+    }
+
     /// Settings specific to the backend.
     pub fn backend_options(mut self, options: B::Options) -> Self {
         self.options = options;
@@ -223,6 +269,7 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
             ("tti", config.tti),
             ("refresh", config.refresh),
             ("fallback", config.fallback),
+            ("flight_lease", config.flight_lease),
         ] {
             if value == Some(Duration::ZERO) {
                 return Err(CacheError::config(
@@ -273,6 +320,9 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
                     source,
                 },
             })?;
+        if config.flight_lease.is_some() {
+            check_leases(name, &backend)?;
+        }
         let inner = Arc::new(Inner {
             id: thread_scopes::next_cache_id(),
             global: Scope::new(backend),
@@ -290,6 +340,29 @@ impl<K, V, B: Backend<K, V>> CacheBuilder<K, V, B> {
         cache.start_warming(self.warm_wait)?;
         Ok(cache)
     }
+}
+
+/// A [`distributed_flight`](CacheBuilder::distributed_flight) needs leases from the backend, and
+/// timers for its async waits.
+fn check_leases<K, V, B: Backend<K, V>>(name: &Arc<str>, backend: &B) -> Result<(), CacheError> {
+    if backend.leases().is_none() {
+        return Err(CacheError::config(
+            name,
+            "flight",
+            format_args!(
+                "single flight across processes needs a backend the processes share, with leases (`backend = redis`); the {} backend has none",
+                B::KIND
+            ),
+        ));
+    }
+    if cfg!(not(any(feature = "tokio", feature = "redis"))) {
+        return Err(CacheError::config(
+            name,
+            "flight",
+            "single flight across processes needs memokit's `tokio` or `redis` feature for its timers",
+        ));
+    }
+    Ok(())
 }
 
 /// The memory cache that keeps a [`fallback`](CacheBuilder::fallback) cache's loaded values for

@@ -16,8 +16,10 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::distributed::{self, Turn};
 use super::handle::{Cache, Keep, Scope, ScopeRef};
 use super::policy::{Cacheable, OkOnly, Whole};
+use crate::backend::lease::Leases;
 use crate::backend::{Backend, Found};
 use crate::bounds::{CacheKey, CacheValue};
 use crate::error::{BackendError, CacheError, LoadError};
@@ -189,6 +191,28 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         loop {
             match scope.flights.join(&key) {
                 Join::Leader(leader) => {
+                    if when_cached == WhenCached::Return
+                        && let Some((leases, period)) = self.leases(scope)
+                    {
+                        let look = || self.recheck(scope, scope.backend.get(&key));
+                        let failed = |e| self.backend_error(scope, e);
+                        return match distributed::turn(leases, &key, period, look, failed) {
+                            Turn::Found(v) => {
+                                leader.complete(Some(v.clone()));
+                                Ok(R::from_cached(v))
+                            }
+                            Turn::Lead(held) => {
+                                let led =
+                                    self.lead(scope, Some(leader), key, RunFor::Caller, loader);
+                                held.release();
+                                Ok(led)
+                            }
+                            Turn::WaitedOut => {
+                                Ok(self.lead(scope, Some(leader), key, RunFor::Caller, loader))
+                            }
+                            Turn::Failed(error) => Err(NotRun { error, loader }),
+                        };
+                    }
                     if when_cached == WhenCached::Return {
                         match self.recheck(scope, scope.backend.get(&key)) {
                             Ok(Some(v)) => {
@@ -229,6 +253,37 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         loop {
             match scope.flights.join(&key) {
                 Join::Leader(leader) => {
+                    #[cfg(any(feature = "tokio", feature = "redis"))]
+                    if when_cached == WhenCached::Return
+                        && let Some((leases, period)) = self.leases(scope)
+                    {
+                        let look =
+                            || async { self.recheck(scope, scope.backend.get_async(&key).await) };
+                        let failed = |e| self.backend_error(scope, e);
+                        let turn = distributed::turn_async(leases, &key, period, look, failed);
+                        return match turn.await {
+                            Turn::Found(v) => {
+                                leader.complete(Some(v.clone()));
+                                Ok(R::from_cached(v))
+                            }
+                            Turn::Lead(held) => {
+                                let led = self.lead_async(
+                                    scope,
+                                    Some(leader),
+                                    key,
+                                    RunFor::Caller,
+                                    loader,
+                                );
+                                let led = held.renew_while(period, led).await;
+                                held.release_async().await;
+                                Ok(led)
+                            }
+                            Turn::WaitedOut => Ok(self
+                                .lead_async(scope, Some(leader), key, RunFor::Caller, loader)
+                                .await),
+                            Turn::Failed(error) => Err(NotRun { error, loader }),
+                        };
+                    }
                     if when_cached == WhenCached::Return {
                         let found = scope.backend.get_async(&key).await;
                         match self.recheck(scope, found) {
@@ -329,6 +384,13 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
             leader.complete(shared);
         }
         result
+    }
+
+    /// With [single flight across processes](crate::CacheBuilder::distributed_flight), the
+    /// scope's leases and their period.
+    fn leases<'s>(&self, scope: &'s Scope<K, V, B>) -> Option<(&'s dyn Leases<K>, Duration)> {
+        let period = self.config().flight_lease?;
+        Some((scope.backend.leases()?, period))
     }
 
     /// Keeps a copy of a loaded value, with a [`fallback`](crate::CacheBuilder::fallback) age.

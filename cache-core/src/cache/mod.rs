@@ -13,6 +13,7 @@
 //! | `iter.rs` | walking the entries: iter, keys, remove_where |
 //! | `policy.rs` | which results of a loader are cached ([`Cacheable`]) |
 //! | `load.rs` | loads through the single flight, and the public loading operations |
+//! | `distributed.rs` | single flight across processes: the protocol over a backend's leases |
 //! | `stale.rs` | stale-while-revalidate |
 //! | `refresh_pool.rs` | where sync reloads run |
 //! | `warmer.rs` | proactive warmers: the [`Warmer`] traits and the state a warmed cache keeps |
@@ -25,6 +26,7 @@ mod accounting;
 mod atomic;
 mod batch;
 mod builder;
+mod distributed;
 mod handle;
 mod iter;
 #[cfg(feature = "json")]
@@ -44,6 +46,7 @@ mod warmer;
 
 pub use atomic::Entry;
 pub use builder::CacheBuilder;
+pub use distributed::DEFAULT_FLIGHT_LEASE;
 pub use handle::Cache;
 pub use iter::Iter;
 pub use load::FlightMode;

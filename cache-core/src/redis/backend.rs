@@ -8,6 +8,7 @@ use redis::{Cmd, FromRedisValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::backend::lease::Leases;
 use crate::backend::{Backend, BackendStats, Compute, Computed, Found, Transaction, Ttl};
 use crate::clock::{self, Timestamp};
 use crate::codec::{Envelope, HEAD_LEN, TypeIdentity};
@@ -282,6 +283,10 @@ where
             store: self.store.clone(),
             space: KeySpace::new(&self.store.prefix, &self.store.cache, namespace),
         })
+    }
+
+    fn leases(&self) -> Option<&dyn Leases<K>> {
+        Some(self)
     }
 
     fn get<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<Found<V>>, BackendError> {

@@ -36,14 +36,32 @@ pub(crate) struct Opener {
 impl Opener {
     /// An opener for the node `client` connects to.
     pub(crate) fn new(client: &redis::Client) -> RedisResult<Self> {
+        let db = client.get_connection_info().redis_settings().db();
+        Self::with(client, db, |settings| settings)
+    }
+
+    /// An opener of connections that only listen ([`Blocking::subscribe`]): on RESP3, whose
+    /// published messages are pushes, which a read that timed out does not make the next read
+    /// skip as a late reply (RESP2 messages would be); with no database to select, since
+    /// pub/sub ignores it.
+    pub(crate) fn listening(client: &redis::Client) -> RedisResult<Self> {
+        Self::with(client, 0, |settings| {
+            settings.set_protocol(redis::ProtocolVersion::RESP3)
+        })
+    }
+
+    fn with(
+        client: &redis::Client,
+        db: i64,
+        adjust: impl FnOnce(redis::RedisConnectionInfo) -> redis::RedisConnectionInfo,
+    ) -> RedisResult<Self> {
         let info: &ConnectionInfo = client.get_connection_info();
-        let db = info.redis_settings().db();
         let settings = info
             .redis_settings()
             .clone()
             .set_db(0)
             .set_skip_set_lib_name();
-        let bare = info.clone().set_redis_settings(settings);
+        let bare = info.clone().set_redis_settings(adjust(settings));
         Ok(Self {
             client: redis::Client::open(bare)?,
             db,
@@ -80,6 +98,24 @@ impl Blocking {
     /// Starts an operation that must end by `deadline`.
     pub(crate) fn set_deadline(&mut self, deadline: Instant) {
         self.deadline = deadline;
+    }
+
+    /// Subscribes this connection (from [`Opener::listening`]) to `channel`; it then only
+    /// listens.
+    pub(crate) fn subscribe(&mut self, channel: &[u8]) -> RedisResult<()> {
+        self.send(&redis::cmd("SUBSCRIBE").arg(channel).get_packed_command())?;
+        // The confirmation, a push on RESP3.
+        self.recv().map(drop)
+    }
+
+    /// Waits until `deadline` for a message on a subscribed connection; whether one came.
+    pub(crate) fn message(&mut self, deadline: Instant) -> RedisResult<bool> {
+        self.deadline = deadline;
+        match self.recv() {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_timeout() => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     fn send(&mut self, bytes: &[u8]) -> RedisResult<()> {

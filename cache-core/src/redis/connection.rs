@@ -41,12 +41,14 @@ const MAX_RUNTIMES: usize = 4;
 // One per cache, built once: the size difference of the variants costs nothing.
 #[allow(clippy::large_enum_variant)]
 enum Client {
-    /// The client of the async connection, how to open blocking ones, and the RESP3 client of
-    /// a tiered cache's invalidation connection (`CLIENT TRACKING` pushes need RESP3).
+    /// The client of the async connection, how to open blocking ones, the RESP3 client of a
+    /// tiered cache's invalidation connection (`CLIENT TRACKING` pushes need RESP3), and how to
+    /// open the blocking ones that only listen (for lease releases).
     Single(
         redis::Client,
         Opener,
         #[cfg_attr(not(feature = "tiered"), allow(dead_code))] redis::Client,
+        Opener,
     ),
     #[cfg(feature = "redis-cluster")]
     Cluster(ClusterClient),
@@ -177,7 +179,8 @@ impl Connector {
                     open(node.clone().set_redis_settings(resp3)).map_err(config_error)?;
                 let client = open(node).map_err(config_error)?;
                 let opener = Opener::new(&client).map_err(config_error)?;
-                Client::Single(client, opener, tracking)
+                let listener = Opener::listening(&client).map_err(config_error)?;
+                Client::Single(client, opener, tracking, listener)
             }
         };
         Ok(Self {
@@ -195,16 +198,10 @@ impl Connector {
     #[cfg_attr(not(feature = "tiered"), allow(dead_code))]
     pub(crate) fn tracking_client(&self) -> Option<&redis::Client> {
         match &self.client {
-            Client::Single(_, _, tracking) => Some(tracking),
+            Client::Single(_, _, tracking, _) => Some(tracking),
             #[cfg(feature = "redis-cluster")]
             Client::Cluster(_) => None,
         }
-    }
-
-    /// The deadline of every operation.
-    #[cfg_attr(not(feature = "tiered"), allow(dead_code))]
-    pub(crate) fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     /// Whether this is a Redis Cluster.
@@ -262,7 +259,7 @@ impl Connector {
 
     fn connect_sync(&self, deadline: Instant) -> RedisResult<SyncConn> {
         match &self.client {
-            Client::Single(_, opener, _) => opener.open(deadline).map(SyncConn::Single),
+            Client::Single(_, opener, ..) => opener.open(deadline).map(SyncConn::Single),
             #[cfg(feature = "redis-cluster")]
             Client::Cluster(client) => {
                 let mut conn = SyncConn::Cluster(Box::new(client.get_connection()?));
@@ -318,6 +315,49 @@ impl Connector {
         };
         self.breaker.record(&result);
         result
+    }
+
+    /// A connection of its own subscribed to `channel`, within the timeout; `None` on Redis
+    /// Cluster, where a waiter polls instead.
+    pub(crate) fn listen(&self, channel: &[u8]) -> Result<Option<Blocking>, BackendError> {
+        let listener = match &self.client {
+            Client::Single(_, _, _, listener) => listener,
+            #[cfg(feature = "redis-cluster")]
+            Client::Cluster(_) => return Ok(None),
+        };
+        self.breaker.admit()?;
+        let mut conn = listener
+            .open(Instant::now() + self.timeout)
+            .map_err(|e| self.sync_error(e))?;
+        conn.subscribe(channel).map_err(|e| self.sync_error(e))?;
+        Ok(Some(conn))
+    }
+
+    /// Async form of [`listen`](Self::listen).
+    pub(crate) async fn listen_async(
+        &self,
+        channel: &[u8],
+    ) -> Result<Option<redis::aio::PubSub>, BackendError> {
+        let client = match &self.client {
+            Client::Single(client, ..) => client,
+            #[cfg(feature = "redis-cluster")]
+            Client::Cluster(_) => return Ok(None),
+        };
+        self.breaker.admit()?;
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(channel).await?;
+            Ok(pubsub)
+        };
+        match tokio::time::timeout(self.timeout, subscribed).await {
+            Ok(done) => done.map(Some).map_err(backend_error),
+            Err(_) => Err(self.timed_out()),
+        }
+    }
+
+    /// The deadline of one operation.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     async fn async_conn(&self, runtime: &Handle) -> RedisResult<AsyncConn> {

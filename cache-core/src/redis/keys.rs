@@ -79,6 +79,23 @@ impl KeySpace {
         Ok(out)
     }
 
+    /// The key of `key`'s lease (single flight across processes), which is also the channel
+    /// its releases are published on: `<prefix>:<name length>:<cache name>:<namespace>.lease:`
+    /// and the key bytes. A namespace never holds a `.`, so no view's base is a prefix of a
+    /// lease key: leases are never read, counted, walked or cleared as entries, and they expire
+    /// by themselves.
+    pub(crate) fn lease_key<T: Serialize + ?Sized>(
+        &self,
+        key: &T,
+    ) -> Result<Vec<u8>, BackendError> {
+        let view = &self.base[..self.base.len() - 1];
+        let mut out = Vec::with_capacity(view.len() + 24);
+        out.extend_from_slice(view);
+        out.extend_from_slice(b".lease:");
+        encode_key(key, &mut out, KIND)?;
+        Ok(out)
+    }
+
     /// The `SCAN MATCH` pattern of every key of this view.
     pub(crate) fn pattern(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.base.len() + 4);
@@ -119,6 +136,19 @@ mod tests {
         let expected = format!("p:1:c:sb4-{}:", std::process::id());
         assert_eq!(sandbox.base(), expected.as_bytes());
         assert_ne!(sandbox.base(), KeySpace::new("p", "c", Namespace(5)).base());
+    }
+
+    #[test]
+    fn lease_keys_sit_beside_the_view_never_inside_one() {
+        let space = KeySpace::new("p", "c", Namespace::GLOBAL);
+        assert_eq!(space.lease_key(&7u8).unwrap(), b"p:1:c:global.lease:\x07");
+        let sandbox = KeySpace::new("p", "c", Namespace(3));
+        let lease = sandbox.lease_key(&7u8).unwrap();
+        assert!(lease.starts_with(format!("p:1:c:sb3-{}.lease:", std::process::id()).as_bytes()));
+        for view in [&space, &sandbox] {
+            assert!(!matches(&view.pattern(), &lease));
+            assert!(!lease.starts_with(view.base()));
+        }
     }
 
     #[test]

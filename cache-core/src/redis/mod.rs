@@ -96,10 +96,15 @@
 //!   after each failure: memoized functions fail open, and hits resume once the client has the
 //!   new slot map. The tests in `tests/redis_cluster.rs` run all of this on three primaries and
 //!   three replicas, `redis-cli --cluster reshard` and a SIGKILLed primary included.
-//! * **Single flight is per process.** Concurrent misses on one key in one process run the loader
-//!   once; N processes missing the same key at the same moment run it up to N times, and the last
-//!   write wins. Redis is not locked around a load: a lost lock would stall callers, and the values
-//!   being cached are by definition recomputable.
+//! * **Single flight is per process by default.** Concurrent misses on one key in one process run
+//!   the loader once; N processes missing the same key at the same moment run it up to N times,
+//!   and the last write wins. With
+//!   [`distributed_flight`](crate::CacheBuilder::distributed_flight) (`flight = "distributed"`)
+//!   the processes share it: each process's leader takes a lease in Redis (`SET NX PX`, renewed
+//!   while the loader runs, released by compare-and-delete with a `PUBLISH` that wakes the other
+//!   processes' leaders, polling as the fallback), at most one loader per lease period, never a
+//!   stall: a dead holder's lease runs out, a waiter gives up after the lease plus one timeout,
+//!   and an unreachable Redis fails open (the `lease` file has the commands).
 //!
 //! Backend-specific operations for cache modules (hashes, pipelines and raw commands) are methods
 //! of [`RedisBackend`], reached with [`Cache::backend`](crate::Cache::backend).
@@ -140,6 +145,9 @@ mod iterate;
 #[cfg(feature = "json")]
 mod json;
 pub(crate) mod keys;
+mod lease;
+#[cfg(test)]
+mod lease_tests;
 mod ops;
 mod options;
 #[cfg(test)]

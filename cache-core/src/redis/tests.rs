@@ -1,7 +1,7 @@
 //! Tests of the Redis backend that need crate internals (namespaces) and a real server.
 
 #[path = "../../../tests/support/redis.rs"]
-mod redis_server;
+pub(super) mod redis_server;
 
 use std::time::Duration;
 

@@ -39,6 +39,8 @@ const OPTIONS: &[&str] = &[
     "once",
     "batch",
     "sync",
+    "flight",
+    "flight_lease",
     "companion",
     "sandbox",
     "version",
@@ -213,6 +215,18 @@ impl Args {
                     format!("`sync` does not apply to `{batch}`: a batch always loads each id once; drop `sync`"),
                 );
             }
+            if let Some(span) = self.common.distributed_flight {
+                diag.push(syn::Error::new(
+                    span,
+                    format!("`flight = \"distributed\"` does not apply to `{batch}`: a batch loads its ids in this process's flight; drop `flight`"),
+                ));
+            }
+        }
+        if let (Some(span), false) = (self.common.distributed_flight, self.single_flight()) {
+            diag.push(syn::Error::new(
+                span,
+                "`flight = \"distributed\"` and `sync = false` conflict: single flight across processes needs single flight in each; drop one of them",
+            ));
         }
         if let Some((fallback, _)) = &self.fallback {
             if self.common.ttl.is_none() {

@@ -274,8 +274,14 @@ pub(super) fn memo_init(
         .version
         .as_ref()
         .map(|v| quote_spanned!(v.span()=> .version(#v)));
-    let options =
-        quote!(#ttl #tti #refresh #fallback #capacity #weigher #redis #disk #sandbox #version);
+    let flight = args.common.distributed_flight.map(|span| {
+        let lease = args.common.flight_lease.as_ref().map_or_else(
+            || quote!(#private::DEFAULT_FLIGHT_LEASE),
+            |(_, lease)| lease.to_duration(private),
+        );
+        quote_spanned!(span=> .distributed_flight(#lease))
+    });
+    let options = quote!(#ttl #tti #refresh #fallback #capacity #weigher #redis #disk #sandbox #version #flight);
     match (name, options.is_empty()) {
         (None, true) => quote!(at(#id)),
         (Some(name), true) => quote!(named(#id, #name)),

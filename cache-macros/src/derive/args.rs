@@ -27,6 +27,8 @@ const OPTIONS: &[&str] = &[
     "config",
     "sandbox",
     "version",
+    "flight",
+    "flight_lease",
     "path",
     "local_ttl",
     "restore",

@@ -374,6 +374,13 @@ fn build(
         .version
         .as_ref()
         .map(|v| quote_spanned!(v.span()=> #settings.version = #v;));
+    let flight = args.distributed_flight.map(|span| {
+        let lease = args.flight_lease.as_ref().map_or_else(
+            || quote!(#private::DEFAULT_FLIGHT_LEASE),
+            |(_, lease)| lease.to_duration(private),
+        );
+        quote_spanned!(span=> #settings.flight_lease = ::core::option::Option::Some(#lease);)
+    });
     let disk = args.path.as_ref().map(|(_, path)| {
         quote_spanned!(path.span()=> #settings.backend = #private::DiskOptions::new(#path);)
     });
@@ -407,7 +414,7 @@ fn build(
     quote! {
         #[allow(unused_mut)]
         let mut #settings = #private::Settings::<#key, #value, #backend>::default();
-        #ttl #tti #capacity #weigher #sandbox #version #disk #local_ttl #warmer #warm_wait
+        #ttl #tti #capacity #weigher #sandbox #version #flight #disk #local_ttl #warmer #warm_wait
         #built
     }
 }
