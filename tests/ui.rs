@@ -19,3 +19,25 @@ fn ui() {
 fn ui_without_tokio() {
     trybuild::TestCases::new().compile_fail("ui-tests/no-tokio/*.rs");
 }
+
+/// A diagnostic names the user's code and memokit's public items, never the hidden module the
+/// expansion goes through.
+#[test]
+fn no_diagnostic_names_the_hidden_module() {
+    let mut checked = 0;
+    for dir in ["ui-tests/fail", "ui-tests/no-tokio"] {
+        for entry in std::fs::read_dir(dir).expect("the ui-tests folder") {
+            let path = entry.expect("a ui-tests file").path();
+            if path.extension().is_some_and(|e| e == "stderr") {
+                let text = std::fs::read_to_string(&path).expect("a readable .stderr");
+                assert!(
+                    !text.contains("__private"),
+                    "{} names `__private`",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} .stderr files found");
+}
