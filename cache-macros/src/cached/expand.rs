@@ -199,6 +199,8 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
 
         #(#attrs)*
         #vis #sig {
+            // Spanned on the user's name, so clippy takes the type as theirs.
+            #[allow(clippy::type_complexity)]
             static __MEMOKIT_MEMO: #memo_ty = #private::Memo::#init;
             #entry
             #stale
@@ -264,6 +266,7 @@ pub(super) fn companion(
     let companion_ty = respan(quote!(#private::Companion<#types>), ident.span());
     Some(quote! {
         #[doc = #doc]
+        #[allow(clippy::type_complexity)]
         #vis const #companion: #companion_ty = #private::Companion::#init;
     })
 }
