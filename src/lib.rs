@@ -69,10 +69,16 @@
 //!     .ttl(Duration::from_secs(30 * 60))
 //!     .capacity(100_000)
 //!     .build()?;
-//! sessions.insert("token-1".to_string(), 42)?;
-//! assert_eq!(sessions.get("token-1")?, Some(42));
+//! // In memory nothing can fail: `local()` has the same operations without `Result`.
+//! sessions.local().insert("token-1".to_string(), 42);
+//! assert_eq!(sessions.local().get("token-1"), Some(42));
 //! # Ok::<(), memokit::CacheError>(())
 //! ```
+//!
+//! [`Cache`](struct@Cache)'s own methods return `Result`, since a remote backend can fail;
+//! [`Cache::local`] exists only where the backend cannot ([`InfallibleBackend`]).
+//! Values and keys of the backends that store bytes (Redis, disk) are serde types: derive them
+//! with `memokit::Serialize` and `memokit::Deserialize` (features `redis`, `disk`, `snapshot`).
 //!
 //! # Cache modules
 //!
@@ -133,6 +139,27 @@
 #![warn(missing_docs)]
 
 pub use memokit_core::*;
+
+/// `serde`, for the values (and keys) of the backends that store bytes: Redis, disk, and
+/// snapshots. With it a crate needs no `serde` dependency of its own; point the derives here with
+/// `#[serde(crate = "memokit::serde")]`, since they otherwise name `::serde`:
+///
+/// ```
+/// #[derive(Clone, memokit::Serialize, memokit::Deserialize)]
+/// #[serde(crate = "memokit::serde")]
+/// struct User {
+///     id: u64,
+///     name: String,
+/// }
+/// # fn stored<V: memokit::serde::Serialize + memokit::serde::de::DeserializeOwned>() {}
+/// # stored::<User>();
+/// ```
+#[cfg(any(feature = "redis", feature = "disk", feature = "snapshot"))]
+pub use serde;
+/// The derives (and traits) of [`serde`](mod@serde), re-exported: `#[derive(memokit::Serialize,
+/// memokit::Deserialize)]` with `#[serde(crate = "memokit::serde")]`.
+#[cfg(any(feature = "redis", feature = "disk", feature = "snapshot"))]
+pub use serde::{Deserialize, Serialize};
 
 /// Memoizes a function: calls with the same key return the cached result instead of running the
 /// body again.

@@ -204,3 +204,36 @@ fn clones_share_one_cache_and_the_registry_lists_it() {
     let info = listed.iter().find(|c| c.name == "handle::shared").unwrap();
     assert_eq!((info.backend, info.stats.entries), ("memory", 1));
 }
+
+/// A memory cache's `local()` view: the same operations without `Result`, and the same
+/// counters and events as the fallible API.
+#[test]
+fn the_local_view_of_a_memory_cache_needs_no_result() {
+    let prices: Cache<String, u64> = Cache::builder("local-view").capacity(10).build().unwrap();
+    let local = prices.local();
+    local.insert("tea".to_string(), 3);
+    local.insert_with_ttl("cake".to_string(), 5, Duration::from_secs(60));
+    assert_eq!(local.get("tea"), Some(3));
+    assert_eq!(local.get("coffee"), None);
+    assert!(local.contains_key("cake"));
+    assert_eq!(local.get_or_insert_with("bun".to_string(), || 2), 2);
+    assert_eq!(local.get_or_insert_with("bun".to_string(), || 9), 2);
+    assert_eq!(local.take("cake"), Some(5));
+    assert!(local.remove("tea"));
+    assert!(!local.remove("tea"));
+    // The rest of the cache is there through the view.
+    assert_eq!(local.len(), 1);
+    assert_eq!(prices.get("bun").unwrap(), Some(2));
+    let stats = local.stats();
+    assert_eq!((stats.hits, stats.misses), (3, 2));
+    local.clear();
+    assert!(prices.is_empty());
+}
+
+#[test]
+#[should_panic(expected = "asked this cache for that same key")]
+fn a_local_loader_asking_for_its_own_key_panics_instead_of_waiting_forever() {
+    let cache: Cache<u32, u32> = Cache::builder("local-recursion").build().unwrap();
+    let local = cache.local();
+    local.get_or_insert_with(1, || local.get_or_insert_with(1, || 2));
+}

@@ -111,7 +111,7 @@ fn keys_are_prefix_named_cache_namespace_and_key_bytes() {
     users.insert(("ada".into(), 3), 1).unwrap();
     let backend = users.backend().unwrap();
     let key = backend.redis_key(&("ada", 3u32)).unwrap();
-    assert_eq!(key, b"shop:10:app::users:global:\x03ada\x03");
+    assert_eq!(key, b"shop:10:app::users:global:ada:3");
     assert_eq!(backend.query::<u8>(cmd("EXISTS").arg(&key)).unwrap(), 1);
     // A hit through the borrowed form finds the same Redis key.
     assert_eq!(

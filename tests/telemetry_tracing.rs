@@ -159,7 +159,7 @@ fn a_load_runs_inside_a_span_named_for_its_cache() {
         (names::LOAD, names::TRACING_TARGET, Level::INFO)
     );
     assert_eq!(span.fields["backend"], "memory");
-    assert_eq!(span.fields["namespace"], "0");
+    assert_eq!(span.fields["namespace"], "global");
     assert_eq!(span.fields["outcome"], "ok");
 
     let seen = recorder.seen.lock().unwrap();
@@ -186,6 +186,19 @@ fn a_load_runs_inside_a_span_named_for_its_cache() {
     assert_eq!(events[2].fields["outcome"], "ok");
     assert!(events[2].fields.contains_key("duration"));
     assert_eq!(events[3].fields["result"], "hit");
+    assert!(events.iter().all(|e| e.fields["namespace"] == "global"));
+}
+
+#[test]
+fn a_sandbox_is_named_as_its_namespace_displays() {
+    let recorder = Recorder::default();
+    let cache: Cache<u32, u32> = Cache::builder("trc-sandbox").build().unwrap();
+    let sb = memokit::sandbox();
+    recorder.run(|| cache.insert(1, 1).unwrap());
+    let events = recorder.events_of("trc-sandbox");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].fields["namespace"], sb.namespace().to_string());
+    assert!(events[0].fields["namespace"].starts_with("sb"));
 }
 
 #[tokio::test]

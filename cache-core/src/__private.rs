@@ -24,8 +24,8 @@ pub use crate::error::{CacheError, LoadError};
 pub use crate::key::{KeyRef, Lookup, Slice, ToKey};
 #[doc(hidden)]
 pub use crate::memo::{
-    BatchResult, Body, Companion, FnRules, Memo, NoRules, Value, batch, batch_async, enter,
-    enter_async, finish, finish_async, no_ttl, no_unless, refresh_stale, refresh_stale_async,
+    BatchResult, Body, Companion, FnRules, Memo, NoRules, Value, batch, batch_async,
+    finish_memoized, finish_memoized_async, no_ttl, no_unless, refresh_stale, refresh_stale_async,
 };
 #[doc(hidden)]
 pub use crate::memory::MemoryBackend;

@@ -24,7 +24,16 @@ use std::cell::Cell;
 /// assert_eq!(context::namespace(), sb.namespace());
 /// assert!(!sb.namespace().is_global());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// It reads `global` for the global namespace and `sb<id>` for a sandbox's, in `Display` and
+/// `Debug` alike, and so in telemetry events, tracing fields and errors: one name everywhere.
+///
+/// ```
+/// use memokit_core::Namespace;
+/// assert_eq!(Namespace::GLOBAL.to_string(), "global");
+/// assert_eq!(format!("{:?}", Namespace::GLOBAL), "global");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Namespace(pub(crate) u64);
 
 impl Namespace {
@@ -49,6 +58,12 @@ impl std::fmt::Display for Namespace {
         } else {
             write!(f, "sb{}", self.0)
         }
+    }
+}
+
+impl std::fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }
 

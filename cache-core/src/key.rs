@@ -83,8 +83,14 @@ impl ToKey<OsString> for OsStr {
 
 /// Everything a cache needs of a lookup key for `K`: the same hash, equality with `K`, and a way
 /// to build `K` on a miss. Implemented for every type that has the three.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't look up a cache key of type `{K}`: a key must be `Hash + Eq + Clone`",
+    label = "not usable as a cache key",
+    note = "a memoized function's key is its arguments, owned; a float is neither `Hash` nor `Eq`: key by its bits (`x.to_bits()`), an integer of fixed precision, or leave it out with `key = ...`"
+)]
 pub trait Lookup<K>: Hash + Equivalent<K> + ToKey<K> {}
 
+#[diagnostic::do_not_recommend]
 impl<K, Q: ?Sized + Hash + Equivalent<K> + ToKey<K>> Lookup<K> for Q {}
 
 /// The arguments of one call as a companion handle takes them, to name the key it would use:

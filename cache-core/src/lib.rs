@@ -82,14 +82,14 @@ mod module;
 #[cfg(feature = "json")]
 pub use backend::json::{JsonBackend, JsonPath};
 pub use backend::{
-    Backend, BackendStats, Compute, Computed, Cursor, Found, Iterate, RemovalCause, Transaction,
-    Ttl,
+    Backend, BackendStats, Compute, Computed, Cursor, Found, InfallibleBackend, Iterate,
+    RemovalCause, Transaction, Ttl,
 };
 pub use bounds::{CacheKey, CacheValue};
 #[cfg(feature = "tokio")]
 pub use cache::AsyncWarmer;
 pub use cache::{
-    Blocking, Cache, CacheBuilder, Cached, Entry, IntoWarmer, Iter, NonBlocking, WarmError,
+    Blocking, Cache, CacheBuilder, Cached, Entry, IntoWarmer, Iter, Local, NonBlocking, WarmError,
     WarmFuture, Warmer, WarmerFn,
 };
 pub use config::{Config, EvictionListener, Weigher};

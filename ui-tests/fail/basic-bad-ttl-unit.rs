@@ -1,6 +1,6 @@
 use memokit::cached;
 
-#[cached(ttl = "5 minutes")]
+#[cached(ttl = "5 fortnights")]
 fn f(x: u32) -> u32 {
     x
 }

@@ -1,7 +1,7 @@
 use memokit::cached;
 
 // Every mistake is reported in one compile.
-#[cached(ttl = "10 min", size = 100)]
+#[cached(ttl = "10 minuets", size = 100)]
 fn f(items: &mut Vec<u8>) -> usize {
     items.len()
 }

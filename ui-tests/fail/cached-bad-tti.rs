@@ -1,6 +1,6 @@
 use memokit::cached;
 
-#[cached(tti = "5 minutes")]
+#[cached(tti = "5 fortnights")]
 fn f(x: u32) -> u32 {
     x
 }

@@ -11,7 +11,7 @@ pub struct Quoted;
 pub struct Called;
 
 #[derive(memokit::Cache)]
-#[cache(key = u64, value = String, warmer = load_users, warm_every = "5 minutes")]
+#[cache(key = u64, value = String, warmer = load_users, warm_every = "5 fortnights")]
 pub struct BadInterval;
 
 #[derive(memokit::Cache)]

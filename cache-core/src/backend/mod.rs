@@ -419,3 +419,14 @@ pub trait Iterate<K, V>: Backend<K, V> {
     /// Removes every live entry for which `pred` holds; how many it removed.
     fn remove_where<F: FnMut(&K, &V) -> bool>(&self, pred: F) -> Result<u64, BackendError>;
 }
+
+/// A backend none of whose operations can fail: it lives in this process and holds typed values,
+/// so there is no network, no file and no codec between a call and its answer. A cache over one
+/// has [`Cache::local`](crate::Cache::local), the API without `Result` (moka's `get ->
+/// Option<V>`); a remote store (Redis) or a file (disk) must not implement it.
+///
+/// The promise covers every operation of [`Backend`] except those that answer
+/// [`BackendErrorKind::Unsupported`] (which the local view does not call). A backend that breaks
+/// it is not unsound: the local view reports the error as every cache operation does (an error
+/// event, [`Stats::errors`](crate::Stats::errors)) and answers as for a miss.
+pub trait InfallibleBackend<K, V>: Backend<K, V> {}

@@ -55,7 +55,7 @@ use crate::telemetry;
 /// assert_eq!(users.len(), 1);
 /// # Ok::<(), memokit_core::CacheError>(())
 /// ```
-pub struct Cache<K, V, B: Backend<K, V> = MemoryBackend<K, V>> {
+pub struct Cache<K, V, B = MemoryBackend<K, V>> {
     pub(super) inner: Arc<Inner<K, V, B>>,
 }
 

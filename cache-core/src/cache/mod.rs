@@ -10,6 +10,7 @@
 //! | `atomic.rs` | update, the entry API, transactions and take |
 //! | `batch.rs` | batches: get, insert and remove many, and the batched single-flight load |
 //! | `json.rs` | JSON documents: `json_get`, `json_set`, `json_incr`, `json_delete`, `json_array_append` (feature `json`) |
+//! | `local.rs` | [`Local`]: the API without `Result` of a cache whose backend cannot fail |
 //! | `iter.rs` | walking the entries: iter, keys, remove_where |
 //! | `policy.rs` | which results of a loader are cached ([`Cacheable`]) |
 //! | `load.rs` | loads through the single flight, and the public loading operations |
@@ -32,6 +33,7 @@ mod iter;
 #[cfg(feature = "json")]
 mod json;
 mod load;
+mod local;
 mod ops;
 mod policy;
 mod refresh_pool;
@@ -51,6 +53,7 @@ pub use handle::Cache;
 pub use iter::Iter;
 pub use load::FlightMode;
 pub(crate) use load::{NotRun, WhenCached};
+pub use local::Local;
 pub use policy::{Cacheable, Cached, Flagged, OkOnly, SomeOnly, Whole};
 pub(crate) use registered::report_unbuilt;
 pub(crate) use stale::Probed;

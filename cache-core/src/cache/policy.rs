@@ -24,6 +24,11 @@ pub struct OkOnly;
 pub struct SomeOnly;
 
 /// A loader's result under policy `P`: what to cache, and how to rebuild the result from it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't be cached: a cached value must be `Clone + Send + Sync + 'static`",
+    label = "not a cacheable result",
+    note = "every hit returns a copy of the cached value (the `T` of `Result<T, E>` or `Option<T>`): derive `Clone`, or cache an `Arc<T>`"
+)]
 pub trait Cacheable<P>: Sized {
     /// The type stored in the cache.
     type Value: Clone + Send + Sync + 'static;
@@ -49,6 +54,7 @@ pub trait Cacheable<P>: Sized {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T: Clone + Send + Sync + 'static> Cacheable<Whole> for T {
     type Value = T;
 
@@ -61,6 +67,7 @@ impl<T: Clone + Send + Sync + 'static> Cacheable<Whole> for T {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T: Clone + Send + Sync + 'static, E> Cacheable<OkOnly> for Result<T, E> {
     type Value = T;
 
@@ -77,6 +84,7 @@ impl<T: Clone + Send + Sync + 'static, E> Cacheable<OkOnly> for Result<T, E> {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T: Clone + Send + Sync + 'static> Cacheable<SomeOnly> for Option<T> {
     type Value = T;
 

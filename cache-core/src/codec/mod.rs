@@ -7,6 +7,7 @@
 //! | `mod.rs` | [`Codec`], [`Postcard`], and the key encoding |
 //! | `identity.rs` | [`TypeIdentity`]: which key type, value type and schema version wrote a value |
 //! | `envelope.rs` | the header every stored value carries, written and checked |
+//! | `text_key.rs` | keys as text where they can be (integers, strings, tuples), for Redis |
 //! | `snapshot.rs` | the snapshot file of `Cache::save` and `Cache::restore` (feature `snapshot`) |
 //!
 //! # The envelope
@@ -35,12 +36,16 @@ mod envelope;
 mod identity;
 #[cfg(feature = "snapshot")]
 pub(crate) mod snapshot;
+#[cfg(feature = "redis")]
+pub(crate) mod text_key;
 
 use std::error::Error;
 use std::sync::Arc;
 
+#[cfg(any(feature = "disk", feature = "snapshot"))]
 use serde::Serialize;
 
+#[cfg(any(feature = "disk", feature = "snapshot"))]
 use crate::error::{BackendError, BackendErrorKind};
 
 #[cfg(all(test, feature = "redis"))]
@@ -227,7 +232,9 @@ pub(crate) fn codec_for<V: 'static>(chosen: &Arc<dyn Codec>) -> Arc<dyn Codec> {
 }
 
 /// Appends the key encoding of `key` to `out`: postcard, whatever the value codec, so keys stay
-/// the same when the codec changes. `backend` names the backend in the error.
+/// the same when the codec changes. `backend` names the backend in the error. Redis writes keys
+/// as text where it can (`text_key.rs`).
+#[cfg(any(feature = "disk", feature = "snapshot"))]
 pub(crate) fn encode_key<T: Serialize + ?Sized>(
     key: &T,
     out: &mut Vec<u8>,
@@ -243,7 +250,7 @@ pub(crate) fn encode_key<T: Serialize + ?Sized>(
 }
 
 /// The key [`encode_key`] encoded as `bytes`, or `None` if they are not a `T`'s whole encoding.
-#[cfg(any(feature = "redis", feature = "snapshot"))]
+#[cfg(feature = "snapshot")]
 pub(crate) fn decode_key<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     match postcard::take_from_bytes(bytes) {
         Ok((key, [])) => Some(key),

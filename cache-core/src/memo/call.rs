@@ -1,26 +1,26 @@
-//! The call path a memoized function expands to: [`enter`] the cache, then [`finish`] the call
-//! (async: [`enter_async`], [`finish_async`]). Names and signatures change without notice.
+//! The call path a memoized function expands to: [`Memo::enter`] the cache, then [`finish_memoized`] the call
+//! (async: [`Memo::enter_async`], [`finish_memoized_async`]). Names and signatures change without notice.
 //!
-//! [`enter`] looks the key up by its borrowed form (a hit allocates nothing) and, on a miss, builds
+//! [`Memo::enter`] looks the key up by its borrowed form (a hit allocates nothing) and, on a miss, builds
 //! the owned key, so the generated code never handles it. The owned key has to exist before the
 //! body closure is made, because the closure moves the arguments the lookup borrows: hence two
-//! calls rather than one. [`finish`] returns a hit, or runs the body as the key's single flight (or
+//! calls rather than one. [`finish_memoized`] returns a hit, or runs the body as the key's single flight (or
 //! per caller, with `sync = false`). Both fail open: a cache that cannot be built or a backend that
 //! fails leaves the function running its body. The one thing that does not fail open is a body
 //! asking for its own key (recursion on the same arguments): running the body again would recurse
 //! forever, so it panics with a message naming the cache, which is named after the function.
 //!
-//! Nothing here is generic over the body: [`finish`] takes it as `&mut dyn` [`Body`], so the call
+//! Nothing here is generic over the body: [`finish_memoized`] takes it as `&mut dyn` [`Body`], so the call
 //! path is compiled once per key, value and backend types rather than once per memoized function
 //! (that was most of what a memoized function cost to compile; a miss pays for the body anyway). Async bodies stay generic: a `dyn Future` would have to be
 //! `Send` to keep the function's future `Send`.
 //!
-//! With `refresh`, [`enter`] answers [`Entry::Stale`] for a hit old enough to reload; the
+//! With `refresh`, [`Memo::enter`] answers [`Entry::Stale`] for a hit old enough to reload; the
 //! generated code hands it to [`refresh_stale`] with a reload closure built from the owned key, so
 //! the plain hit path builds nothing.
 //!
 //! A function's `unless` and per-entry TTL travel as [`Rules`], applied by wrapping its result in
-//! a [`RuledResult`]. A companion's forced refresh and uncached call reach [`enter`] as a
+//! a [`RuledResult`]. A companion's forced refresh and uncached call reach [`Memo::enter`] as a
 //! thread-local [directive](super::directive) and come out as [`Entry::Reload`] and
 //! [`Entry::Bypass`].
 
@@ -38,8 +38,8 @@ use crate::key::Lookup;
 /// The type a function returning `R` caches under policy `P`.
 pub type Value<R, P> = <R as Cacheable<P>>::Value;
 
-/// Where a call stands after [`enter`].
-pub enum Entry<'m, R, K, V, B: Backend<K, V>> {
+/// Where a call stands after [`Memo::enter`].
+pub enum Entry<'m, R, K, V, B> {
     /// A cached value.
     Hit(V),
     /// A cached value older than the `refresh` age, with no reload of it running, and its owned
@@ -57,43 +57,41 @@ pub enum Entry<'m, R, K, V, B: Backend<K, V>> {
     Bypass,
 }
 
-/// Looks `key` up for a memoized function; `None` (a false `condition`) skips the cache.
-#[inline(always)]
-pub fn enter<'m, R, K, V, B, Q>(memo: &'m Memo<K, V, B>, key: Option<&Q>) -> Entry<'m, R, K, V, B>
-where
-    K: CacheKey,
-    V: CacheValue,
-    B: Backend<K, V>,
-    Q: ?Sized + Lookup<K>,
-{
-    let (Ok(cache), Some(key)) = (memo.cache(), key) else {
-        return Entry::Bypass;
-    };
-    if let Some(directive) = directive::take(|| memo.target()) {
-        return directed(cache, key, directive);
+/// The lookup of a memoized call: associated functions of [`Memo`] rather than free ones, so
+/// that a key or value type without the bounds is reported as "required by a bound in
+/// `Memo::enter`", a public type, and the expansion calls them as `Memo::enter(&MEMO, ..)`.
+impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Memo<K, V, B> {
+    /// Looks `key` up for a memoized function; `None` (a false `condition`) skips the cache.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn enter<'m, R, Q>(memo: &'m Self, key: Option<&Q>) -> Entry<'m, R, K, V, B>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        let (Ok(cache), Some(key)) = (memo.cache(), key) else {
+            return Entry::Bypass;
+        };
+        if let Some(directive) = directive::take(|| memo.target()) {
+            return directed(cache, key, directive);
+        }
+        entered(cache, key, cache.probe(key))
     }
-    entered(cache, key, cache.probe(key))
-}
 
-/// Async form of [`enter`].
-pub async fn enter_async<'m, R, K, V, B, Q>(
-    memo: &'m Memo<K, V, B>,
-    key: Option<&Q>,
-) -> Entry<'m, R, K, V, B>
-where
-    K: CacheKey,
-    V: CacheValue,
-    B: Backend<K, V>,
-    Q: ?Sized + Lookup<K> + Sync,
-{
-    let (Ok(cache), Some(key)) = (memo.cache(), key) else {
-        return Entry::Bypass;
-    };
-    if let Some(directive) = directive::take(|| memo.target()) {
-        return directed(cache, key, directive);
+    /// Async form of [`enter`](Self::enter).
+    #[doc(hidden)]
+    pub async fn enter_async<'m, R, Q>(memo: &'m Self, key: Option<&Q>) -> Entry<'m, R, K, V, B>
+    where
+        Q: ?Sized + Lookup<K> + Sync,
+    {
+        let (Ok(cache), Some(key)) = (memo.cache(), key) else {
+            return Entry::Bypass;
+        };
+        if let Some(directive) = directive::take(|| memo.target()) {
+            return directed(cache, key, directive);
+        }
+        let probed = cache.probe_async(key).await;
+        entered(cache, key, probed)
     }
-    let probed = cache.probe_async(key).await;
-    entered(cache, key, probed)
 }
 
 #[inline(always)]
@@ -159,10 +157,10 @@ fn fail_open<F>(not_run: NotRun<F>) -> F {
     not_run.loader
 }
 
-/// Ends a memoized call after [`enter`]: a hit's value, or `body`'s result, stored as the policy
+/// Ends a memoized call after [`Memo::enter`]: a hit's value, or `body`'s result, stored as the policy
 /// `P` and the function's `rules` allow.
 #[inline(always)]
-pub fn finish<P, R, K, V, B, X>(
+pub fn finish_memoized<P, R, K, V, B, X>(
     entry: Entry<'_, R, K, V, B>,
     policy: P,
     rules: &X,
@@ -183,7 +181,7 @@ where
     }
 }
 
-/// [`finish`] after anything but a hit.
+/// [`finish_memoized`] after anything but a hit.
 #[inline(never)]
 fn miss<P, R, K, V, B, X>(
     entry: Entry<'_, R, K, V, B>,
@@ -211,8 +209,8 @@ where
     }
 }
 
-/// Async form of [`finish`].
-pub async fn finish_async<P, R, K, V, B, X>(
+/// Async form of [`finish_memoized`].
+pub async fn finish_memoized_async<P, R, K, V, B, X>(
     entry: Entry<'_, R, K, V, B>,
     _: P,
     rules: &X,
@@ -241,7 +239,7 @@ where
     }
 }
 
-/// After [`enter`], for a function with `refresh`: a stale entry starts one
+/// After [`Memo::enter`], for a function with `refresh`: a stale entry starts one
 /// background reload of its key with `reload` (the body, called with the owned key) and becomes a
 /// hit. Nothing starts if a load of the key is already running.
 pub fn refresh_stale<'m, P, R, K, V, B>(

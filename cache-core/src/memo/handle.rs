@@ -39,14 +39,14 @@ type Built<K, V, B> = Result<Cache<K, V, B>, CacheError>;
 /// assert!(SQUARES.is_empty());
 /// # Ok::<(), memokit_core::CacheError>(())
 /// ```
-pub struct Memo<K: 'static, V: 'static, B: Backend<K, V> = MemoryBackend<K, V>> {
+pub struct Memo<K: 'static, V: 'static, B: 'static = MemoryBackend<K, V>> {
     id: &'static str,
     init: Init<K, V, B>,
     shared: OnceLock<&'static Built<K, V, B>>,
 }
 
 /// How a memo's cache is built on first use.
-enum Init<K, V, B: Backend<K, V>> {
+enum Init<K, V, B> {
     /// `Cache::builder(<the id up to its first '@'>).build()`: a function without options needs
     /// no code of its own.
     Site,
@@ -66,15 +66,15 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Init<K, V, B> {
     }
 }
 
-impl<K, V, B: Backend<K, V>> Clone for Init<K, V, B> {
+impl<K, V, B> Clone for Init<K, V, B> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<K, V, B: Backend<K, V>> Copy for Init<K, V, B> {}
+impl<K, V, B> Copy for Init<K, V, B> {}
 
-impl<K: 'static, V: 'static, B: Backend<K, V>> Memo<K, V, B> {
+impl<K: 'static, V: 'static, B: 'static> Memo<K, V, B> {
     /// A memo whose cache `init` builds on first use. Memos created with the same `id` (and the
     /// same types) share one cache; give every other memo an id of its own.
     pub const fn new(id: &'static str, init: fn() -> Built<K, V, B>) -> Self {
@@ -122,12 +122,12 @@ impl<K: 'static, V: 'static, B: Backend<K, V>> Memo<K, V, B> {
 /// assert_eq!(SQUARES.cache().unwrap().get(&4)?, Some(16));
 /// # Ok::<(), memokit_core::CacheError>(())
 /// ```
-pub struct Companion<K: 'static, V: 'static, B: Backend<K, V> = MemoryBackend<K, V>> {
+pub struct Companion<K: 'static, V: 'static, B = MemoryBackend<K, V>> {
     id: &'static str,
     init: Init<K, V, B>,
 }
 
-impl<K: 'static, V: 'static, B: Backend<K, V>> Companion<K, V, B> {
+impl<K: 'static, V: 'static, B> Companion<K, V, B> {
     /// The companion of the memos created with `id` and `init` (see [`Memo::new`]).
     pub const fn new(id: &'static str, init: fn() -> Built<K, V, B>) -> Self {
         Self {
@@ -168,13 +168,13 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Deref for Companion<K, V, B> 
     }
 }
 
-impl<K, V, B: Backend<K, V>> Clone for Companion<K, V, B> {
+impl<K, V, B> Clone for Companion<K, V, B> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<K, V, B: Backend<K, V>> Copy for Companion<K, V, B> {}
+impl<K, V, B> Copy for Companion<K, V, B> {}
 
 impl<K, V, B: Backend<K, V>> fmt::Debug for Companion<K, V, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -7,7 +7,7 @@
 //! | `directive.rs` | per-call directives: "skip the cache", "reload this key now" |
 //! | `companion.rs` | the companion handle's operations |
 //! | `rules.rs` | a function's own rules for storing a result (`unless`, per-entry TTL) |
-//! | `call.rs` | the call path: enter, finish (load on a miss), refresh a stale hit |
+//! | `call.rs` | the call path: Memo::enter, finish_memoized (load on a miss), refresh a stale hit |
 //! | `batch.rs` | the call path of `#[cached(batch)]`: many ids, one body run for the missing |
 //!
 //! # Design: one static, a companion linked by id
@@ -36,7 +36,7 @@ mod rules;
 
 pub use batch::{BatchResult, batch, batch_async};
 pub use call::{
-    Body, Value, enter, enter_async, finish, finish_async, refresh_stale, refresh_stale_async,
+    Body, Value, finish_memoized, finish_memoized_async, refresh_stale, refresh_stale_async,
 };
 pub use handle::{Companion, Memo};
 pub use rules::{FnRules, NoRules, no_ttl, no_unless};

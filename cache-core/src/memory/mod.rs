@@ -97,7 +97,8 @@ use shim::AtomicU64;
 use soonest::Soonest;
 
 use crate::backend::{
-    Backend, BackendStats, Compute, Computed, Cursor, Found, Iterate, Transaction, Ttl, Write,
+    Backend, BackendStats, Compute, Computed, Cursor, Found, InfallibleBackend, Iterate,
+    Transaction, Ttl, Write,
 };
 use crate::clock::{self, Timestamp, duration_nanos};
 use crate::config::Config;
@@ -766,6 +767,14 @@ where
         }
         stats
     }
+}
+
+/// Every operation answers from this process's memory: none returns an error.
+impl<K, V> InfallibleBackend<K, V> for MemoryBackend<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
 }
 
 /// One step per shard, each a copy of that shard's live entries taken under its read lock:

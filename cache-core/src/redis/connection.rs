@@ -11,6 +11,25 @@
 //! on the runtime that creates it and dies with that runtime. A cache usually lives in a `static`
 //! that outlives runtimes (each `#[tokio::test]` has its own), so connections are kept per runtime
 //! id, a few at most; the oldest is dropped when a new runtime shows up.
+//!
+//! # Why the sync pool is not `r2d2`
+//!
+//! The `redis` crate offers `r2d2` (feature `r2d2`), the kept sync pool, and it was weighed
+//! against the dozen lines here (`on_pooled`: pop an idle connection, or open one; push it back
+//! unless it broke). It loses on what this backend promises, not on speed:
+//!
+//! * r2d2 runs its own thread pool (`scheduled-thread-pool`, 3 threads per pool by default) to
+//!   open and reap connections: threads behind the user's back, which memokit does not start;
+//! * its `connection_timeout` bounds the wait for a pooled connection, separately from the
+//!   socket's timeouts, while here one deadline ([`RedisOptions::timeout`]) covers connecting,
+//!   TLS, AUTH and every reply of the operation, which [`Blocking`] spends as it goes;
+//! * a connection whose reply may still be in flight (after an I/O error or a timeout) must never
+//!   be reused; r2d2 would need a `has_broken` test per checkout for what is known at the error;
+//! * it adds `r2d2` and `scheduled-thread-pool` to every `redis` build.
+//!
+//! The hand-written pool has no thread, no lock held across I/O, and a size bound
+//! ([`RedisOptions::pool_size`]) on idle connections only: a burst opens what it needs and keeps
+//! at most that many afterwards.
 
 use std::future::Future;
 use std::sync::Arc;

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 
 use crate::backend::{Cursor, Iterate};
 use crate::clock::{self, Timestamp};
-use crate::codec::decode_key;
+use crate::codec::text_key;
 use crate::error::BackendError;
 
 use super::backend::RedisBackend;
@@ -38,7 +38,7 @@ impl RedisBackend {
             .envelope()
             .unseal::<V>(self.identity::<K, V>(), bytes, now)
             .ok()??;
-        let key = decode_key(key.strip_prefix(self.space.base())?)?;
+        let key = text_key::decode(key.strip_prefix(self.space.base())?)?;
         Some((key, found.value))
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! <prefix>:<length of the cache name>:<cache name>:<namespace>:<key bytes>
-//! memokit:10:app::users:global:\x03ada\x03
+//! memokit:10:app::users:global:ada:3
 //! ```
 //!
 //! The mapping from (prefix, cache name, namespace, key) to a Redis key is injective for every
@@ -16,12 +16,13 @@
 //! * the namespace is `global`, or `sb<id>-<pid>` inside a test sandbox: no `:` either (sandbox
 //!   ids count up per process, and the process id keeps two test processes sharing one server
 //!   apart);
-//! * the key bytes are [`encode_key`]'s postcard encoding, a pure function of the key's value, so
-//!   every process and every build computes the same Redis key for the same cache key. Two key
-//!   *types* may encode alike (`0u8` and `false`); the envelope's type identity tells their
-//!   values apart.
+//! * the key bytes are [`text_key`](crate::codec::text_key)'s encoding, a pure function of the
+//!   key's value, so every process and every build computes the same Redis key for the same cache
+//!   key: text for integers, strings and tuples of them (`42`, `ada`, `ada:3`), `0x00` and
+//!   postcard for other keys, injective either way (that module says why). Two key *types* may
+//!   encode alike (`42u8` and `42u64`); the envelope's type identity tells their values apart.
 //!
-//! Names stay readable in `redis-cli`: nothing is escaped. A `{...}` in a cache name or prefix is
+//! Names and common keys stay readable in `redis-cli`: names are not escaped. A `{...}` in a cache name or prefix is
 //! a Redis Cluster hash tag, like anywhere else in a key: the cache's keys then share one slot.
 //! Clearing a view matches its base with `SCAN ... MATCH <base>*`, with the glob characters
 //! `* ? [ ] \` of the base escaped, so a cache named `a*` does not clear `ab`.
@@ -30,9 +31,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::codec::encode_key;
+use crate::codec::text_key;
 use crate::context::Namespace;
-use crate::error::BackendError;
+use crate::error::{BackendError, BackendErrorKind};
 
 use super::KIND;
 
@@ -75,7 +76,7 @@ impl KeySpace {
     pub(crate) fn key<T: Serialize + ?Sized>(&self, key: &T) -> Result<Vec<u8>, BackendError> {
         let mut out = Vec::with_capacity(self.base.len() + 16);
         out.extend_from_slice(&self.base);
-        encode_key(key, &mut out, KIND)?;
+        append_key(key, &mut out)?;
         Ok(out)
     }
 
@@ -92,7 +93,7 @@ impl KeySpace {
         let mut out = Vec::with_capacity(view.len() + 24);
         out.extend_from_slice(view);
         out.extend_from_slice(b".lease:");
-        encode_key(key, &mut out, KIND)?;
+        append_key(key, &mut out)?;
         Ok(out)
     }
 
@@ -110,21 +111,36 @@ impl KeySpace {
     }
 }
 
+/// Appends `key`'s bytes ([`text_key`]'s encoding) to `out`.
+fn append_key<T: Serialize + ?Sized>(key: &T, out: &mut Vec<u8>) -> Result<(), BackendError> {
+    text_key::encode(key, out).map_err(|e| {
+        BackendError::new(
+            KIND,
+            BackendErrorKind::Codec,
+            format_args!("cannot encode the key: {e}"),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
     #[test]
-    fn keys_are_prefix_named_cache_namespace_and_postcard_bytes() {
+    fn keys_are_prefix_named_cache_namespace_and_key_text() {
         let space = KeySpace::new("memokit", "app::users", Namespace::GLOBAL);
         assert_eq!(
             space.key(&("ada", 3u32)).unwrap(),
-            b"memokit:10:app::users:global:\x03ada\x03"
+            b"memokit:10:app::users:global:ada:3"
         );
         assert_eq!(
             space.key(&300u64).unwrap(),
-            b"memokit:10:app::users:global:\xac\x02"
+            b"memokit:10:app::users:global:300"
+        );
+        assert_eq!(
+            space.key(&Some(3u8)).unwrap(),
+            b"memokit:10:app::users:global:\x00\x01\x03"
         );
         let unicode = KeySpace::new("p", "caché", Namespace::GLOBAL);
         assert_eq!(unicode.base(), "p:6:caché:global:".as_bytes());
@@ -159,11 +175,11 @@ mod tests {
 
     #[test]
     fn a_name_ending_where_another_begins_cannot_forge_its_keys() {
-        // Without the length, `coll` + key `lobal:...` and `coll:global` + key `...` were one key.
+        // Without the length, `coll` + key `global:x` and `coll:global` + key `x` were one key.
         let short = KeySpace::new("memokit", "coll", Namespace::GLOBAL);
         let long = KeySpace::new("memokit", "coll:global", Namespace::GLOBAL);
         let inner = "x".repeat(96);
-        let forged = format!("lobal:{}{inner}", char::from(96u8));
+        let forged = format!("global:{inner}");
         assert_ne!(short.key(&forged).unwrap(), long.key(&inner).unwrap());
         assert!(!long.base().starts_with(short.base()));
         assert!(!matches(&short.pattern(), long.base()));

@@ -40,12 +40,14 @@
 //!   itself when Redis does. Memoized functions fail open (their body runs); cache modules and
 //!   [`Cache`](crate::Cache) methods return the error.
 //! * **Keys** are `<prefix>:<cache name length>:<cache name>:<namespace>:<key bytes>`, e.g.
-//!   `memokit:10:app::users:global:\x03ada\x03` ([`RedisBackend::redis_key`]; the `keys` file has
+//!   `memokit:10:app::users:global:ada:3` ([`RedisBackend::redis_key`]; the `keys` file has
 //!   the layout and why it is injective): the length makes a cache name's end unforgeable, so no
 //!   two caches share a key or clear each other's, whatever their names, and the prefix may not
-//!   contain `:`. The key bytes are the key's [postcard](https://docs.rs/postcard) encoding, which
-//!   depends only on the key's value and serde shape, so every process and every build agrees (a
-//!   randomly seeded hash would not). The namespace is `global`, or `sb<id>-<pid>` inside a test
+//!   contain `:`. The key is text for integers, strings and tuples of them, readable in
+//!   `redis-cli` (`42`, `ada`, `ada:3`), and a `0x00` byte then the
+//!   [postcard](https://docs.rs/postcard) encoding otherwise; either depends only on the key's
+//!   value and serde shape, so every process and every build agrees (a randomly seeded hash
+//!   would not). The namespace is `global`, or `sb<id>-<pid>` inside a test
 //!   sandbox: sandbox ids count up per process, and the process id keeps two test processes
 //!   sharing one server apart.
 //! * **Values** go through a [`Codec`] ([`Postcard`] by default) inside a 28-byte envelope (in

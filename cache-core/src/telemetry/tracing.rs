@@ -14,6 +14,9 @@
 //! | load, refresh finished | [`names::LOAD`], [`names::REFRESH`] | DEBUG | + `outcome`, `duration` |
 //! | backend error | [`names::ERROR`] | WARN | + `kind`, `error` |
 //!
+//! The `namespace` field reads as [`Namespace`] displays: `global` outside any sandbox, `sb<id>` in
+//! one.
+//!
 //! Every span and event has the target [`names::TRACING_TARGET`] (`memokit`), so
 //! `RUST_LOG=memokit=debug` shows misses and loads. The load span is entered for the whole run of
 //! the body (on every poll, for an async body), so whatever the body logs, and how long it takes,
@@ -57,7 +60,7 @@ fn load_span(source: Source<'_>, namespace: Namespace, refresh: bool) -> tracing
                 $name,
                 cache = source.cache,
                 backend = source.backend,
-                namespace = namespace.id(),
+                namespace = %namespace,
                 outcome = tracing::field::Empty,
             )
         };
@@ -78,7 +81,7 @@ macro_rules! forward_event {
             $level,
             cache = $event.cache,
             backend = $event.backend,
-            namespace = $event.namespace.id()
+            namespace = %$event.namespace
             $(, $($extra)+)?
         )
     };

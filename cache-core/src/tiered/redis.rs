@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use crate::backend::{Found, Ttl};
 use crate::bounds::{CacheKey, CacheValue};
 use crate::clock::{self, Timestamp};
-use crate::codec::decode_key;
+use crate::codec::text_key;
 use crate::error::{BackendError, BackendErrorKind};
 use crate::key::Lookup;
 use crate::redis::RedisBackend;
@@ -263,7 +263,7 @@ where
         return;
     };
     let (tag, bytes) = key.split_at(base.len() + colon + 1);
-    if let Some(key) = decode_key::<K>(bytes) {
+    if let Some(key) = text_key::decode::<K>(bytes) {
         coherence.heard(tag, &key);
     }
 }

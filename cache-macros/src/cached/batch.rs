@@ -19,6 +19,7 @@ use super::expand::{companion, memo_init};
 use super::signature::{check_generic, check_owned, check_signature};
 use crate::diag::Diagnostics;
 use crate::options::BackendArg;
+use crate::paths::respan;
 
 /// How the ids are passed.
 enum Ids {
@@ -152,17 +153,6 @@ fn map_value(ty: &Type) -> Option<Type> {
         ("HashMap" | "BTreeMap", [_, value, ..]) => Some((*value).clone()),
         _ => None,
     }
-}
-
-/// `tokens` with every span set to `span`.
-fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut tree| {
-            tree.set_span(span);
-            tree
-        })
-        .collect()
 }
 
 /// `(shape, Id)` of `&[Id]` or `Vec<Id>`.

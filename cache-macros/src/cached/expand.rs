@@ -1,5 +1,5 @@
 //! Expanding a validated `#[cached]` function: a static [`Memo`](memokit::Memo) inside the body,
-//! two calls into the runtime around the body (`enter`, then `finish`), and a companion constant
+//! two calls into the runtime around the body (`Memo::enter`, then `finish_memoized`), and a companion constant
 //! beside the function.
 //!
 //! The static lives inside the body so the body never has to name an item beside it: the same
@@ -19,6 +19,7 @@ use syn::{FnArg, ItemFn, PatType, Signature, Type};
 use super::args::{Args, CompanionArg};
 use super::signature::{Analysis, Key, Policy};
 use crate::options::{BackendArg, DurationArg};
+use crate::paths::respan;
 
 /// The companion's name under the documented scheme: `fetch_user` -> `FETCH_USER_MEMO`.
 pub(crate) fn companion_name(fn_name: &str) -> String {
@@ -60,7 +61,7 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         Policy::OkOnly => quote!(#private::OkOnly),
         Policy::SomeOnly => quote!(#private::SomeOnly),
     };
-    // The policy as a type, and as the value `finish` infers it from.
+    // The policy as a type, and as the value `finish_memoized` infers it from.
     let (policy, policy_value) = if analysis.flagged {
         (
             quote!(#private::Flagged<#rule>),
@@ -78,7 +79,16 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
     let backend_ty =
         BackendArg::explicit_type(args.common.backend.as_ref(), &private, &key_ty, &value_ty);
     let backend_ty = backend_ty.map(|b| quote!(, #b));
-    let memo_ty = quote!(#private::Memo<#key_ty, #value_ty #backend_ty>);
+    // A key that is not `Hash + Eq`, a value that is not `Clone`: every bound the generated code
+    // asks for is spanned on the function's name, so that each mistake is reported once there (the
+    // compiler drops a repeated error at one span) rather than once per use, on the attribute.
+    // The span is the name's location with the expansion's hygiene: the compiler then takes it for
+    // generated code and offers no fix written into the signature (such as `fn &name`).
+    let sig_span = proc_macro2::Span::call_site().located_at(ident.span());
+    let memo_ty = respan(
+        quote!(#private::Memo<#key_ty, #value_ty #backend_ty>),
+        sig_span,
+    );
 
     let rules = if args.unless.is_none() && args.ttl_from.is_none() {
         quote!(&#private::NoRules)
@@ -96,15 +106,15 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
     let is_async = sig.asyncness.is_some();
     let (enter, finish, body, wait) = if is_async {
         (
-            quote!(enter_async),
-            quote!(finish_async),
-            quote!(async move #block),
+            quote!(Memo::enter_async),
+            quote!(finish_memoized_async),
+            async_body(ret, &block.stmts),
             quote!(.await),
         )
     } else {
         (
-            quote!(enter),
-            quote!(finish),
+            quote!(Memo::enter),
+            quote!(finish_memoized),
             quote!(&mut ::core::option::Option::Some(move || -> #ret #block)),
             quote!(),
         )
@@ -118,13 +128,24 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         Key::Parts(_) => {
             // `then_some` rather than `if`: the lookup may be a temporary (`&KeyRef(..)`), which
             // must live to the end of the statement.
+            // The lookup is generated (the arguments, borrowed), so it takes the span too; a
+            // `condition` is the user's expression and keeps its own.
+            let lookup = respan(lookup.clone(), sig_span);
             let lookup = match &args.condition {
-                Some(cond) => quote!(::core::primitive::bool::then_some(#cond, #lookup)),
-                None => quote!(::core::option::Option::Some(#lookup)),
+                Some(cond) => {
+                    let then_some = respan(quote!(::core::primitive::bool::then_some), sig_span);
+                    quote!(#then_some(#cond, #lookup))
+                }
+                None => respan(quote!(::core::option::Option::Some(#lookup)), sig_span),
             };
-            quote!(let __memokit_entry = #private::#enter(&__MEMOKIT_MEMO, #lookup)#wait;)
+            let enter = respan(quote!(#private::#enter), sig_span);
+            let memo = respan(quote!(&__MEMOKIT_MEMO), sig_span);
+            let call = parens(quote!(#memo, #lookup), sig_span);
+            quote!(let __memokit_entry = #enter #call #wait;)
         }
         Key::Typed { expr, .. } => {
+            let enter = respan(quote!(#private::#enter), sig_span);
+            let call = respan(quote!((&__MEMOKIT_MEMO, __memokit_key.as_ref())), sig_span);
             // A typed `let`, so a mismatch reads "expected `K`" on the user's expression.
             let key = quote!({ let __memokit_key: #key_ty = #expr; __memokit_key });
             let key = match &args.condition {
@@ -135,7 +156,7 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
             };
             quote! {
                 let __memokit_key: ::core::option::Option<#key_ty> = #key;
-                let __memokit_entry = #private::#enter(&__MEMOKIT_MEMO, __memokit_key.as_ref())#wait;
+                let __memokit_entry = #enter #call #wait;
             }
         }
     };
@@ -156,9 +177,16 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         } else {
             quote!(refresh_stale)
         };
-        quote!(let __memokit_entry = #private::#refresh(__memokit_entry, #policy_value, #reload)#wait;)
+        let refresh = respan(quote!(#private::#refresh), sig_span);
+        quote!(let __memokit_entry = #refresh(__memokit_entry, #policy_value, #reload)#wait;)
     });
 
+    let finish = respan(quote!(#private::#finish), sig_span);
+    // The generated arguments take the span too; the rules (the user's `unless` and `ttl_from`
+    // closures) and the body keep theirs.
+    let head = respan(quote!(__memokit_entry, #policy_value,), sig_span);
+    let flight = respan(quote!(#flight,), sig_span);
+    let finish_args = parens(quote!(#head #rules, #flight #body), sig_span);
     let companion = companion(
         &func,
         &args,
@@ -172,12 +200,46 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
 
         #(#attrs)*
         #vis #sig {
+            // Spanned on the user's name, so clippy takes the type as theirs.
+            #[allow(clippy::type_complexity)]
             static __MEMOKIT_MEMO: #memo_ty = #private::Memo::#init;
             #entry
             #stale
-            #private::#finish(__memokit_entry, #policy_value, #rules, #flight, #body)#wait
+            #finish #finish_args #wait
         }
     }
+}
+
+/// `( tokens )`, the parentheses at `span`: a call's obligations are reported on the span of the
+/// whole call, which its parentheses end.
+fn parens(tokens: TokenStream, span: proc_macro2::Span) -> proc_macro2::Group {
+    let mut group = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, tokens);
+    group.set_span(span);
+    group
+}
+
+/// An async body as the future `finish_memoized_async` awaits: its statements in an `async move` block
+/// whose output is pinned to the return type, as tracing-attributes does, so that a body of the
+/// wrong type reads "expected `R`" on its own tail, once. The statements are inlined rather than
+/// the body kept as a block: a block as the tail would draw `unused_braces` in the user's code.
+fn async_body(ret: &Type, stmts: &[syn::Stmt]) -> TokenStream {
+    let fake = quote_spanned! {ret.span()=>
+        #[allow(
+            unknown_lints,
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::let_with_type_underscore,
+            clippy::needless_return,
+            clippy::unreachable
+        )]
+        if false {
+            let __memokit_fake_return: #ret = loop {};
+            return __memokit_fake_return;
+        }
+    };
+    quote!(async move { #fake #(#stmts)* })
 }
 
 /// The companion constant beside the function (none with `companion = false`), of type
@@ -201,9 +263,12 @@ pub(super) fn companion(
     );
     let init = memo_init(func, args, private, fn_name);
     let vis = &func.vis;
+    // On the function's name, as the bounds of the function's own cache are (see `expand`).
+    let companion_ty = respan(quote!(#private::Companion<#types>), ident.span());
     Some(quote! {
         #[doc = #doc]
-        #vis const #companion: #private::Companion<#types> = #private::Companion::#init;
+        #[allow(clippy::type_complexity)]
+        #vis const #companion: #companion_ty = #private::Companion::#init;
     })
 }
 

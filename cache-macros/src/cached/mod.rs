@@ -97,8 +97,8 @@ mod tests {
         let text = out.to_string();
         assert!(!text.contains("compile_error"), "{text}");
         assert_eq!(text.matches("static").count(), 1, "{text}");
-        assert_eq!(text.matches(":: enter (").count(), 1);
-        assert_eq!(text.matches(":: finish (").count(), 1);
+        assert_eq!(text.matches("Memo :: enter (").count(), 1);
+        assert_eq!(text.matches(":: finish_memoized (").count(), 1);
         assert!(text.contains("const F_MEMO"));
         assert!(!text.contains("::<"), "no turbofish: {text}");
         let tokens = count_tokens(out);

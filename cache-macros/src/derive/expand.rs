@@ -2,12 +2,13 @@
 //! `LazyLock` that builds the cache (or keeps the configuration error) on first use. Each function is one call into the
 //! runtime's [`Cache`](memokit::Cache); the expansion only wires names and types together.
 
-use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::validate::Module;
 use crate::options::{BackendArg, DurationArg};
+use crate::paths::respan;
 
 /// The module's functions. With `fallback`, `cache()` is left unimplemented: it is emitted beside
 /// compile errors only, so the user's calls still resolve while the real mistake is fixed.
@@ -417,20 +418,4 @@ fn build(
         #ttl #tti #capacity #weigher #sandbox #version #flight #disk #local_ttl #warmer #warm_wait
         #built
     }
-}
-
-/// `tokens` with every span set to `span`, so an error about the whole type points there.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut tree| {
-            if let TokenTree::Group(group) = &tree {
-                let mut inner = Group::new(group.delimiter(), respan(group.stream(), span));
-                inner.set_span(span);
-                tree = TokenTree::Group(inner);
-            }
-            tree.set_span(span);
-            tree
-        })
-        .collect()
 }
