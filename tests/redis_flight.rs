@@ -210,10 +210,10 @@ fn a_killed_holder_is_taken_over_within_the_lease() {
     let mut holder = Killed(child(TEST, "holder", &server, &dir));
     until("the holder's body to start", || runs(&dir) == 1);
 
-    // Past one lease period, the lease is still there: the holder renews it. (`A` is the
-    // postcard encoding of the key 65: one byte.)
+    // Past one lease period, the lease is still there: the holder renews it. (`65` is the key
+    // 65 as Redis keys write integers.)
     std::thread::sleep(Duration::from_millis(1_500));
-    let left = server.command("PTTL memokit:12:flight::slow:global.lease:A");
+    let left = server.command("PTTL memokit:12:flight::slow:global.lease:65");
     let left: i64 = left.trim().trim_start_matches(':').parse().unwrap();
     assert!(left > 0, "the holder's lease was renewed, {left} ms left");
 

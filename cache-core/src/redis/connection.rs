@@ -357,6 +357,13 @@ impl Connector {
         &self,
         channel: &[u8],
     ) -> Result<Option<redis::aio::PubSub>, BackendError> {
+        #[cfg_attr(
+            not(feature = "redis-cluster"),
+            expect(
+                clippy::infallible_destructuring_match,
+                reason = "one variant without the feature"
+            )
+        )]
         let client = match &self.client {
             Client::Single(client, ..) => client,
             #[cfg(feature = "redis-cluster")]

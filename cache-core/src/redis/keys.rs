@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn lease_keys_sit_beside_the_view_never_inside_one() {
         let space = KeySpace::new("p", "c", Namespace::GLOBAL);
-        assert_eq!(space.lease_key(&7u8).unwrap(), b"p:1:c:global.lease:\x07");
+        assert_eq!(space.lease_key(&7u8).unwrap(), b"p:1:c:global.lease:7");
         let sandbox = KeySpace::new("p", "c", Namespace(3));
         let lease = sandbox.lease_key(&7u8).unwrap();
         assert!(lease.starts_with(format!("p:1:c:sb3-{}.lease:", std::process::id()).as_bytes()));
