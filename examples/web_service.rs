@@ -196,6 +196,8 @@ async fn smoke(addr: SocketAddr) -> Result<(), Box<dyn Error>> {
     expect("GET /products/5000 is 404", status == 404, &body)?;
     let (status, body) = fetch(addr, "/products/7/price/XYZ").await?;
     expect("an unknown currency is 400", status == 400, &body)?;
+    // The bridge's sampler publishes lookup counts every second: wait one tick.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     let (status, body) = fetch(addr, "/metrics").await?;
     expect(
         "GET /metrics counts the Redis hit",
