@@ -99,6 +99,24 @@ pub struct Tiered<K, V, B = crate::redis::RedisBackend> {
 }
 
 impl<K: CacheKey, V: CacheValue, B: SecondLayer<K, V>> Tiered<K, V, B> {
+    /// What the first layer has of `keys`, and the keys it lacks, for a batched read.
+    fn local_first<'q, Q: ?Sized + Lookup<K>>(
+        &self,
+        keys: &[&'q Q],
+    ) -> (Vec<Option<Found<V>>>, Vec<&'q Q>) {
+        let found: Vec<Option<Found<V>>> = keys
+            .iter()
+            .map(|k| self.local.get(*k).ok().flatten())
+            .collect();
+        let missing = keys
+            .iter()
+            .zip(&found)
+            .filter(|(_, f)| f.is_none())
+            .map(|(k, _)| *k)
+            .collect();
+        (found, missing)
+    }
+
     /// The first layer, this process's copies (its [`stats`](Backend::stats) are the first
     /// layer's own: entries copied, evicted, expired).
     pub fn local(&self) -> &MemoryBackend<K, V> {
@@ -298,16 +316,7 @@ where
         &self,
         keys: &[&Q],
     ) -> Result<Vec<Option<Found<V>>>, BackendError> {
-        let mut found: Vec<Option<Found<V>>> = keys
-            .iter()
-            .map(|k| self.local.get(*k).ok().flatten())
-            .collect();
-        let missing: Vec<&Q> = keys
-            .iter()
-            .zip(&found)
-            .filter(|(_, f)| f.is_none())
-            .map(|(k, _)| *k)
-            .collect();
+        let (mut found, missing) = self.local_first(keys);
         if missing.is_empty() {
             return Ok(found);
         }
@@ -444,16 +453,7 @@ where
         &self,
         keys: &[&Q],
     ) -> impl Future<Output = Result<Vec<Option<Found<V>>>, BackendError>> + Send {
-        let found: Vec<Option<Found<V>>> = keys
-            .iter()
-            .map(|k| self.local.get(*k).ok().flatten())
-            .collect();
-        let missing: Vec<&Q> = keys
-            .iter()
-            .zip(&found)
-            .filter(|(_, f)| f.is_none())
-            .map(|(k, _)| *k)
-            .collect();
+        let (found, missing) = self.local_first(keys);
         async move {
             let mut found = found;
             if missing.is_empty() {
