@@ -194,24 +194,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
                     if when_cached == WhenCached::Return
                         && let Some((leases, period)) = self.leases(scope)
                     {
-                        let look = || self.recheck(scope, scope.backend.get(&key));
-                        let failed = |e| self.backend_error(scope, e);
-                        return match distributed::turn(leases, &key, period, look, failed) {
-                            Turn::Found(v) => {
-                                leader.complete(Some(v.clone()));
-                                Ok(R::from_cached(v))
-                            }
-                            Turn::Lead(held) => {
-                                let led =
-                                    self.lead(scope, Some(leader), key, RunFor::Caller, loader);
-                                held.release();
-                                Ok(led)
-                            }
-                            Turn::WaitedOut => {
-                                Ok(self.lead(scope, Some(leader), key, RunFor::Caller, loader))
-                            }
-                            Turn::Failed(error) => Err(NotRun { error, loader }),
-                        };
+                        return self.lead_distributed(scope, leader, key, leases, period, loader);
                     }
                     if when_cached == WhenCached::Return {
                         match self.recheck(scope, scope.backend.get(&key)) {
@@ -257,32 +240,9 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
                     if when_cached == WhenCached::Return
                         && let Some((leases, period)) = self.leases(scope)
                     {
-                        let look =
-                            || async { self.recheck(scope, scope.backend.get_async(&key).await) };
-                        let failed = |e| self.backend_error(scope, e);
-                        let turn = distributed::turn_async(leases, &key, period, look, failed);
-                        return match turn.await {
-                            Turn::Found(v) => {
-                                leader.complete(Some(v.clone()));
-                                Ok(R::from_cached(v))
-                            }
-                            Turn::Lead(held) => {
-                                let led = self.lead_async(
-                                    scope,
-                                    Some(leader),
-                                    key,
-                                    RunFor::Caller,
-                                    loader,
-                                );
-                                let led = held.renew_while(period, led).await;
-                                held.release_async().await;
-                                Ok(led)
-                            }
-                            Turn::WaitedOut => Ok(self
-                                .lead_async(scope, Some(leader), key, RunFor::Caller, loader)
-                                .await),
-                            Turn::Failed(error) => Err(NotRun { error, loader }),
-                        };
+                        let led =
+                            self.lead_distributed_async(scope, leader, key, leases, period, loader);
+                        return led.await;
                     }
                     if when_cached == WhenCached::Return {
                         let found = scope.backend.get_async(&key).await;
@@ -309,6 +269,85 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
                 }
             }
         }
+    }
+
+    /// [`load`](Self::load)'s leader with [single flight across
+    /// processes](crate::CacheBuilder::distributed_flight): takes its turn at the key's lease,
+    /// then returns what another process stored or leads the load. Out of line: a cache without
+    /// leases never runs it, so its hit and miss paths carry none of it.
+    #[cold]
+    #[inline(never)]
+    fn lead_distributed<P, R, F>(
+        &self,
+        scope: &Scope<K, V, B>,
+        leader: Leader<K, V>,
+        key: K,
+        leases: &dyn Leases<K>,
+        period: Duration,
+        loader: F,
+    ) -> Result<R, NotRun<F>>
+    where
+        R: Cacheable<P, Value = V>,
+        F: FnOnce() -> R,
+    {
+        let look = || self.recheck(scope, scope.backend.get(&key));
+        let failed = |e| self.backend_error(scope, e);
+        match distributed::turn(leases, &key, period, look, failed) {
+            Turn::Found(v) => {
+                leader.complete(Some(v.clone()));
+                Ok(R::from_cached(v))
+            }
+            Turn::Lead(held) => {
+                let led = self.lead(scope, Some(leader), key, RunFor::Caller, loader);
+                held.release();
+                Ok(led)
+            }
+            Turn::WaitedOut => Ok(self.lead(scope, Some(leader), key, RunFor::Caller, loader)),
+            Turn::Failed(error) => Err(NotRun { error, loader }),
+        }
+    }
+
+    /// Async form of [`lead_distributed`](Self::lead_distributed). Its future is made here, out
+    /// of line, and boxed, so that neither [`load_async`](Self::load_async)'s future (the state
+    /// of every memoized async call) nor its poll's stack frame holds the lease protocol's state:
+    /// they hold one pointer, and the box is made only when the cache has leases.
+    #[cfg(any(feature = "tokio", feature = "redis"))]
+    #[cold]
+    #[inline(never)]
+    fn lead_distributed_async<'a, P, R, F>(
+        &'a self,
+        scope: &'a Scope<K, V, B>,
+        leader: Leader<K, V>,
+        key: K,
+        leases: &'a dyn Leases<K>,
+        period: Duration,
+        loader: F,
+    ) -> std::pin::Pin<Box<impl Future<Output = Result<R, NotRun<F>>> + 'a>>
+    where
+        R: Cacheable<P, Value = V> + 'a,
+        F: Future<Output = R> + 'a,
+        P: 'a,
+    {
+        Box::pin(async move {
+            let look = || async { self.recheck(scope, scope.backend.get_async(&key).await) };
+            let failed = |e| self.backend_error(scope, e);
+            match distributed::turn_async(leases, &key, period, look, failed).await {
+                Turn::Found(v) => {
+                    leader.complete(Some(v.clone()));
+                    Ok(R::from_cached(v))
+                }
+                Turn::Lead(held) => {
+                    let led = self.lead_async(scope, Some(leader), key, RunFor::Caller, loader);
+                    let led = held.renew_while(period, led).await;
+                    held.release_async().await;
+                    Ok(led)
+                }
+                Turn::WaitedOut => Ok(self
+                    .lead_async(scope, Some(leader), key, RunFor::Caller, loader)
+                    .await),
+                Turn::Failed(error) => Err(NotRun { error, loader }),
+            }
+        })
     }
 
     /// Runs `loader` (as `leader`'s loader when there is one), stores what is cacheable, and ends
