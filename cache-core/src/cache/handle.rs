@@ -151,6 +151,9 @@ impl<K, V, B: Backend<K, V>> Deref for OwnedScope<K, V, B> {
     }
 }
 
+/// What [`Cache::with_scope`] runs, as the cold path takes it.
+type ScopeFn<'f, K, V, B, R> = dyn Fn(&Scope<K, V, B>) -> Result<R, CacheError> + 'f;
+
 impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     /// The cache's name.
     pub fn name(&self) -> &str {
@@ -211,20 +214,31 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
 
     /// [`with_scope`](Self::with_scope) in a sandbox (or in a strict cache outside one); out of
     /// line, so that `f` is inlined into the global path only. A sandbox's scope is borrowed
-    /// from this thread's [`thread_scopes`] when it is there, which takes no lock and no `Arc`.
+    /// from this thread's [`thread_scopes`] when it is there, which takes no lock and no `Arc`;
+    /// `f` is called directly there only (the other way in is cold and takes it as `&dyn Fn`),
+    /// so a remembered sandbox's hit inlines it as the global one does.
     #[inline(never)]
     fn with_other_scope<R>(
         &self,
         ns: Namespace,
         f: impl Fn(&Scope<K, V, B>) -> Result<R, CacheError>,
     ) -> Result<R, CacheError> {
-        let mut done = None;
         if !ns.is_global() {
-            thread_scopes::with(self.inner.id, ns, |scope| done = Some(f(scope)));
+            let mut done = None;
+            if thread_scopes::with(self.inner.id, ns, |scope| done = Some(f(scope)))
+                && let Some(done) = done
+            {
+                return done;
+            }
         }
-        if let Some(done) = done {
-            return done;
-        }
+        self.with_shared_scope(&f)
+    }
+
+    /// [`with_other_scope`](Self::with_other_scope) when this thread does not remember the
+    /// scope: the shared map's (or the global one, for a strict cache outside a sandbox).
+    #[cold]
+    #[inline(never)]
+    fn with_shared_scope<R>(&self, f: &ScopeFn<'_, K, V, B, R>) -> Result<R, CacheError> {
         f(&*self.scope()?)
     }
 

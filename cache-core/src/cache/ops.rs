@@ -15,10 +15,13 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     /// The value under `key`, if there is a live one.
     #[inline]
     pub fn get<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<V>, CacheError> {
-        self.with_scope(|scope| {
-            let found = self.lookup_result(scope, scope.backend.get(key))?;
-            Ok(found.map(|f| f.value))
-        })
+        self.with_scope(
+            #[inline(always)]
+            |scope| {
+                let found = self.lookup_result(scope, scope.backend.get(key))?;
+                Ok(found.map(|f| f.value))
+            },
+        )
     }
 
     /// Stores `value` under `key` with the cache-wide TTL, replacing any previous value.

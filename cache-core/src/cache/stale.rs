@@ -45,10 +45,13 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     /// every failure already reported, so the caller only decides where the call goes.
     #[inline]
     pub(crate) fn probe<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Probed<V> {
-        self.with_scope(|scope| {
-            let found = self.lookup_result(scope, scope.backend.get(key));
-            Ok(self.probed(scope, key, found))
-        })
+        self.with_scope(
+            #[inline(always)]
+            |scope| {
+                let found = self.lookup_result(scope, scope.backend.get(key));
+                Ok(self.probed(scope, key, found))
+            },
+        )
         .unwrap_or(Probed::Unavailable)
     }
 
