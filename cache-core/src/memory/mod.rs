@@ -29,8 +29,12 @@
 //! but only if it wins a duel first (TinyLFU's): it must have been used more often lately than
 //! the main queue's next victim, by a count-min sketch (`sketch`) of misses and of the reads the
 //! main queue spends. So a loop or a scan over more keys than fit cannot flush the residents. A
-//! loser goes on probation, and one in sixteen is admitted anyway so that a working set that
-//! fits still moves in.
+//! loser goes on probation, and the odd one is admitted anyway so that a working set that fits,
+//! or one that has shifted, still moves in. How odd adapts, without a per-workload constant, to
+//! what the main queue's evictions teach (between 1 in 64 and 1 in 4): each eviction raises
+//! the chance, each evicted key that comes back lowers it twice as much, so a loop, whose
+//! victims all return, keeps its residents, and a shifted working set, whose old keys never
+//! return, gets in.
 //!
 //! # Expiry
 //!

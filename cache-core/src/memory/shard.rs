@@ -58,9 +58,18 @@ const SKETCH_COUNTERS_PER_ENTRY: usize = 4;
 /// tried).
 const SMALL_GHOST_PERCENT: usize = 150;
 const MAIN_GHOST_PERCENT: usize = 100;
-/// One in this many returning keys that lose the frequency duel is admitted to the main queue
-/// anyway (a power of two, so the draw's test compiles to a mask).
-const LUCKY_ONE_IN: u64 = 16;
+/// The chance that a returning key which loses the frequency duel is admitted to the main queue
+/// anyway, in 65,536ths: where it starts (1 in 16), its bounds (1 in 64 to 1 in 4), and its
+/// steps. Each eviction from the main queue raises it by `PASS_UP`, each return of a key the
+/// main queue evicted lowers it by `PASS_DOWN`: a shard whose victims come back (a loop over
+/// more keys than fit) guards its residents harder, one whose victims stay gone (a working set
+/// that moved on) lets newcomers in sooner. It settles where half the main queue's
+/// evictions return (DESIGN.md beside this file has the variants measured).
+const PASS_START: u64 = 4_096;
+const PASS_MIN: u64 = 1_024;
+const PASS_MAX: u64 = 16_384;
+const PASS_UP: u64 = 16;
+const PASS_DOWN: u64 = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Queue {
@@ -190,6 +199,9 @@ pub(super) struct Shard<K, V> {
     sketch: Sketch,
     /// A Weyl sequence, the seed of the rare admission of a duel's loser.
     draws: u64,
+    /// The chance, in 65,536ths, that a duel's loser is admitted anyway; adapted between
+    /// [`PASS_MIN`] and [`PASS_MAX`].
+    pass: u64,
     capacity: u64,
     /// The small queue's current target weight, adapted between its bounds.
     small_capacity: u64,
@@ -222,6 +234,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             main_ghost: Ghost::new(),
             sketch: Sketch::new(),
             draws: 0,
+            pass: PASS_START,
             capacity,
             small_capacity: percent(capacity, SMALL_START_PERCENT),
             timed: 0,
@@ -476,6 +489,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             } else {
                 let hash = ctx.hasher.hash_one(&entry.key);
                 self.main_ghost.add(hash);
+                self.pass = (self.pass + PASS_UP).min(PASS_MAX);
                 self.remove_at(index, RemovalCause::Size, ctx);
                 return true;
             }
@@ -499,6 +513,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let small_too_small = if self.small_ghost.remove(hash) {
             true
         } else if self.main_ghost.remove(hash) {
+            // The main queue let this key go too early: guard its residents harder.
+            self.pass = self.pass.saturating_sub(PASS_DOWN).max(PASS_MIN);
             false
         } else {
             self.sketch.increment(hash);
@@ -529,7 +545,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     }
 
     /// Whether the key hashed `hash` may displace the main queue's head: it was used more
-    /// often lately than the head's key, or it drew the one-in-[`LUCKY_ONE_IN`] pass.
+    /// often lately than the head's key, or it drew the pass (a chance of `pass` in 65,536).
     ///
     /// A tie loses (see [`admit`](Self::admit) for when the newcomer's own miss is counted):
     /// in a loop over more keys than the cache holds, every key is used equally often, and
@@ -547,7 +563,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         }
         self.draws = self.draws.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let draw = (self.draws ^ hash).wrapping_mul(0xC2B2_AE3D_27D4_EB4F) >> 32;
-        draw.is_multiple_of(LUCKY_ONE_IN)
+        (draw & 0xFFFF) < self.pass
     }
 
     /// Evicts until `incoming` more weight fits. Inlined, so a write with room to spare pays one
