@@ -198,9 +198,25 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     pub fn try_get_or_insert_many_with<R, E>(
         &self,
         keys: impl IntoIterator<Item = K>,
-        mut load: impl FnMut(Vec<K>) -> Result<R, E>,
+        load: impl FnMut(Vec<K>) -> Result<R, E>,
     ) -> Result<HashMap<K, V>, LoadError<E>>
     where
+        R: IntoIterator<Item = (K, V)>,
+    {
+        self.try_get_or_insert_many_into(keys, load, HashMap::with_capacity)
+    }
+
+    /// [`try_get_or_insert_many_with`](Self::try_get_or_insert_many_with) into the map `out`
+    /// makes for the number of distinct keys: a batch-memoized function's own map type, filled
+    /// once rather than built as a `HashMap` and copied.
+    pub(crate) fn try_get_or_insert_many_into<M, R, E>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        mut load: impl FnMut(Vec<K>) -> Result<R, E>,
+        out: impl FnOnce(usize) -> M,
+    ) -> Result<M, LoadError<E>>
+    where
+        M: Extend<(K, V)>,
         R: IntoIterator<Item = (K, V)>,
     {
         let mut pending = distinct(keys);
@@ -208,7 +224,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         let refs: Vec<&K> = pending.iter().collect();
         let found = scope.backend.get_many(&refs);
         let found = self.counted_many(&scope, found);
-        let mut out = HashMap::with_capacity(pending.len());
+        let mut out = out(pending.len());
         pending = take_found(pending, found.map_err(LoadError::Cache)?, &mut out);
         while !pending.is_empty() {
             let claims = self.claim(&scope, pending).map_err(LoadError::Cache)?;
@@ -265,9 +281,25 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     pub async fn try_get_or_insert_many_with_async<R, E, Fut>(
         &self,
         keys: impl IntoIterator<Item = K>,
-        mut load: impl FnMut(Vec<K>) -> Fut,
+        load: impl FnMut(Vec<K>) -> Fut,
     ) -> Result<HashMap<K, V>, LoadError<E>>
     where
+        Fut: Future<Output = Result<R, E>>,
+        R: IntoIterator<Item = (K, V)>,
+    {
+        self.try_get_or_insert_many_into_async(keys, load, HashMap::with_capacity)
+            .await
+    }
+
+    /// Async form of [`try_get_or_insert_many_into`](Self::try_get_or_insert_many_into).
+    pub(crate) async fn try_get_or_insert_many_into_async<M, R, E, Fut>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        mut load: impl FnMut(Vec<K>) -> Fut,
+        out: impl FnOnce(usize) -> M,
+    ) -> Result<M, LoadError<E>>
+    where
+        M: Extend<(K, V)>,
         Fut: Future<Output = Result<R, E>>,
         R: IntoIterator<Item = (K, V)>,
     {
@@ -276,7 +308,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         let refs: Vec<&K> = pending.iter().collect();
         let found = scope.backend.get_many_async(&refs).await;
         let found = self.counted_many(&scope, found);
-        let mut out = HashMap::with_capacity(pending.len());
+        let mut out = out(pending.len());
         pending = take_found(pending, found.map_err(LoadError::Cache)?, &mut out);
         while !pending.is_empty() {
             let claims = self.claim(&scope, pending).map_err(LoadError::Cache)?;
@@ -334,7 +366,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
         scope: &Scope<K, V, B>,
         led: Vec<(K, Leader<K, V>)>,
         found: Result<Vec<Option<Found<V>>>, BackendError>,
-        out: &mut HashMap<K, V>,
+        out: &mut impl Extend<(K, V)>,
     ) -> Vec<(K, Leader<K, V>)> {
         let found = match found {
             Ok(found) => found,
@@ -348,7 +380,7 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
             .filter_map(|(key, leader)| match found.next().flatten() {
                 Some(f) => {
                     leader.complete(Some(f.value.clone()));
-                    out.insert(key, f.value);
+                    out.extend([(key, f.value)]);
                     None
                 }
                 None => Some((key, leader)),
@@ -415,11 +447,20 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     }
 }
 
-/// `keys` without repeats, in their first order.
+/// `keys` without repeats, in their first order. The set borrows the keys (no clone) and is
+/// sized once, with hashbrown's hasher rather than SipHash: this runs on every batch, hit or not.
 fn distinct<K: CacheKey>(keys: impl IntoIterator<Item = K>) -> Vec<K> {
-    let mut seen = std::collections::HashSet::new();
+    let keys: Vec<K> = keys.into_iter().collect();
+    let first: Vec<bool> = {
+        let mut seen = hashbrown::HashSet::with_capacity(keys.len());
+        keys.iter().map(|k| seen.insert(k)).collect()
+    };
+    if first.iter().all(|&f| f) {
+        return keys;
+    }
     keys.into_iter()
-        .filter(|k| seen.insert(k.clone()))
+        .zip(first)
+        .filter_map(|(k, first)| first.then_some(k))
         .collect()
 }
 
@@ -427,16 +468,29 @@ fn distinct<K: CacheKey>(keys: impl IntoIterator<Item = K>) -> Vec<K> {
 fn take_found<K: CacheKey, V>(
     keys: Vec<K>,
     found: Vec<Option<V>>,
-    out: &mut HashMap<K, V>,
+    out: &mut impl Extend<(K, V)>,
 ) -> Vec<K> {
     keys.into_iter()
         .zip(found)
         .filter_map(|(key, value)| match value {
             Some(v) => {
-                out.insert(key, v);
+                out.extend([(key, v)]);
                 None
             }
             None => Some(key),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::distinct;
+
+    #[test]
+    fn distinct_keeps_each_key_once_in_its_first_order() {
+        let keys = ["b", "a", "b", "c", "a"].map(String::from);
+        assert_eq!(distinct(keys), ["b", "a", "c"].map(String::from));
+        assert_eq!(distinct([3u64, 1, 2]), [3, 1, 2]);
+        assert!(distinct(Vec::<u64>::new()).is_empty());
+    }
 }

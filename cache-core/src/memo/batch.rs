@@ -41,11 +41,17 @@ pub trait BatchResult<K>: Sized {
     /// The body's error; [`Infallible`] for a plain map.
     type Error;
 
+    /// The map an answer is made of, filled as values are found and loaded.
+    type Map: Extend<(K, Self::Value)>;
+
     /// The pairs the body returned, or its error.
     fn into_pairs(self) -> Result<impl IntoIterator<Item = (K, Self::Value)>, Self::Error>;
 
+    /// An empty map, with room for `capacity` entries where the map has a capacity.
+    fn map_with_capacity(capacity: usize) -> Self::Map;
+
     /// The answer made of the values found and loaded.
-    fn from_found(found: HashMap<K, Self::Value>) -> Self;
+    fn from_found(found: Self::Map) -> Self;
 
     /// The answer when the body failed.
     fn from_error(error: Self::Error) -> Self;
@@ -53,20 +59,25 @@ pub trait BatchResult<K>: Sized {
 
 /// The maps a batch answers with, and how an answer is made from the pairs found.
 macro_rules! batch_maps {
-    ($($map:ident<K, V $(, $hasher:ident)?> where K: $($bound:path),+;)*) => {$(
+    ($($map:ident<K, V $(, $hasher:ident)?> where K: $($bound:path),+ => $new:expr;)*) => {$(
         #[diagnostic::do_not_recommend]
         impl<K: $($bound+)+, V $(, $hasher: BuildHasher + Default)?> BatchResult<K>
             for $map<K, V $(, $hasher)?>
         {
             type Value = V;
             type Error = Infallible;
+            type Map = Self;
 
             fn into_pairs(self) -> Result<impl IntoIterator<Item = (K, V)>, Infallible> {
                 Ok(self)
             }
 
-            fn from_found(found: HashMap<K, V>) -> Self {
-                found.into_iter().collect()
+            fn map_with_capacity(capacity: usize) -> Self {
+                $new(capacity)
+            }
+
+            fn from_found(found: Self) -> Self {
+                found
             }
 
             fn from_error(error: Infallible) -> Self {
@@ -80,13 +91,18 @@ macro_rules! batch_maps {
         {
             type Value = V;
             type Error = E;
+            type Map = $map<K, V $(, $hasher)?>;
 
             fn into_pairs(self) -> Result<impl IntoIterator<Item = (K, V)>, E> {
                 self
             }
 
-            fn from_found(found: HashMap<K, V>) -> Self {
-                Ok(found.into_iter().collect())
+            fn map_with_capacity(capacity: usize) -> Self::Map {
+                $new(capacity)
+            }
+
+            fn from_found(found: Self::Map) -> Self {
+                Ok(found)
             }
 
             fn from_error(error: E) -> Self {
@@ -97,8 +113,8 @@ macro_rules! batch_maps {
 }
 
 batch_maps! {
-    HashMap<K, V, S> where K: Eq, Hash;
-    BTreeMap<K, V> where K: Ord;
+    HashMap<K, V, S> where K: Eq, Hash => |n| HashMap::with_capacity_and_hasher(n, S::default());
+    BTreeMap<K, V> where K: Ord => |_| BTreeMap::new();
 }
 
 /// How a batch call goes, after the memo and the directives are consulted.
@@ -130,19 +146,18 @@ where
 /// The pairs of a body's result, collected, or its error.
 fn collected<K: CacheKey, V, R: BatchResult<K, Value = V>>(
     result: R,
-) -> Result<HashMap<K, V>, R::Error> {
+) -> Result<Vec<(K, V)>, R::Error> {
     result.into_pairs().map(|pairs| pairs.into_iter().collect())
 }
 
-/// Copies of a forced reload's pairs, to store.
-fn copies<K: Clone, V: Clone>(found: &HashMap<K, V>) -> impl Iterator<Item = (K, V)> + '_ {
-    found.iter().map(|(k, v)| (k.clone(), v.clone()))
-}
-
-/// The answer made of a load's outcome.
-fn answer<K, V, R: BatchResult<K, Value = V>>(loaded: Result<HashMap<K, V>, R::Error>) -> R {
+/// The answer made of a forced reload's outcome.
+fn answer<K, V, R: BatchResult<K, Value = V>>(loaded: Result<Vec<(K, V)>, R::Error>) -> R {
     match loaded {
-        Ok(found) => R::from_found(found),
+        Ok(pairs) => {
+            let mut found = R::map_with_capacity(pairs.len());
+            found.extend(pairs);
+            R::from_found(found)
+        }
         Err(error) => R::from_error(error),
     }
 }
@@ -151,7 +166,7 @@ fn answer<K, V, R: BatchResult<K, Value = V>>(loaded: Result<HashMap<K, V>, R::E
 /// counted and reported), to fail open. A body asking for an id its own call is loading panics
 /// instead, as a single-key recursion does: running the body again would recurse forever.
 fn answered<K, V, R: BatchResult<K, Value = V>>(
-    loaded: Result<HashMap<K, V>, LoadError<R::Error>>,
+    loaded: Result<R::Map, LoadError<R::Error>>,
 ) -> Option<R> {
     match loaded {
         Ok(found) => Some(R::from_found(found)),
@@ -173,16 +188,19 @@ where
         Route::Flight(cache) => cache,
         Route::Reload(cache) => {
             let loaded = collected(body(ids.to_vec()));
-            if let Ok(found) = &loaded {
+            if let Ok(pairs) = &loaded {
                 // A failed store is already counted and reported; the answer stands.
-                let _ = cache.insert_many(copies(found));
+                let _ = cache.insert_many(pairs.iter().cloned());
             }
             return answer(loaded);
         }
         Route::Bypass => return body(ids.to_vec()),
     };
-    let loaded = cache
-        .try_get_or_insert_many_with(ids.iter().cloned(), |missing| body(missing).into_pairs());
+    let loaded = cache.try_get_or_insert_many_into(
+        ids.iter().cloned(),
+        |missing| body(missing).into_pairs(),
+        R::map_with_capacity,
+    );
     answered(loaded).unwrap_or_else(|| body(ids.to_vec()))
 }
 
@@ -203,18 +221,22 @@ where
         Route::Flight(cache) => cache,
         Route::Reload(cache) => {
             let loaded = collected(body(ids.to_vec()).await);
-            if let Ok(found) = &loaded {
-                let _ = cache.insert_many_async(copies(found)).await;
+            if let Ok(pairs) = &loaded {
+                let _ = cache.insert_many_async(pairs.iter().cloned()).await;
             }
             return answer(loaded);
         }
         Route::Bypass => return body(ids.to_vec()).await,
     };
     let loaded = cache
-        .try_get_or_insert_many_with_async(ids.iter().cloned(), |missing| {
-            let loading = body(missing);
-            async move { loading.await.into_pairs() }
-        })
+        .try_get_or_insert_many_into_async(
+            ids.iter().cloned(),
+            |missing| {
+                let loading = body(missing);
+                async move { loading.await.into_pairs() }
+            },
+            R::map_with_capacity,
+        )
         .await;
     match answered(loaded) {
         Some(answer) => answer,
