@@ -727,21 +727,19 @@ fn in_place<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Runs `f` on Tokio's blocking pool inside a runtime, else on this thread.
+/// Runs `f` on Tokio's blocking pool inside a runtime, else on this thread (see
+/// [`crate::blocking`]); a blocking task that failed is the backend's error.
 #[cfg(feature = "tokio")]
 async fn offload<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, BackendError> + Send + 'static,
 ) -> Result<T, BackendError> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => runtime.spawn_blocking(f).await.unwrap_or_else(|e| {
-            Err(BackendError::new(
-                KIND,
-                crate::error::BackendErrorKind::Other,
-                format_args!("the blocking task of a disk operation failed: {e}"),
-            ))
-        }),
-        Err(_) => f(),
-    }
+    crate::blocking::offload(f).await.unwrap_or_else(|e| {
+        Err(BackendError::new(
+            KIND,
+            crate::error::BackendErrorKind::Other,
+            format_args!("the blocking task of a disk operation failed: {e}"),
+        ))
+    })
 }
 
 /// Steps by key range: the table is ordered by each key's fixed hash, and a step ends between

@@ -78,8 +78,9 @@
 //!   file corrupt. The README's benchmark section has the cost of each.
 //! * **Async.** With feature `tokio`, no async form holds a multi-thread runtime's worker for
 //!   a transaction (and its fsync). Those whose inputs can move (get, insert, remove, clear, the batches, take,
-//!   `contains_key`, `ttl`, `expire`, `touch`, `purge_expired`) run on Tokio's blocking pool,
-//!   with the keys encoded and the clock read (a sandbox's) before the work moves. `compute`
+//!   `contains_key`, `ttl`, `expire`, `touch`, `purge_expired`) run on Tokio's blocking pool
+//!   (the helper in `blocking.rs` that `save_async` and `restore_async` use too), with the keys
+//!   encoded and the clock read (a sandbox's) before the work moves. `compute`
 //!   and `transaction` run a caller's closure, which is not `'static` and so cannot move: on a
 //!   multi-thread runtime they run in `block_in_place`, which hands the worker's other tasks to
 //!   another thread for the transaction's length; a current-thread runtime has no other worker,
