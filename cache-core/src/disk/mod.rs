@@ -76,6 +76,14 @@
 //!   makes one commit in [`DiskOptions::FAST_SYNC_EVERY`] durable (and one when the cache is
 //!   dropped): a crash loses the writes since, and redb's copy-on-write commit never leaves the
 //!   file corrupt. The README's benchmark section has the cost of each.
+//! * **A full disk** (or a failing device) fails the write that hit it with a backend error
+//!   naming the file, as any write error: a memoized function runs its body (fail open), a
+//!   cache module's caller gets the `Err`. After an I/O error redb refuses every operation
+//!   until the file is closed and opened again, so the next operation does that first (one
+//!   integrity check of the file): reads go on serving what was committed, and writes work
+//!   again once there is room, without a restart. In fast mode the reopen loses the commits
+//!   since the last durable one, as a crash would. The database sits behind a read-write lock
+//!   for this; a read takes it shared, which on the hit path costs one uncontended atomic.
 //! * **Async.** With feature `tokio`, no async form holds a multi-thread runtime's worker for
 //!   a transaction (and its fsync). Those whose inputs can move (get, insert, remove, clear, the batches, take,
 //!   `contains_key`, `ttl`, `expire`, `touch`, `purge_expired`) run on Tokio's blocking pool

@@ -3,8 +3,10 @@
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use parking_lot::{RwLock, RwLockReadGuard};
 
 use redb::{
     Database, DatabaseError, ReadableDatabase, ReadableTable, Table, TableDefinition, TableHandle,
@@ -50,8 +52,12 @@ impl Drop for Claim {
 
 /// One cache's file, shared by every view (namespace) of the cache.
 pub(crate) struct Store {
-    // Dropped before the claim, so the file is closed before another cache may open it.
-    db: Database,
+    // Dropped before the claim, so the file is closed before another cache may open it. `None`
+    // only while a reopen after an I/O failure has not succeeded yet.
+    db: RwLock<Option<Database>>,
+    /// An I/O error reached redb, which then refuses every operation until the file is closed
+    /// and opened again: the next operation reopens it first (see [`Store::database`]).
+    failed: AtomicBool,
     _claim: Claim,
     pub(crate) path: PathBuf,
     pub(crate) envelope: Envelope,
@@ -132,18 +138,15 @@ impl Store {
             std::fs::create_dir_all(parent).map_err(|e| bad(&e))?;
         }
         let claim = claim(&path).map_err(|e| bad(&e))?;
-        let db = Database::builder()
-            // A file altered behind redb's back is then an error here, never a panic later.
-            .set_check_integrity_on_open(true)
-            .create(&path)
-            .map_err(|e| match e {
+        let db = open_database(&path).map_err(|e| match e {
                 DatabaseError::DatabaseAlreadyOpen => bad(
                     &"the file is open in another process; one file holds one cache, opened by one process at a time",
                 ),
                 e => bad(&format_args!("not a memokit disk cache file: {e}")),
             })?;
         let store = Self {
-            db,
+            db: RwLock::new(Some(db)),
+            failed: AtomicBool::new(false),
             _claim: claim,
             path,
             envelope: Envelope::new(codec, KIND),
@@ -158,7 +161,9 @@ impl Store {
     /// Refuses a redb file of another program or layout, writes the layout of a new one, and
     /// drops the entries of sandboxes, which belong to the process that last had the file.
     fn check_format(&self) -> Result<(), String> {
-        let read = self.db.begin_read().map_err(|e| e.to_string())?;
+        let db = self.db.read();
+        let db = db.as_ref().ok_or("the file is not open")?;
+        let read = db.begin_read().map_err(|e| e.to_string())?;
         let tables: Vec<String> = read
             .list_tables()
             .map_err(|e| e.to_string())?
@@ -181,7 +186,7 @@ impl Store {
                 "a memokit disk cache file of layout {format}; this build reads layout {FORMAT}"
             ));
         }
-        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        let txn = db.begin_write().map_err(|e| e.to_string())?;
         {
             let mut meta = txn.open_table(META).map_err(|e| e.to_string())?;
             meta.insert("format", FORMAT).map_err(|e| e.to_string())?;
@@ -202,13 +207,53 @@ impl Store {
         txn.commit().map_err(|e| e.to_string())
     }
 
-    /// An error of the file, naming it.
-    pub(crate) fn error(&self, e: impl std::fmt::Display) -> BackendError {
-        BackendError::new(
-            KIND,
-            BackendErrorKind::Other,
-            format_args!("`{}`: {e}", self.path.display()),
-        )
+    /// An error of the file, naming it. An I/O error (a full disk, a failing device) marks
+    /// the file for a reopen by the next operation, since redb refuses all of them after one.
+    pub(crate) fn error(&self, e: impl Into<redb::Error>) -> BackendError {
+        let e = e.into();
+        let path = self.path.display();
+        match e {
+            redb::Error::Io(_) | redb::Error::PreviousIo => {
+                self.failed.store(true, Ordering::Release);
+            }
+            _ => {}
+        }
+        if let redb::Error::PreviousIo = e {
+            // redb's own text asks the caller to reopen the file, which the next call does.
+            return BackendError::new(
+                KIND,
+                BackendErrorKind::Other,
+                format_args!(
+                    "`{path}`: an earlier write to the file failed (a full disk?); the file is reopened at the next operation"
+                ),
+            );
+        }
+        BackendError::new(KIND, BackendErrorKind::Other, format_args!("`{path}`: {e}"))
+    }
+
+    /// The database, reopened first if an I/O error made redb refuse it.
+    fn database(&self) -> Result<MappedDatabase<'_>, BackendError> {
+        if self.failed.load(Ordering::Acquire) {
+            self.reopen()?;
+        }
+        RwLockReadGuard::try_map(self.db.read(), Option::as_ref)
+            .map_err(|_| self.error(redb::Error::PreviousIo))
+    }
+
+    /// Closes the file and opens it again, what redb asks for after an I/O error: a full disk
+    /// fails the write that hit it, and the reads and writes after it work again (the writes as
+    /// soon as there is room). A fast-mode commit not yet durable is lost, as in a crash.
+    #[cold]
+    fn reopen(&self) -> Result<(), BackendError> {
+        let mut db = self.db.write();
+        if !self.failed.load(Ordering::Acquire) {
+            return Ok(()); // another thread did it meanwhile
+        }
+        // redb locks the file per open handle: the old one must be closed first.
+        drop(db.take());
+        *db = Some(open_database(&self.path).map_err(|e| self.error(e))?);
+        self.failed.store(false, Ordering::Release);
+        Ok(())
     }
 
     fn next_durability(&self) -> redb::Durability {
@@ -235,7 +280,8 @@ impl Store {
         identity: TypeIdentity,
         f: impl FnOnce(&mut Writer<'_>) -> Result<R, BackendError>,
     ) -> Result<(R, Removals), BackendError> {
-        let mut txn = self.db.begin_write().map_err(|e| self.error(e))?;
+        let db = self.database()?;
+        let mut txn = db.begin_write().map_err(|e| self.error(e))?;
         txn.set_durability(self.next_durability())
             .map_err(|e| self.error(e))?;
         let (out, removals) = {
@@ -277,7 +323,8 @@ impl Store {
         &self,
         f: impl FnOnce(&Reader) -> Result<R, BackendError>,
     ) -> Result<R, BackendError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let db = self.database()?;
+        let txn = db.begin_read().map_err(|e| self.error(e))?;
         let entries = txn.open_table(ENTRIES).map_err(|e| self.error(e))?;
         f(&Reader {
             store: self,
@@ -294,12 +341,24 @@ impl Drop for Store {
                 .commits
                 .load(Ordering::Relaxed)
                 .is_multiple_of(DiskOptions::FAST_SYNC_EVERY)
-            && let Ok(txn) = self.db.begin_write()
+            && let Some(db) = self.db.get_mut()
+            && let Ok(txn) = db.begin_write()
         {
             // Nothing to report to: the next open finds the last durable state either way.
             let _ = txn.commit();
         }
     }
+}
+
+/// A read lock on the open database.
+type MappedDatabase<'s> = parking_lot::MappedRwLockReadGuard<'s, Database>;
+
+/// Opens (or creates) the redb file at `path`.
+fn open_database(path: &Path) -> Result<Database, DatabaseError> {
+    Database::builder()
+        // A file altered behind redb's back is then an error here, never a panic later.
+        .set_check_integrity_on_open(true)
+        .create(path)
 }
 
 /// Claims `path` for this process, or says which cache of it holds it.
