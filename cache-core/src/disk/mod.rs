@@ -38,14 +38,21 @@
 //!   database, a redb database of another program, or one of another layout is refused with an
 //!   error naming the path; the open checks every page's checksum, so a file damaged behind
 //!   redb's back is an error too (a cost proportional to the file's size, paid once per open).
-//! * **Layout.** Four tables. `memokit.entries` maps the stored key (namespace id, 8 bytes
+//! * **Layout.** Three tables. `memokit.entries` maps the stored key (namespace id, 8 bytes
 //!   big-endian; a fixed FNV-1a hash of the key bytes, 8 bytes; the key's postcard encoding) to
 //!   an order number and the value in the [envelope](crate::codec) every byte-storing backend
 //!   shares: type identity of K, V and the cache's `version`, write time and deadline on
 //!   memokit's clock. `memokit.order` maps (namespace, order number) to the stored key: the FIFO
-//!   of writes. `memokit.counts` holds each namespace's entry count, `memokit.meta` the layout
-//!   version and the next order number. The hash orders the entries so that a walk can step by
-//!   key range with a 64-bit cursor.
+//!   of writes. `memokit.meta` holds the layout version. The hash orders the entries so that a
+//!   walk can step by key range with a 64-bit cursor.
+//! * **Counts in memory.** Each namespace's entry count and the next order number are not in
+//!   the file: the first write transaction of an open reads them from the order table (one row
+//!   per entry, one pass), and each commit that succeeds updates them, under a lock held for
+//!   the whole write transaction. Every table a commit touches is one more B-tree path copied
+//!   and written (and one more entry of redb's table tree), so keeping them in tables cost two
+//!   of the four paths each write wrote; the figures are in `DESIGN.md`. Layout 1 kept them in
+//!   the file: such a file is upgraded when opened (layout 2), and a build of layout 1 then
+//!   refuses it by its layout number rather than trust counts it did not keep.
 //! * **Values** that do not decode or were written for another key type, value type or
 //!   `version` are a [`Codec`](crate::BackendErrorKind::Codec) error, which the cache turns into
 //!   a miss and an error event; the next load overwrites them. Never a panic, never a wrong value.
