@@ -312,6 +312,16 @@ fn a_walk_visits_every_entry_once_across_steps() {
     assert_eq!(c.remove_many([&1, &3, &4]).unwrap(), 2);
 }
 
+/// This test binary run again for its test `name` alone, with `var` set to `value`: the child
+/// process of a test that kills it or limits it, which finds `var` and does the work.
+fn child(name: &str, var: &str, value: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(var, value);
+    command
+}
+
 /// The child of the crash test: durable writes of key i = i * 3, each acknowledged on stdout
 /// once `insert` returned, until it is killed.
 #[test]
@@ -332,9 +342,7 @@ fn crash_child() {
 #[test]
 fn a_write_acknowledged_before_sigkill_is_there_after_it() {
     let file = TempFile::new("crash");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-        .env("MEMOKIT_DISK_CRASH_CHILD", &file.0)
+    let mut child = child("crash_child", "MEMOKIT_DISK_CRASH_CHILD", &file.0)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -521,4 +529,154 @@ async fn an_atomic_update_does_not_hold_the_only_worker() {
     assert_eq!(updater.await.unwrap().unwrap(), Some(42));
     sender.await.unwrap();
     assert_eq!(c.get(&1).unwrap(), Some(42));
+}
+
+/// Caps every file this process writes at `bytes` (`RLIMIT_FSIZE`), with `SIGXFSZ` ignored, so
+/// that a write past the cap fails with `EFBIG` as a write to a full disk fails with `ENOSPC`,
+/// instead of killing the process.
+#[cfg(unix)]
+fn cap_file_size(bytes: u64) {
+    // SAFETY: `signal` and `getrlimit`/`setrlimit` on this process, with a valid signal
+    // number, a valid handler constant and a pointer to a live `rlimit`.
+    unsafe {
+        assert_ne!(libc::signal(libc::SIGXFSZ, libc::SIG_IGN), libc::SIG_ERR);
+        let mut limit = std::mem::zeroed::<libc::rlimit>();
+        assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit), 0);
+        limit.rlim_cur = bytes;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+    }
+}
+
+/// The child of the full-disk test: fills a disk cache in the file `MEMOKIT_DISK_FULL_CHILD`
+/// past the cap on its size and checks what the cache does then, and what a snapshot's `save`
+/// (beside it, extension `snapshot`) does.
+#[cfg(unix)]
+#[test]
+fn full_disk_child() {
+    let Some(dir) = std::env::var_os("MEMOKIT_DISK_FULL_CHILD") else {
+        return;
+    };
+    let path = PathBuf::from(dir);
+    let c: Cache<u64, String, DiskBackend> = Cache::builder("disk-full")
+        .backend_options(DiskOptions::new(&path))
+        .build()
+        .unwrap();
+    c.insert_many((0..100).map(|k| (k, k.to_string()))).unwrap();
+    #[cfg(feature = "snapshot")]
+    let snapshot = snapshot_before_the_cap(path.with_extension("snapshot"));
+    cap_file_size(std::fs::metadata(&path).unwrap().len() + 256 * 1024);
+
+    let big = "x".repeat(16 * 1024);
+    let mut next = 100;
+    let full = loop {
+        match c.insert(next, big.clone()) {
+            Ok(()) => next += 1,
+            Err(e) => break e,
+        }
+        assert!(next < 10_000, "the cap never stopped a write");
+    };
+    let still_full = c.insert(next, big.clone()).unwrap_err();
+    for err in [&full, &still_full] {
+        let CacheError::Backend { cache, source } = err else {
+            panic!("not a backend error: {err:?}");
+        };
+        assert_eq!(&**cache, "disk-full");
+        assert!(source.message().contains(&*path.to_string_lossy()), "{err}");
+        assert!(err.to_string().contains("File too large"), "{err}");
+    }
+    // Everything acknowledged before the disk filled is still served.
+    for k in 0..100 {
+        assert_eq!(c.get(&k).unwrap(), Some(k.to_string()), "entry {k}");
+    }
+    for k in 100..next {
+        assert_eq!(c.get(&k).unwrap().as_ref(), Some(&big), "entry {k}");
+    }
+    assert_eq!(c.len(), next);
+    assert_eq!(c.get(&next).unwrap(), None, "the failed write left nothing");
+
+    #[cfg(feature = "snapshot")]
+    snapshot.save_past_the_cap();
+
+    // Room again: writes work again, without a restart.
+    cap_file_size(libc::RLIM_INFINITY);
+    c.insert(next, big.clone()).unwrap();
+    assert_eq!(c.get(&next).unwrap().as_ref(), Some(&big));
+    assert_eq!(c.len(), next + 1);
+    println!("full-disk child done");
+}
+
+/// A memory cache whose snapshot was saved before the cap and is too big to save after it.
+#[cfg(all(unix, feature = "snapshot"))]
+struct Snapshot {
+    cache: Cache<u64, String>,
+    path: PathBuf,
+}
+
+#[cfg(all(unix, feature = "snapshot"))]
+fn snapshot_before_the_cap(path: PathBuf) -> Snapshot {
+    let cache: Cache<u64, String> = Cache::builder("disk-full-snapshot").build().unwrap();
+    cache.insert(1, "old".into()).unwrap();
+    assert_eq!(cache.save(&path).unwrap(), 1);
+    cache
+        .insert_many((2..200).map(|k| (k, "y".repeat(16 * 1024))))
+        .unwrap();
+    Snapshot { cache, path }
+}
+
+#[cfg(all(unix, feature = "snapshot"))]
+impl Snapshot {
+    /// The save fails naming the path, the previous snapshot stays whole, no temporary file is
+    /// left, and the cache is untouched.
+    fn save_past_the_cap(&self) {
+        let err = self.cache.save(&self.path).unwrap_err();
+        let text = err.to_string();
+        let CacheError::Snapshot {
+            cache, path, kind, ..
+        } = err
+        else {
+            panic!("not a snapshot error: {text}");
+        };
+        assert_eq!(&*cache, "disk-full-snapshot");
+        assert_eq!(&*path, self.path.as_path());
+        assert_eq!(
+            kind,
+            memokit::SnapshotErrorKind::Io(std::io::ErrorKind::FileTooLarge),
+            "{text}"
+        );
+        assert!(text.contains(&*self.path.to_string_lossy()), "{text}");
+        let older: Cache<u64, String> = Cache::builder("disk-full-snapshot-older").build().unwrap();
+        assert_eq!(older.restore(&self.path).unwrap(), 1, "the older snapshot");
+        assert_eq!(older.get(&1).unwrap().as_deref(), Some("old"));
+        // The temporary file is `.<name>.<pid>-<n>.tmp` beside the snapshot.
+        let temporary = format!(".{}.", self.path.file_name().unwrap().to_string_lossy());
+        let files = std::fs::read_dir(self.path.parent().unwrap())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                let name = name.to_string_lossy();
+                name.starts_with(&temporary) && name.ends_with(".tmp")
+            })
+            .count();
+        assert_eq!(files, 0, "no temporary file left");
+        assert_eq!(self.cache.len(), 199);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_full_disk_is_an_error_and_the_cache_keeps_serving_what_it_has() {
+    let file = TempFile::new("full");
+    let _snapshot = TempFile(file.0.with_extension("snapshot"));
+    let out = child("full_disk_child", "MEMOKIT_DISK_FULL_CHILD", &file.0)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success() && stdout.contains("full-disk child done"),
+        "{}\n{stdout}\n{stderr}",
+        out.status
+    );
 }

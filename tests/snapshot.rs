@@ -61,19 +61,22 @@ fn sorted<V: memokit::CacheValue + Ord, B: Iterate<u64, V>>(
     all
 }
 
+/// Entry 1 without a deadline, 2 due in 10 seconds, 3 in 100.
+fn three_deadlines(c: &Cache<u64, String>) {
+    c.insert(1, "forever".into()).unwrap();
+    c.insert_with_ttl(2, "short".into(), Duration::from_secs(10))
+        .unwrap();
+    c.insert_with_ttl(3, "long".into(), Duration::from_secs(100))
+        .unwrap();
+}
+
 #[test]
 fn a_round_trip_keeps_values_and_time_left_and_skips_what_expired_meanwhile() {
     let sb = sandbox();
     let dir = TempDir::new("expiry");
     let path = dir.file("users.snapshot");
     let users = cache::<String>("snapshot-expiry");
-    users.insert(1, "forever".into()).unwrap();
-    users
-        .insert_with_ttl(2, "short".into(), Duration::from_secs(10))
-        .unwrap();
-    users
-        .insert_with_ttl(3, "long".into(), Duration::from_secs(100))
-        .unwrap();
+    three_deadlines(&users);
     assert_eq!(users.save(&path).unwrap(), 3);
 
     // The program is down for 50 seconds: entry 2 was due meanwhile.
@@ -399,4 +402,159 @@ fn the_readme_example() -> Result<(), CacheError> {
         sessions.save(&path)?;
     }
     Ok(())
+}
+
+/// `save_async` and `restore_async` (feature `tokio`): the same round trip on both runtime
+/// flavours, in the test's sandbox and on its clock though the work runs on the blocking pool,
+/// and a save that waits for another task of the runtime without holding its only worker.
+#[cfg(feature = "tokio")]
+mod on_tokio {
+    use std::sync::{Arc, Mutex, mpsc};
+
+    use memokit::sandbox::InSandbox;
+    use serde::{Deserialize, Serialize, Serializer};
+
+    use super::*;
+
+    /// Saves a cache of the sandbox (an entry of the global namespace stays out), moves the
+    /// sandbox's clock past one deadline, and restores into an unbounded cache and a small one.
+    async fn round_trip(name: &str) {
+        let source = cache::<String>(&format!("{name}-source"));
+        source.insert(1000, "global".into()).unwrap();
+        let sb = sandbox();
+        let dir = TempDir::new(name);
+        let path = dir.file("async.snapshot");
+        three_deadlines(&source);
+        source
+            .insert_many((10..510).map(|k| (k, k.to_string())))
+            .unwrap();
+        assert_eq!(
+            source.save_async(&path).await.unwrap(),
+            503,
+            "the sandbox's"
+        );
+
+        // Down for 50 seconds on the sandbox's clock: entry 2 was due meanwhile.
+        sb.advance(Duration::from_secs(50));
+        let next = cache::<String>(&format!("{name}-next"));
+        assert_eq!(next.restore_async(&path).await.unwrap(), 502);
+        assert_eq!(next.get(&2).unwrap(), None);
+        assert_eq!(next.get(&1).unwrap().as_deref(), Some("forever"));
+        assert_eq!(next.ttl(&1).unwrap(), Ttl::Never);
+        assert_eq!(next.ttl(&3).unwrap(), Ttl::In(Duration::from_secs(50)));
+        assert_eq!(next.get(&1000).unwrap(), None);
+
+        let small: Cache<u64, String> = Cache::builder(format!("{name}-small"))
+            .capacity(100)
+            .build()
+            .unwrap();
+        assert_eq!(small.restore_async(&path).await.unwrap(), 502);
+        let kept = sorted(&small);
+        assert!(
+            !kept.is_empty() && kept.len() <= 100,
+            "{} entries",
+            kept.len()
+        );
+        assert!(
+            kept.iter().all(|(k, v)| (*k == 1 && v == "forever")
+                || (*k == 3 && v == "long")
+                || *v == k.to_string()),
+            "no value misread"
+        );
+
+        let missing = dir.file("missing.snapshot");
+        let (kind, at, _) = snapshot_error(small.restore_async(&missing).await.unwrap_err());
+        assert_eq!(kind, SnapshotErrorKind::Io(std::io::ErrorKind::NotFound));
+        assert_eq!(at, missing);
+        drop(sb);
+        assert_eq!(source.len(), 1, "the global namespace kept its own");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_async_round_trip_on_a_current_thread_runtime() {
+        round_trip("snapshot-async-current").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_async_round_trip_on_a_multi_thread_runtime() {
+        round_trip("snapshot-async-multi").await;
+    }
+
+    /// What a [`Gated`] value's encoding waits on: a signal that it started, and the number to
+    /// encode, which another task sends.
+    type Gate = (tokio::sync::oneshot::Sender<()>, mpsc::Receiver<u64>);
+
+    /// A value whose first encoding waits for a number from another task (30 s at most, then
+    /// 0, so a held worker fails the test rather than hanging it).
+    #[derive(Clone, Deserialize)]
+    struct Gated {
+        n: u64,
+        #[serde(skip)]
+        gate: Arc<Mutex<Option<Gate>>>,
+    }
+
+    impl Serialize for Gated {
+        fn serialize<S: Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+            let gate = self.gate.lock().unwrap().take();
+            let n = match gate {
+                Some((started, numbers)) => {
+                    started.send(()).unwrap();
+                    numbers.recv_timeout(Duration::from_secs(30)).unwrap_or(0)
+                }
+                None => self.n,
+            };
+            out.serialize_u64(n)
+        }
+    }
+
+    /// With one worker (on a current-thread runtime, the test's thread), the task that sends
+    /// the number runs only if the save's task is not holding that worker.
+    #[test]
+    fn a_save_does_not_hold_the_only_worker() {
+        let runtimes = [
+            tokio::runtime::Builder::new_current_thread().build(),
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .build(),
+        ];
+        for (i, runtime) in runtimes.into_iter().enumerate() {
+            let runtime = runtime.unwrap();
+            let _sb = sandbox();
+            let dir = TempDir::new(&format!("gated-{i}"));
+            let path = dir.file("gated.snapshot");
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+            let (numbers_tx, numbers_rx) = mpsc::channel();
+            let gated: Cache<u64, Gated> = Cache::builder(format!("snapshot-async-gated-{i}"))
+                .build()
+                .unwrap();
+            let value = Gated {
+                n: 1,
+                gate: Arc::new(Mutex::new(Some((started_tx, numbers_rx)))),
+            };
+            gated.insert(1, value).unwrap();
+            // Both tasks run on the runtime's worker (the test's thread, on a current-thread
+            // runtime), in the test's sandbox.
+            runtime.block_on(async {
+                let save = tokio::spawn(
+                    {
+                        let (gated, path) = (gated.clone(), path.clone());
+                        async move { gated.save_async(&path).await }
+                    }
+                    .in_current_sandbox(),
+                );
+                // Sends only once the encoding waits, so the number cannot be there before.
+                let sender = tokio::spawn(async move {
+                    started_rx.await.unwrap();
+                    numbers_tx.send(42).unwrap();
+                });
+                assert_eq!(save.await.unwrap().unwrap(), 1);
+                sender.await.unwrap();
+            });
+            let back: Cache<u64, Gated> = Cache::builder(format!("snapshot-async-gated-{i}-back"))
+                .build()
+                .unwrap();
+            assert_eq!(back.restore(&path).unwrap(), 1);
+            assert_eq!(back.get(&1).unwrap().map(|g| g.n), Some(42));
+        }
+    }
 }

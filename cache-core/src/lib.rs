@@ -55,6 +55,8 @@ pub mod key;
 // The storage contract.
 pub mod backend;
 // Services.
+#[cfg(all(feature = "tokio", any(feature = "disk", feature = "snapshot")))]
+mod blocking;
 #[cfg(any(feature = "redis", feature = "disk", feature = "snapshot"))]
 pub mod codec;
 mod flight;

@@ -25,6 +25,11 @@
 //!   disk, infallible in memory; on Redis a failure part way leaves the entries inserted so far.
 //! * **Atomic save.** The file is written beside its final path, fsynced, renamed over it and
 //!   the folder fsynced: a crash or a full disk leaves the previous snapshot whole.
+//! * **Async** (feature `tokio`). `save_async` and `restore_async` run the whole of `save` and
+//!   `restore` on Tokio's blocking pool through the helper the disk backend's async forms use
+//!   ([`crate::blocking`]), with the caller's sandbox and clock entered there. The walk is the
+//!   backend's sync one even where the backend has async forms: a snapshot is file work (writes
+//!   and fsyncs) from end to end, and a walk in memory is CPU work a worker should not do either.
 
 use std::io;
 use std::path::Path;
@@ -41,6 +46,8 @@ use crate::clock;
 use crate::codec::snapshot::{self, Failure, Writer};
 use crate::codec::{Codec, Envelope, Postcard, TypeIdentity, decode_key, encode_key};
 use crate::error::{BackendError, BackendErrorKind, CacheError, SnapshotErrorKind};
+#[cfg(feature = "tokio")]
+use crate::sandbox::Captured;
 
 /// Names the snapshot in the envelope's own errors.
 const SNAPSHOT: &str = "snapshot";
@@ -233,6 +240,73 @@ where
             path: path.into(),
             kind,
             message: message.into(),
+        }
+    }
+}
+
+/// The async twins, on Tokio's blocking pool (feature `tokio`).
+#[cfg(feature = "tokio")]
+impl<K, V, B> Cache<K, V, B>
+where
+    K: CacheKey + Serialize + DeserializeOwned,
+    V: CacheValue + Serialize + DeserializeOwned,
+    B: Iterate<K, V>,
+{
+    /// Async form of [`save`](Self::save): the walk, the writes and the fsyncs run on Tokio's
+    /// blocking pool, in the caller's sandbox and on its clock, so no runtime worker waits for
+    /// the disk (outside a runtime, on this thread). A panic of the save (a value's `Serialize`)
+    /// resumes in the caller, as with `save`.
+    ///
+    /// ```
+    /// use memokit_core::Cache;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("memokit-save-async-doc-{}.snapshot", std::process::id()));
+    /// let users: Cache<u64, String> = Cache::builder("save-async-doc").build()?;
+    /// users.insert(1, "ada".to_string())?;
+    /// assert_eq!(users.save_async(&path).await?, 1);
+    /// let next: Cache<u64, String> = Cache::builder("save-async-doc-next").build()?;
+    /// assert_eq!(next.restore_async(&path).await?, 1);
+    /// assert_eq!(next.get(&1)?.as_deref(), Some("ada"));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), memokit_core::CacheError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn save_async(&self, path: impl AsRef<Path>) -> Result<u64, CacheError> {
+        self.offload(path.as_ref(), |cache, path| cache.save(path))
+            .await
+    }
+
+    /// Async form of [`restore`](Self::restore): the read, the checks and the inserts run on
+    /// Tokio's blocking pool, as [`save_async`](Self::save_async).
+    pub async fn restore_async(&self, path: impl AsRef<Path>) -> Result<u64, CacheError> {
+        self.offload(path.as_ref(), |cache, path| cache.restore(path))
+            .await
+    }
+
+    /// Runs `op` on a clone of this handle, in this thread's context (sandbox and clock),
+    /// through [`crate::blocking::offload`].
+    async fn offload(
+        &self,
+        path: &Path,
+        op: fn(&Self, &Path) -> Result<u64, CacheError>,
+    ) -> Result<u64, CacheError> {
+        let (cache, context, owned) = (self.clone(), Captured::current(), path.to_owned());
+        let done = crate::blocking::offload(move || {
+            let _in = context.enter();
+            op(&cache, &owned)
+        })
+        .await;
+        match done {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(self.snapshot_error(
+                path,
+                (
+                    SnapshotErrorKind::Io(io::ErrorKind::Interrupted),
+                    e.to_string(),
+                ),
+            )),
         }
     }
 }

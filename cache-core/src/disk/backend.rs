@@ -81,9 +81,7 @@ impl DiskBackend {
     }
 
     fn key<T: Serialize + ?Sized>(&self, key: &T) -> Result<Vec<u8>, BackendError> {
-        let mut bytes = Vec::with_capacity(16);
-        encode_key(key, &mut bytes, KIND)?;
-        Ok(stored_key(self.ns, &bytes))
+        stored_key(self.ns, |out| encode_key(key, out, KIND))
     }
 
     fn lookup<K: Serialize, Q: ?Sized + Lookup<K>>(
@@ -109,9 +107,30 @@ impl DiskBackend {
         now: Timestamp,
     ) -> Result<Option<Found<V>>, BackendError> {
         match envelope {
-            Some(bytes) => self.envelope().unseal(self.identity::<K, V>(), &bytes, now),
+            Some(bytes) => self.unseal_in::<K, V>(&bytes, now),
             None => Ok(None),
         }
+    }
+
+    fn unseal_in<K, V: DeserializeOwned>(
+        &self,
+        envelope: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<Found<V>>, BackendError> {
+        self.envelope()
+            .unseal(self.identity::<K, V>(), envelope, now)
+    }
+
+    /// The live value under the stored key `key` at `now`: one read transaction, the envelope
+    /// decoded where redb holds it.
+    fn get_one<K, V: DeserializeOwned>(
+        &self,
+        key: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<Found<V>>, BackendError> {
+        self.store
+            .read(|r| r.with(key, |e| self.unseal_in::<K, V>(e, now)))?
+            .unwrap_or(Ok(None))
     }
 
     /// Runs `f` in one write transaction of this view at memokit's time now.
@@ -156,13 +175,14 @@ impl DiskBackend {
         keys: &[Vec<u8>],
         now: Timestamp,
     ) -> Result<Vec<Option<Found<V>>>, BackendError> {
-        let envelopes = self
-            .store
-            .read(|r| keys.iter().map(|k| r.get(k)).collect::<Result<Vec<_>, _>>())?;
-        envelopes
-            .into_iter()
-            .map(|e| self.unseal::<K, V>(e, now))
-            .collect()
+        self.store.read(|r| {
+            keys.iter()
+                .map(|k| {
+                    r.with(k, |e| self.unseal_in::<K, V>(e, now))?
+                        .unwrap_or(Ok(None))
+                })
+                .collect()
+        })
     }
 
     /// The (stored key, envelope) pairs of `entries`, written at `now`.
@@ -235,15 +255,19 @@ impl DiskBackend {
     /// Whether the stored key `key` has a live value at `now`; reads only the header.
     fn contains_at<K, V>(&self, key: &[u8], now: Timestamp) -> Result<bool, BackendError> {
         let identity = self.identity::<K, V>();
-        let envelope = self.store.read(|r| r.get(key))?;
-        Ok(envelope.is_some_and(|e| self.envelope().is_live(identity, &e, now)))
+        let live = self
+            .store
+            .read(|r| r.with(key, |e| self.envelope().is_live(identity, e, now)))?;
+        Ok(live == Some(true))
     }
 
     /// How long the stored key `key` has left at `now`.
     fn ttl_at<K, V>(&self, key: &[u8], now: Timestamp) -> Result<Ttl, BackendError> {
-        let envelope = self.store.read(|r| r.get(key))?;
-        let deadline =
-            envelope.and_then(|e| self.envelope().deadline(self.identity::<K, V>(), &e, now));
+        let identity = self.identity::<K, V>();
+        let deadline = self
+            .store
+            .read(|r| r.with(key, |e| self.envelope().deadline(identity, e, now)))?
+            .flatten();
         Ok(match deadline {
             None => Ttl::Missing,
             Some(None) => Ttl::Never,
@@ -350,11 +374,7 @@ where
     }
 
     fn get<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<Found<V>>, BackendError> {
-        let keys = [self.lookup(key)?];
-        Ok(self
-            .get_stored::<K, V>(&keys, clock::now())?
-            .pop()
-            .flatten())
+        self.get_one::<K, V>(&self.lookup(key)?, clock::now())
     }
 
     fn insert(&self, key: K, value: V, ttl: Option<Duration>) -> Result<(), BackendError> {
@@ -540,9 +560,7 @@ where
         &self,
         key: &Q,
     ) -> impl Future<Output = Result<Option<Found<V>>, BackendError>> + Send {
-        self.offload_key(key, |this, key, now| {
-            Ok(this.get_stored::<K, V>(&[key], now)?.pop().flatten())
-        })
+        self.offload_key(key, |this, key, now| this.get_one::<K, V>(&key, now))
     }
 
     #[cfg(feature = "tokio")]
@@ -727,21 +745,19 @@ fn in_place<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Runs `f` on Tokio's blocking pool inside a runtime, else on this thread.
+/// Runs `f` on Tokio's blocking pool inside a runtime, else on this thread (see
+/// [`crate::blocking`]); a blocking task that failed is the backend's error.
 #[cfg(feature = "tokio")]
 async fn offload<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, BackendError> + Send + 'static,
 ) -> Result<T, BackendError> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => runtime.spawn_blocking(f).await.unwrap_or_else(|e| {
-            Err(BackendError::new(
-                KIND,
-                crate::error::BackendErrorKind::Other,
-                format_args!("the blocking task of a disk operation failed: {e}"),
-            ))
-        }),
-        Err(_) => f(),
-    }
+    crate::blocking::offload(f).await.unwrap_or_else(|e| {
+        Err(BackendError::new(
+            KIND,
+            crate::error::BackendErrorKind::Other,
+            format_args!("the blocking task of a disk operation failed: {e}"),
+        ))
+    })
 }
 
 /// Steps by key range: the table is ordered by each key's fixed hash, and a step ends between

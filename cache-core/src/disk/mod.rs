@@ -38,14 +38,21 @@
 //!   database, a redb database of another program, or one of another layout is refused with an
 //!   error naming the path; the open checks every page's checksum, so a file damaged behind
 //!   redb's back is an error too (a cost proportional to the file's size, paid once per open).
-//! * **Layout.** Four tables. `memokit.entries` maps the stored key (namespace id, 8 bytes
+//! * **Layout.** Three tables. `memokit.entries` maps the stored key (namespace id, 8 bytes
 //!   big-endian; a fixed FNV-1a hash of the key bytes, 8 bytes; the key's postcard encoding) to
 //!   an order number and the value in the [envelope](crate::codec) every byte-storing backend
 //!   shares: type identity of K, V and the cache's `version`, write time and deadline on
 //!   memokit's clock. `memokit.order` maps (namespace, order number) to the stored key: the FIFO
-//!   of writes. `memokit.counts` holds each namespace's entry count, `memokit.meta` the layout
-//!   version and the next order number. The hash orders the entries so that a walk can step by
-//!   key range with a 64-bit cursor.
+//!   of writes. `memokit.meta` holds the layout version. The hash orders the entries so that a
+//!   walk can step by key range with a 64-bit cursor.
+//! * **Counts in memory.** Each namespace's entry count and the next order number are not in
+//!   the file: the first write transaction of an open reads them from the order table (one row
+//!   per entry, one pass), and each commit that succeeds updates them, under a lock held for
+//!   the whole write transaction. Every table a commit touches is one more B-tree path copied
+//!   and written (and one more entry of redb's table tree), so keeping them in tables cost two
+//!   of the four paths each write wrote; the figures are in `DESIGN.md`. Layout 1 kept them in
+//!   the file: such a file is upgraded when opened (layout 2), and a build of layout 1 then
+//!   refuses it by its layout number rather than trust counts it did not keep.
 //! * **Values** that do not decode or were written for another key type, value type or
 //!   `version` are a [`Codec`](crate::BackendErrorKind::Codec) error, which the cache turns into
 //!   a miss and an error event; the next load overwrites them. Never a panic, never a wrong value.
@@ -76,10 +83,19 @@
 //!   makes one commit in [`DiskOptions::FAST_SYNC_EVERY`] durable (and one when the cache is
 //!   dropped): a crash loses the writes since, and redb's copy-on-write commit never leaves the
 //!   file corrupt. The README's benchmark section has the cost of each.
+//! * **A full disk** (or a failing device) fails the write that hit it with a backend error
+//!   naming the file, as any write error: a memoized function runs its body (fail open), a
+//!   cache module's caller gets the `Err`. After an I/O error redb refuses every operation
+//!   until the file is closed and opened again, so the next operation does that first (one
+//!   integrity check of the file): reads go on serving what was committed, and writes work
+//!   again once there is room, without a restart. In fast mode the reopen loses the commits
+//!   since the last durable one, as a crash would. The database sits behind a read-write lock
+//!   for this; a read takes it shared, which on the hit path costs one uncontended atomic.
 //! * **Async.** With feature `tokio`, no async form holds a multi-thread runtime's worker for
 //!   a transaction (and its fsync). Those whose inputs can move (get, insert, remove, clear, the batches, take,
-//!   `contains_key`, `ttl`, `expire`, `touch`, `purge_expired`) run on Tokio's blocking pool,
-//!   with the keys encoded and the clock read (a sandbox's) before the work moves. `compute`
+//!   `contains_key`, `ttl`, `expire`, `touch`, `purge_expired`) run on Tokio's blocking pool
+//!   (the helper in `blocking.rs` that `save_async` and `restore_async` use too), with the keys
+//!   encoded and the clock read (a sandbox's) before the work moves. `compute`
 //!   and `transaction` run a caller's closure, which is not `'static` and so cannot move: on a
 //!   multi-thread runtime they run in `block_in_place`, which hands the worker's other tasks to
 //!   another thread for the transaction's length; a current-thread runtime has no other worker,

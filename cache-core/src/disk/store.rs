@@ -1,10 +1,13 @@
-//! The file: redb's database, its four tables, one owner per file, and the write and read
+//! The file: redb's database, its three tables, one owner per file, and the write and read
 //! transactions every operation runs in (layout in the [module docs](super)).
 
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use parking_lot::{Mutex as StateLock, RwLock, RwLockReadGuard};
 
 use redb::{
     Database, DatabaseError, ReadableDatabase, ReadableTable, Table, TableDefinition, TableHandle,
@@ -21,12 +24,15 @@ use super::options::{DiskOptions, Durability};
 const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("memokit.entries");
 /// (namespace, order number) -> stored key: the FIFO of writes, oldest first.
 const ORDER: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("memokit.order");
-/// Namespace -> entries stored (live or not yet swept).
+/// Layout 1 kept each namespace's entry count here; dropped when a file is opened.
 const COUNTS: TableDefinition<u64, u64> = TableDefinition::new("memokit.counts");
-/// `format` (the layout version) and `seq` (the next order number).
+/// `format`, the layout version (layout 1 also kept `seq`, the next order number, here).
 const META: TableDefinition<&str, u64> = TableDefinition::new("memokit.meta");
 /// The layout version written in `META`; a file of another is refused, not misread.
-const FORMAT: u64 = 1;
+const FORMAT: u64 = 2;
+/// The older layout this build upgrades on open: the same entries and order, plus the counts
+/// and the next order number in the file.
+const FORMAT_WITH_COUNTS: u64 = 1;
 /// The order number in front of each stored value.
 const SEQ_LEN: usize = 8;
 /// Where the key bytes start in a stored key: after the namespace and the key hash.
@@ -50,8 +56,12 @@ impl Drop for Claim {
 
 /// One cache's file, shared by every view (namespace) of the cache.
 pub(crate) struct Store {
-    // Dropped before the claim, so the file is closed before another cache may open it.
-    db: Database,
+    // Dropped before the claim, so the file is closed before another cache may open it. `None`
+    // only while a reopen after an I/O failure has not succeeded yet.
+    db: RwLock<Option<Open>>,
+    /// An I/O error reached redb, which then refuses every operation until the file is closed
+    /// and opened again: the next operation reopens it first (see [`Store::database`]).
+    failed: AtomicBool,
     _claim: Claim,
     pub(crate) path: PathBuf,
     pub(crate) envelope: Envelope,
@@ -61,14 +71,59 @@ pub(crate) struct Store {
     capacity: Option<u64>,
 }
 
-/// The stored key of `key_bytes` (a postcard key) in namespace `ns`: `ns` and a fixed hash of
-/// the key bytes, both big-endian so the table orders by them, then the key bytes.
-pub(crate) fn stored_key(ns: u64, key_bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(KEY_AT + key_bytes.len());
+/// The open file and what the writers keep of it in memory.
+struct Open {
+    db: Database,
+    /// The next order number and each namespace's entry count, as of the last commit: `None`
+    /// until the first write transaction of this open reads them from the order table. Its lock
+    /// is held for the whole of each write transaction, so the next writer reads what the last
+    /// commit left (redb has one writer at a time anyway).
+    writers: StateLock<Option<WriteState>>,
+}
+
+impl Open {
+    fn new(db: Database) -> Self {
+        Self {
+            db,
+            writers: StateLock::new(None),
+        }
+    }
+}
+
+/// See [`Open::writers`].
+#[derive(Debug, Default)]
+struct WriteState {
+    seq: u64,
+    counts: HashMap<u64, u64>,
+}
+
+impl WriteState {
+    /// The state of the file, from its order table: one row per stored entry.
+    fn read(order: &Table<'_, (u64, u64), &'static [u8]>) -> Result<Self, redb::StorageError> {
+        let mut state = Self::default();
+        for row in order.iter()? {
+            let (ns, seq) = row?.0.value();
+            *state.counts.entry(ns).or_default() += 1;
+            state.seq = state.seq.max(seq + 1);
+        }
+        Ok(state)
+    }
+}
+
+/// The stored key, in namespace `ns`, of the key bytes (a postcard key) that `encode` appends:
+/// `ns` and a fixed hash of the key bytes, both big-endian so the table orders by them, then
+/// the key bytes. One allocation: the key is encoded in place, the hash filled in after.
+pub(crate) fn stored_key<E>(
+    ns: u64,
+    encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<Vec<u8>, E> {
+    let mut out = Vec::with_capacity(KEY_AT + 16);
     out.extend_from_slice(&ns.to_be_bytes());
-    out.extend_from_slice(&crate::codec::fingerprint(key_bytes).to_be_bytes());
-    out.extend_from_slice(key_bytes);
-    out
+    out.extend_from_slice(&[0; 8]);
+    encode(&mut out)?;
+    let hash = crate::codec::fingerprint(&out[KEY_AT..]);
+    out[KEY_AT - 8..KEY_AT].copy_from_slice(&hash.to_be_bytes());
+    Ok(out)
 }
 
 /// The key hash of a stored key.
@@ -132,18 +187,15 @@ impl Store {
             std::fs::create_dir_all(parent).map_err(|e| bad(&e))?;
         }
         let claim = claim(&path).map_err(|e| bad(&e))?;
-        let db = Database::builder()
-            // A file altered behind redb's back is then an error here, never a panic later.
-            .set_check_integrity_on_open(true)
-            .create(&path)
-            .map_err(|e| match e {
+        let db = open_database(&path).map_err(|e| match e {
                 DatabaseError::DatabaseAlreadyOpen => bad(
                     &"the file is open in another process; one file holds one cache, opened by one process at a time",
                 ),
                 e => bad(&format_args!("not a memokit disk cache file: {e}")),
             })?;
         let store = Self {
-            db,
+            db: RwLock::new(Some(Open::new(db))),
+            failed: AtomicBool::new(false),
             _claim: claim,
             path,
             envelope: Envelope::new(codec, KIND),
@@ -158,7 +210,9 @@ impl Store {
     /// Refuses a redb file of another program or layout, writes the layout of a new one, and
     /// drops the entries of sandboxes, which belong to the process that last had the file.
     fn check_format(&self) -> Result<(), String> {
-        let read = self.db.begin_read().map_err(|e| e.to_string())?;
+        let open = self.db.read();
+        let db = &open.as_ref().ok_or("the file is not open")?.db;
+        let read = db.begin_read().map_err(|e| e.to_string())?;
         let tables: Vec<String> = read
             .list_tables()
             .map_err(|e| e.to_string())?
@@ -176,15 +230,17 @@ impl Store {
             ));
         };
         drop(read);
-        if let Some(format) = format.filter(|&f| f != FORMAT) {
+        if let Some(format) = format.filter(|&f| f != FORMAT && f != FORMAT_WITH_COUNTS) {
             return Err(format!(
-                "a memokit disk cache file of layout {format}; this build reads layout {FORMAT}"
+                "a memokit disk cache file of layout {format}; this build reads layouts {FORMAT_WITH_COUNTS} and {FORMAT}"
             ));
         }
-        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        let txn = db.begin_write().map_err(|e| e.to_string())?;
         {
             let mut meta = txn.open_table(META).map_err(|e| e.to_string())?;
             meta.insert("format", FORMAT).map_err(|e| e.to_string())?;
+            meta.remove("seq").map_err(|e| e.to_string())?;
+            txn.delete_table(COUNTS).map_err(|e| e.to_string())?;
             let first_sandbox = 1u64.to_be_bytes();
             let mut entries = txn.open_table(ENTRIES).map_err(|e| e.to_string())?;
             entries
@@ -194,21 +250,62 @@ impl Store {
             order
                 .retain_in((1, 0)..=(u64::MAX, u64::MAX), |_, _| false)
                 .map_err(|e| e.to_string())?;
-            let mut counts = txn.open_table(COUNTS).map_err(|e| e.to_string())?;
-            counts
-                .retain_in(1.., |_, _| false)
-                .map_err(|e| e.to_string())?;
         }
         txn.commit().map_err(|e| e.to_string())
     }
 
-    /// An error of the file, naming it.
-    pub(crate) fn error(&self, e: impl std::fmt::Display) -> BackendError {
-        BackendError::new(
-            KIND,
-            BackendErrorKind::Other,
-            format_args!("`{}`: {e}", self.path.display()),
-        )
+    /// An error of the file, naming it. An I/O error (a full disk, a failing device) marks
+    /// the file for a reopen by the next operation, since redb refuses all of them after one.
+    pub(crate) fn error(&self, e: impl Into<redb::Error>) -> BackendError {
+        let e = e.into();
+        let path = self.path.display();
+        match e {
+            redb::Error::Io(_) | redb::Error::PreviousIo => {
+                self.failed.store(true, Ordering::Release);
+            }
+            _ => {}
+        }
+        if let redb::Error::PreviousIo = e {
+            // redb's own text asks the caller to reopen the file, which the next call does.
+            return BackendError::new(
+                KIND,
+                BackendErrorKind::Other,
+                format_args!(
+                    "`{path}`: an earlier write to the file failed (a full disk?); the file is reopened at the next operation"
+                ),
+            );
+        }
+        BackendError::new(KIND, BackendErrorKind::Other, format_args!("`{path}`: {e}"))
+    }
+
+    /// The database, reopened first if an I/O error made redb refuse it.
+    fn database(&self) -> Result<MappedOpen<'_>, BackendError> {
+        if self.failed.load(Ordering::Acquire) {
+            self.reopen()?;
+        }
+        // Recursive: a closure of `compute` or `transaction` may read the cache inside a write,
+        // and must not wait behind a reopen queued meanwhile.
+        RwLockReadGuard::try_map(self.db.read_recursive(), Option::as_ref)
+            .map_err(|_| self.error(redb::Error::PreviousIo))
+    }
+
+    /// Closes the file and opens it again, what redb asks for after an I/O error: a full disk
+    /// fails the write that hit it, and the reads and writes after it work again (the writes as
+    /// soon as there is room). A fast-mode commit not yet durable is lost, as in a crash, so the
+    /// writers' state is read from the file again.
+    #[cold]
+    fn reopen(&self) -> Result<(), BackendError> {
+        let mut db = self.db.write();
+        if !self.failed.load(Ordering::Acquire) {
+            return Ok(()); // another thread did it meanwhile
+        }
+        // redb locks the file per open handle: the old one must be closed first.
+        drop(db.take());
+        *db = Some(Open::new(
+            open_database(&self.path).map_err(|e| self.error(e))?,
+        ));
+        self.failed.store(false, Ordering::Release);
+        Ok(())
     }
 
     fn next_durability(&self) -> redb::Durability {
@@ -235,40 +332,43 @@ impl Store {
         identity: TypeIdentity,
         f: impl FnOnce(&mut Writer<'_>) -> Result<R, BackendError>,
     ) -> Result<(R, Removals), BackendError> {
-        let mut txn = self.db.begin_write().map_err(|e| self.error(e))?;
+        let open = self.database()?;
+        let mut writers = open.writers.lock();
+        let mut txn = open.db.begin_write().map_err(|e| self.error(e))?;
         txn.set_durability(self.next_durability())
             .map_err(|e| self.error(e))?;
-        let (out, removals) = {
-            let open = |e: redb::TableError| self.error(e);
-            let mut meta = txn.open_table(META).map_err(open)?;
-            let mut counts = txn.open_table(COUNTS).map_err(open)?;
-            let seq = meta
-                .get("seq")
-                .map_err(|e| self.error(e))?
-                .map_or(0, |s| s.value());
-            let count = counts
-                .get(ns)
-                .map_err(|e| self.error(e))?
-                .map_or(0, |c| c.value());
+        let (out, removals, seq, count) = {
+            let open_table = |e: redb::TableError| self.error(e);
+            let order = txn.open_table(ORDER).map_err(open_table)?;
+            if writers.is_none() {
+                *writers = Some(WriteState::read(&order).map_err(|e| self.error(e))?);
+            }
+            let state = writers.get_or_insert_default();
             let mut writer = Writer {
                 store: self,
-                entries: txn.open_table(ENTRIES).map_err(open)?,
-                order: txn.open_table(ORDER).map_err(open)?,
+                entries: txn.open_table(ENTRIES).map_err(open_table)?,
+                order,
                 ns,
                 now,
                 identity,
-                seq,
-                count,
+                seq: state.seq,
+                count: state.counts.get(&ns).copied().unwrap_or(0),
                 removals: Removals::default(),
             };
             let out = f(&mut writer)?;
             writer.sweep()?;
             writer.evict_to(self.capacity.unwrap_or(u64::MAX))?;
-            meta.insert("seq", writer.seq).map_err(|e| self.error(e))?;
-            counts.insert(ns, writer.count).map_err(|e| self.error(e))?;
-            (out, writer.removals)
+            (out, writer.removals, writer.seq, writer.count)
         };
         txn.commit().map_err(|e| self.error(e))?;
+        // Only now: a transaction that failed left the file, and so this, as they were.
+        let state = writers.get_or_insert_default();
+        state.seq = seq;
+        if count == 0 {
+            state.counts.remove(&ns);
+        } else {
+            state.counts.insert(ns, count);
+        }
         Ok((out, removals))
     }
 
@@ -277,7 +377,8 @@ impl Store {
         &self,
         f: impl FnOnce(&Reader) -> Result<R, BackendError>,
     ) -> Result<R, BackendError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let open = self.database()?;
+        let txn = open.db.begin_read().map_err(|e| self.error(e))?;
         let entries = txn.open_table(ENTRIES).map_err(|e| self.error(e))?;
         f(&Reader {
             store: self,
@@ -294,12 +395,37 @@ impl Drop for Store {
                 .commits
                 .load(Ordering::Relaxed)
                 .is_multiple_of(DiskOptions::FAST_SYNC_EVERY)
-            && let Ok(txn) = self.db.begin_write()
+            && let Some(open) = self.db.get_mut()
+            && let Ok(txn) = open.db.begin_write()
         {
             // Nothing to report to: the next open finds the last durable state either way.
             let _ = txn.commit();
         }
     }
+}
+
+/// The order number in front of a stored value (0 if the value is too short to hold one,
+/// which only a damaged record is: its envelope is then too short to decode, a codec error).
+fn seq_in(value: &[u8]) -> u64 {
+    value
+        .first_chunk::<SEQ_LEN>()
+        .map_or(0, |seq| u64::from_le_bytes(*seq))
+}
+
+/// The envelope after the order number of a stored value (empty if too short).
+fn envelope_in(value: &[u8]) -> &[u8] {
+    value.get(SEQ_LEN..).unwrap_or_default()
+}
+
+/// A read lock on the open database.
+type MappedOpen<'s> = parking_lot::MappedRwLockReadGuard<'s, Open>;
+
+/// Opens (or creates) the redb file at `path`.
+fn open_database(path: &Path) -> Result<Database, DatabaseError> {
+    Database::builder()
+        // A file altered behind redb's back is then an error here, never a panic later.
+        .set_check_integrity_on_open(true)
+        .create(path)
 }
 
 /// Claims `path` for this process, or says which cache of it holds it.
@@ -328,13 +454,17 @@ pub(crate) struct Reader<'s> {
 }
 
 impl Reader<'_> {
-    /// The envelope stored under `key`.
-    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+    /// `f` of the envelope stored under `key`, read in place (no copy).
+    pub(crate) fn with<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, BackendError> {
         Ok(self
             .entries
             .get(key)
             .map_err(|e| self.store.error(e))?
-            .map(|v| v.value()[SEQ_LEN..].to_vec()))
+            .map(|v| f(envelope_in(v.value()))))
     }
 
     /// Hands `visit` (stored key, envelope) for namespace `ns` from key hash `from` on, until it
@@ -352,7 +482,7 @@ impl Reader<'_> {
             .map_err(|e| self.store.error(e))?
         {
             let (k, v) = item.map_err(|e| self.store.error(e))?;
-            if !visit(k.value(), &v.value()[SEQ_LEN..]) {
+            if !visit(k.value(), envelope_in(v.value())) {
                 break;
             }
         }
@@ -382,9 +512,7 @@ impl Writer<'_> {
             .map_err(|e| self.store.error(e))?
             .map(|v| {
                 let v = v.value();
-                let mut seq = [0; SEQ_LEN];
-                seq.copy_from_slice(&v[..SEQ_LEN]);
-                (u64::from_le_bytes(seq), v[SEQ_LEN..].to_vec())
+                (seq_in(v), envelope_in(v).to_vec())
             }))
     }
 
@@ -403,10 +531,19 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// The order number stored under `key`, without copying its envelope.
+    fn seq_of(&self, key: &[u8]) -> Result<Option<u64>, BackendError> {
+        Ok(self
+            .entries
+            .get(key)
+            .map_err(|e| self.store.error(e))?
+            .map(|v| seq_in(v.value())))
+    }
+
     /// Stores `envelope` under `key` as the newest write.
     pub(crate) fn put(&mut self, key: &[u8], envelope: &[u8]) -> Result<(), BackendError> {
-        match self.stored(key)? {
-            Some((old, _)) => {
+        match self.seq_of(key)? {
+            Some(old) => {
                 self.order
                     .remove((self.ns, old))
                     .map_err(|e| self.store.error(e))?;
@@ -424,8 +561,8 @@ impl Writer<'_> {
 
     /// Rewrites the envelope under `key` in place: same place in the FIFO (not a new write).
     pub(crate) fn rewrite(&mut self, key: &[u8], envelope: &[u8]) -> Result<(), BackendError> {
-        match self.stored(key)? {
-            Some((seq, _)) => self.store_at(key, seq, envelope),
+        match self.seq_of(key)? {
+            Some(seq) => self.store_at(key, seq, envelope),
             None => self.put(key, envelope),
         }
     }
@@ -469,9 +606,12 @@ impl Writer<'_> {
     /// the oldest write is the first to expire), so expired entries do not pile up.
     fn sweep(&mut self) -> Result<(), BackendError> {
         for key in self.oldest(SWEEP)? {
-            if let Some(envelope) = self.get(&key)?
-                && !self.is_live(&envelope)
-            {
+            let live = self
+                .entries
+                .get(key.as_slice())
+                .map_err(|e| self.store.error(e))?
+                .map(|v| self.is_live(envelope_in(v.value())));
+            if live == Some(false) {
                 self.delete(&key)?;
                 self.removals.expired += 1;
             }
@@ -524,7 +664,7 @@ impl Writer<'_> {
             .map_err(|e| self.store.error(e))?
         {
             let (k, v) = item.map_err(|e| self.store.error(e))?;
-            if pred(k.value(), &v.value()[SEQ_LEN..]) {
+            if pred(k.value(), envelope_in(v.value())) {
                 out.push(k.value().to_vec());
             }
         }

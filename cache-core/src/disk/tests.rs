@@ -24,8 +24,7 @@ fn a_corrupt_record_is_a_codec_error_never_a_value() {
     let path = temp("corrupt");
     let config = Config::<u64, u64>::new("disk-unit-corrupt".into());
     let backend = DiskBackend::open(&config, &DiskOptions::new(&path)).unwrap();
-    let mut key = Vec::new();
-    crate::codec::encode_key(&5u64, &mut key, KIND).unwrap();
+    let key = stored_key(0, |out| crate::codec::encode_key(&5u64, out, KIND)).unwrap();
     let identity = TypeIdentity::of::<u64, u64>(0);
     // Two live entries older than the bad one, so that the sweep of each write (which drops
     // the oldest entries that are not live) leaves it for the reads below.
@@ -33,9 +32,7 @@ fn a_corrupt_record_is_a_codec_error_never_a_value() {
     for garbage in [&b"mk"[..], b"\x00\x01\x02", &[b'm'; 64]] {
         backend
             .store
-            .write(0, clock::now(), identity, |w| {
-                w.put(&stored_key(0, &key), garbage)
-            })
+            .write(0, clock::now(), identity, |w| w.put(&key, garbage))
             .unwrap();
         let err = Backend::<u64, u64>::get(&backend, &5).unwrap_err();
         assert_eq!(err.kind(), BackendErrorKind::Codec, "{err}");
@@ -61,5 +58,53 @@ fn a_redb_database_of_another_program_is_refused_by_path() {
     assert_eq!(err.setting(), Some("path"));
     assert!(err.message().contains("another program"), "{err}");
     assert!(err.message().contains(&*path.to_string_lossy()), "{err}");
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_file_of_layout_1_is_upgraded_and_its_counts_come_from_the_order_table() {
+    let path = temp("layout-1");
+    let mut config = Config::<u64, u64>::new("disk-unit-layout".into());
+    config.capacity = Some(3);
+    let backend = DiskBackend::open(&config, &DiskOptions::new(&path)).unwrap();
+    Backend::<u64, u64>::insert_many(&backend, vec![(1, 1), (2, 2)], None).unwrap();
+    drop(backend);
+    // What layout 1 kept in the file, with a count that is wrong: it must not be trusted.
+    let db = redb::Database::create(&path).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("memokit.meta");
+        let mut meta = txn.open_table(meta).unwrap();
+        meta.insert("format", 1).unwrap();
+        meta.insert("seq", 2).unwrap();
+        let counts: redb::TableDefinition<u64, u64> = redb::TableDefinition::new("memokit.counts");
+        txn.open_table(counts).unwrap().insert(0, 100).unwrap();
+    }
+    txn.commit().unwrap();
+    drop(db);
+
+    let backend = DiskBackend::open(&config, &DiskOptions::new(&path)).unwrap();
+    Backend::<u64, u64>::insert_many(&backend, vec![(3, 3), (4, 4)], None).unwrap();
+    let get = |k| {
+        Backend::<u64, u64>::get(&backend, &k)
+            .unwrap()
+            .map(|f| f.value)
+    };
+    assert_eq!(
+        [get(1), get(2), get(3), get(4)],
+        [None, Some(2), Some(3), Some(4)],
+        "two entries counted, the oldest evicted at the third"
+    );
+    drop(backend);
+    let db = redb::Database::create(&path).unwrap();
+    let read = redb::ReadableDatabase::begin_read(&db).unwrap();
+    let tables: Vec<String> = read
+        .list_tables()
+        .unwrap()
+        .map(|t| redb::TableHandle::name(&t).to_string())
+        .collect();
+    assert!(!tables.iter().any(|t| t == "memokit.counts"), "{tables:?}");
+    drop(read);
+    drop(db);
     std::fs::remove_file(&path).unwrap();
 }
