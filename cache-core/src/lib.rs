@@ -24,9 +24,11 @@
 //! | | `registry` | every cache by name: [`caches`], [`clear_all`], sandbox teardown |
 //! | | [`telemetry`] | events for every operation, handlers, `tracing` and `metrics` bridges |
 //! | | `codec` | values as bytes for byte-storing backends and snapshot files: codecs, the envelope, type identity, the snapshot format (features `redis`, `disk`, `snapshot`) |
+//! | | `blocking` | file work called from async code, moved to Tokio's blocking pool (features `disk`, `snapshot`) |
 //! | isolation | [`sandbox`](mod@sandbox) | test sandboxes: a namespace and a clock per test |
 //! | backends | [`memory`] | the default in-memory backend |
 //! | | `redis` | the Redis backend (feature `redis`) |
+//! | | `disk` | the disk backend on `redb`: entries that survive restarts (feature `disk`) |
 //! | | `tiered` | memory in front of Redis or disk, coherent through Redis's invalidations (feature `tiered`) |
 //! | the handle | `cache` | [`Cache`] and [`CacheBuilder`]: operations, single-flight loads, stale-while-revalidate, snapshots (feature `snapshot`) |
 //! | macro support | `memo` | [`Memo`], the cache of one memoized function, and the call path `#[cached]` expands to |

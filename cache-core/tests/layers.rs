@@ -15,7 +15,14 @@ const LAYERS: [(&str, &[&str]); 8] = [
     ("storage contract", &["backend"]),
     (
         "services",
-        &["stats", "flight", "registry", "telemetry", "codec"],
+        &[
+            "stats",
+            "flight",
+            "registry",
+            "telemetry",
+            "codec",
+            "blocking",
+        ],
     ),
     ("isolation", &["sandbox"]),
     ("backends", &["memory", "redis", "disk", "tiered"]),
