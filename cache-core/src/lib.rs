@@ -24,7 +24,7 @@
 //! | | `registry` | every cache by name: [`caches`], [`clear_all`], sandbox teardown |
 //! | | [`telemetry`] | events for every operation, handlers, `tracing` and `metrics` bridges |
 //! | | `codec` | values as bytes for byte-storing backends and snapshot files: codecs, the envelope, type identity, the snapshot format (features `redis`, `disk`, `snapshot`) |
-//! | | `blocking` | file work called from async code, moved to Tokio's blocking pool (features `disk`, `snapshot`) |
+//! | | `blocking` | file work called from async code, moved to Tokio's blocking pool (features `disk`, `snapshot`, `redis-cluster`) |
 //! | isolation | [`sandbox`](mod@sandbox) | test sandboxes: a namespace and a clock per test |
 //! | backends | [`memory`] | the default in-memory backend |
 //! | | `redis` | the Redis backend (feature `redis`) |
@@ -57,7 +57,10 @@ pub mod key;
 // The storage contract.
 pub mod backend;
 // Services.
-#[cfg(all(feature = "tokio", any(feature = "disk", feature = "snapshot")))]
+#[cfg(any(
+    all(feature = "tokio", any(feature = "disk", feature = "snapshot")),
+    feature = "redis-cluster"
+))]
 mod blocking;
 #[cfg(any(feature = "redis", feature = "disk", feature = "snapshot"))]
 pub mod codec;
