@@ -138,6 +138,83 @@ fn a_read_fills_the_first_layer_and_every_write_drops_it() {
     assert!(users.is_empty());
 }
 
+/// Whether the first layer holds a copy of each of `keys` (and nothing for `absent`) after a
+/// batched read, and still does a moment later (a write's own invalidation may still drop one).
+fn batch_filled(
+    cache: &Cache<u64, String, Tiered<u64, String>>,
+    keys: &[u64],
+    absent: u64,
+) -> bool {
+    let held = || keys.iter().all(|&k| local(cache, k).is_some()) && local(cache, absent).is_none();
+    held() && {
+        std::thread::sleep(Duration::from_millis(100));
+        held()
+    }
+}
+
+#[test]
+fn a_batch_read_fills_the_first_layer_with_each_copy_bounded_by_its_entry() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let cache = tiered(&server, "tiered::batch");
+    cache
+        .insert_many(vec![(1, "one".into()), (2, "two".into())])
+        .unwrap();
+    cache
+        .insert_with_ttl(3, "three".into(), Duration::from_secs(20))
+        .unwrap();
+    let want = vec![
+        Some("one".to_string()),
+        Some("two".to_string()),
+        Some("three".to_string()),
+        None,
+    ];
+    assert!(
+        eventually(5 * DELIVERY, || {
+            assert_eq!(cache.get_many([&1, &2, &3, &4]).unwrap(), want);
+            batch_filled(&cache, &[1, 2, 3], 4)
+        }),
+        "a batched read never filled the first layer"
+    );
+    let backend = cache.backend().unwrap();
+    match backend.local().ttl(&3).unwrap() {
+        Ttl::In(left) => assert!(left <= Duration::from_secs(20), "{left:?}"),
+        other => panic!("the copy of 3 has {other:?}"),
+    }
+    // A batch of first-layer hits and misses: the hits come from the copies.
+    cache.remove(&2).unwrap();
+    assert_eq!(
+        cache.get_many([&3, &2, &1]).unwrap(),
+        vec![Some("three".to_string()), None, Some("one".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn an_async_batch_read_fills_the_first_layer() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let cache = tiered(&server, "tiered::batch-async");
+    cache
+        .insert_many_async(vec![(7, "seven".into()), (8, "eight".into())])
+        .await
+        .unwrap();
+    let deadline = Instant::now() + 5 * DELIVERY;
+    loop {
+        let got = cache.get_many_async([&7, &8, &9]).await.unwrap();
+        assert_eq!(
+            got,
+            vec![Some("seven".to_string()), Some("eight".to_string()), None]
+        );
+        if batch_filled(&cache, &[7, 8], 9) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "an async batch never filled");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[test]
 fn a_first_layer_copy_lives_no_longer_than_the_entry_nor_local_ttl() {
     let Some(server) = RedisServer::start() else {
@@ -430,6 +507,36 @@ fn memory_in_front_of_the_disk_backend() {
     assert!(cache.backend().unwrap().local().get(&1).unwrap().is_some());
     cache.insert(1, "uno".into()).unwrap();
     assert_eq!(cache.get(&1).unwrap().as_deref(), Some("uno"));
+
+    // A batched read fills too, each copy bounded by its entry's time left.
+    cache
+        .insert_with_ttl(2, "two".into(), Duration::from_secs(20))
+        .unwrap();
+    assert_eq!(
+        cache.get_many([&1, &2, &3]).unwrap(),
+        vec![Some("uno".to_string()), Some("two".to_string()), None]
+    );
+    let backend = cache.backend().unwrap();
+    assert!(backend.local().get(&1).unwrap().is_some());
+    match backend.local().ttl(&2).unwrap() {
+        Ttl::In(left) => assert!(left <= Duration::from_secs(20), "{left:?}"),
+        other => panic!("the copy of 2 has {other:?}"),
+    }
+    assert_eq!(backend.local().get(&3).unwrap(), None);
+    cache.remove(&2).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    cache.insert(4, "four".into()).unwrap();
+    let got = runtime.block_on(cache.get_many_async([&4, &2]));
+    assert_eq!(got.unwrap(), vec![Some("four".to_string()), None]);
+    assert!(
+        backend.local().get(&4).unwrap().is_some(),
+        "an async batch fills"
+    );
+    assert_eq!(backend.local().get(&2).unwrap(), None);
+    drop(backend);
     drop(cache);
     std::fs::remove_dir_all(&dir).unwrap();
 }

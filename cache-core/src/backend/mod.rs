@@ -70,6 +70,10 @@ pub struct Found<V> {
     pub written: Timestamp,
 }
 
+/// A value found with the time it has left: what a tiered first layer copies.
+#[cfg(feature = "tiered")]
+pub(crate) type Timed<V> = (Found<V>, Ttl);
+
 /// What a backend knows about its own contents. Counters are totals since the backend was opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]

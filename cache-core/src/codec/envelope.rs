@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::backend::Found;
+use crate::backend::{Found, Ttl};
 use crate::clock::Timestamp;
 use crate::error::{BackendError, BackendErrorKind};
 
@@ -158,6 +158,16 @@ impl Envelope {
             .ok()
             .filter(|h| h.identity == identity && !h.expired(now))
             .map(|h| h.deadline)
+    }
+
+    /// How long the value whose header is `header` has left at `now`, if it is a live value for
+    /// `identity` ([`Ttl::Missing`] if it is not).
+    pub(crate) fn ttl(&self, identity: TypeIdentity, header: &[u8], now: Timestamp) -> Ttl {
+        match self.deadline(identity, header, now) {
+            None => Ttl::Missing,
+            Some(None) => Ttl::Never,
+            Some(Some(deadline)) => Ttl::In(deadline.duration_since(now)),
+        }
     }
 
     /// The first [`HEAD_LEN`] bytes of every value this envelope writes for `identity`: magic,

@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+#[cfg(feature = "tiered")]
+use crate::backend::Timed;
 use crate::backend::{
     Backend, BackendStats, Compute, Computed, Cursor, Found, Iterate, Transaction, Ttl, Write,
 };
@@ -264,15 +266,65 @@ impl DiskBackend {
     /// How long the stored key `key` has left at `now`.
     fn ttl_at<K, V>(&self, key: &[u8], now: Timestamp) -> Result<Ttl, BackendError> {
         let identity = self.identity::<K, V>();
-        let deadline = self
+        let ttl = self
             .store
-            .read(|r| r.with(key, |e| self.envelope().deadline(identity, e, now)))?
-            .flatten();
-        Ok(match deadline {
-            None => Ttl::Missing,
-            Some(None) => Ttl::Never,
-            Some(Some(deadline)) => Ttl::In(deadline.duration_since(now)),
+            .read(|r| r.with(key, |e| self.envelope().ttl(identity, e, now)))?;
+        Ok(ttl.unwrap_or(Ttl::Missing))
+    }
+
+    /// The live values under the stored keys `keys` at `now`, each with the time it has left, in
+    /// one read transaction: what a tiered first layer copies.
+    #[cfg(feature = "tiered")]
+    fn get_timed_stored<K, V: DeserializeOwned>(
+        &self,
+        keys: &[Vec<u8>],
+        now: Timestamp,
+    ) -> Result<Vec<Option<Timed<V>>>, BackendError> {
+        let identity = self.identity::<K, V>();
+        self.store.read(|r| {
+            keys.iter()
+                .map(|k| {
+                    r.with(k, |e| {
+                        let left = self.envelope().ttl(identity, e, now);
+                        Ok(self.unseal_in::<K, V>(e, now)?.map(|found| (found, left)))
+                    })?
+                    .unwrap_or(Ok(None))
+                })
+                .collect()
         })
+    }
+
+    /// [`get_timed_stored`](Self::get_timed_stored) of `keys` at memokit's time now.
+    #[cfg(feature = "tiered")]
+    pub(crate) fn get_many_timed<K, V, Q>(
+        &self,
+        keys: &[&Q],
+    ) -> Result<Vec<Option<Timed<V>>>, BackendError>
+    where
+        K: Serialize,
+        V: DeserializeOwned,
+        Q: ?Sized + Lookup<K>,
+    {
+        self.get_timed_stored::<K, V>(&self.stored_keys(keys)?, clock::now())
+    }
+
+    /// Async form of [`get_many_timed`](Self::get_many_timed), on the blocking pool.
+    #[cfg(all(feature = "tiered", feature = "tokio"))]
+    pub(crate) fn get_many_timed_async<K, V, Q>(
+        &self,
+        keys: &[&Q],
+    ) -> impl Future<Output = Result<Vec<Option<Timed<V>>>, BackendError>> + Send + use<K, V, Q>
+    where
+        K: Serialize + 'static,
+        V: DeserializeOwned + Send + 'static,
+        Q: ?Sized + Lookup<K>,
+    {
+        let keys = self.stored_keys(keys);
+        let (this, now) = (self.clone(), clock::now());
+        async move {
+            let keys = keys?;
+            offload(move || this.get_timed_stored::<K, V>(&keys, now)).await
+        }
     }
 
     /// Gives the live value under the stored key `key` a deadline `ttl` after `now` (none with

@@ -151,7 +151,10 @@ impl RedisBackend {
     }
 
     /// The Redis keys of `keys`.
-    fn keys<K, Q: ?Sized + Lookup<K>>(&self, keys: &[&Q]) -> Result<Vec<Vec<u8>>, BackendError>
+    pub(crate) fn keys<K, Q: ?Sized + Lookup<K>>(
+        &self,
+        keys: &[&Q],
+    ) -> Result<Vec<Vec<u8>>, BackendError>
     where
         K: Serialize,
     {
@@ -330,9 +333,7 @@ where
         &self,
         keys: &[&Q],
     ) -> Result<Vec<Option<Found<V>>>, BackendError> {
-        let (keys, now) = (self.keys(keys)?, clock::now());
-        let batch = self.get_batch::<K, V>(&keys, now);
-        self.got::<K, V>(&batch, self.run_batch(&batch)?, now)
+        self.read_many::<K, V, Q, _>(keys, |bytes, now| self.found::<K, V>(bytes, now))
     }
 
     fn insert_many(&self, entries: Vec<(K, V)>, ttl: Option<Duration>) -> Result<(), BackendError> {
@@ -447,11 +448,7 @@ where
         &self,
         keys: &[&Q],
     ) -> impl Future<Output = Result<Vec<Option<Found<V>>>, BackendError>> + Send {
-        let (keys, now) = (self.keys(keys), clock::now());
-        async move {
-            let batch = self.get_batch::<K, V>(&keys?, now);
-            self.got::<K, V>(&batch, self.run_batch_async(&batch).await?, now)
-        }
+        self.read_many_async::<K, V, Q, _>(keys, |bytes, now| self.found::<K, V>(bytes, now))
     }
 
     fn insert_many_async(

@@ -14,6 +14,7 @@
 
 #[cfg(feature = "redis-cluster")]
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
@@ -21,11 +22,10 @@ use futures_util::future::try_join_all;
 use redis::cluster_routing::Slot;
 use redis::{Pipeline, Value, from_redis_value};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use crate::backend::Found;
-use crate::clock::Timestamp;
+use crate::clock::{self, Timestamp};
 use crate::error::BackendError;
+use crate::key::Lookup;
 
 use super::backend::{RedisBackend, set};
 use super::cas::delete_if_unchanged;
@@ -132,28 +132,32 @@ impl RedisBackend {
         })
     }
 
-    /// The values `get_many` found, in the order of its keys.
-    pub(crate) fn got<K, V: DeserializeOwned>(
+    /// The batched read of `keys` at memokit's time now: what `decode` makes of each key's
+    /// stored bytes (and the time now), in the order of `keys`. `get_many` decodes values; a
+    /// tiered first layer also wants the time each has left.
+    pub(crate) fn read_many<K: Serialize, V, Q: ?Sized + Lookup<K>, T>(
         &self,
-        batch: &Batch,
-        replies: Vec<Vec<Value>>,
-        now: Timestamp,
-    ) -> Result<Vec<Option<Found<V>>>, BackendError> {
-        let len = batch.groups.iter().map(Vec::len).sum();
-        let mut out: Vec<Option<Found<V>>> = (0..len).map(|_| None).collect();
-        for (group, replies) in batch.groups.iter().zip(replies) {
-            // One `MGET` answers with one array, idle reads with one value each.
-            let values = replies.into_iter().flat_map(|reply| match reply {
-                Value::Array(values) => values,
-                value => vec![value],
-            });
-            for (&at, value) in group.iter().zip(values) {
-                let bytes: Option<Vec<u8>> =
-                    from_redis_value(value).map_err(|e| backend_error(e.into()))?;
-                out[at] = self.found::<K, V>(bytes, now)?;
-            }
+        keys: &[&Q],
+        decode: impl Fn(Option<Vec<u8>>, Timestamp) -> Result<Option<T>, BackendError>,
+    ) -> Result<Vec<Option<T>>, BackendError> {
+        let (keys, now) = (self.keys(keys)?, clock::now());
+        let batch = self.get_batch::<K, V>(&keys, now);
+        decoded(&batch, self.run_batch(&batch)?, |bytes| decode(bytes, now))
+    }
+
+    /// Async form of [`read_many`](Self::read_many). It reads the caller's clock (a sandbox's)
+    /// and encodes the keys before the future moves to another thread.
+    pub(crate) fn read_many_async<'a, K: Serialize, V, Q: ?Sized + Lookup<K>, T: Send>(
+        &'a self,
+        keys: &[&Q],
+        decode: impl Fn(Option<Vec<u8>>, Timestamp) -> Result<Option<T>, BackendError> + Send + 'a,
+    ) -> impl Future<Output = Result<Vec<Option<T>>, BackendError>> + Send + 'a {
+        let (keys, now) = (self.keys(keys), clock::now());
+        async move {
+            let batch = self.get_batch::<K, V>(&keys?, now);
+            let replies = self.run_batch_async(&batch).await?;
+            decoded(&batch, replies, |bytes| decode(bytes, now))
         }
-        Ok(out)
     }
 
     /// The writes of `insert_many`, each expiring after `ttl`.
@@ -286,6 +290,30 @@ impl RedisBackend {
             })
             .await
     }
+}
+
+/// What `decode` makes of each key's stored bytes in `replies`, the replies to the reads of
+/// `batch`, in the order of the batch's keys.
+fn decoded<T>(
+    batch: &Batch,
+    replies: Vec<Vec<Value>>,
+    mut decode: impl FnMut(Option<Vec<u8>>) -> Result<Option<T>, BackendError>,
+) -> Result<Vec<Option<T>>, BackendError> {
+    let len = batch.groups.iter().map(Vec::len).sum();
+    let mut out: Vec<Option<T>> = (0..len).map(|_| None).collect();
+    for (group, replies) in batch.groups.iter().zip(replies) {
+        // One `MGET` answers with one array, idle reads with one value each.
+        let values = replies.into_iter().flat_map(|reply| match reply {
+            Value::Array(values) => values,
+            value => vec![value],
+        });
+        for (&at, value) in group.iter().zip(values) {
+            let bytes: Option<Vec<u8>> =
+                from_redis_value(value).map_err(|e| backend_error(e.into()))?;
+            out[at] = decode(bytes)?;
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(all(test, feature = "redis-cluster"))]

@@ -73,14 +73,7 @@ impl RedisBackend {
 
     /// The time a `K -> V` entry whose header is `header` has left at `now`.
     pub(crate) fn ttl_in<K, V>(&self, header: &[u8], now: Timestamp) -> Ttl {
-        match self
-            .envelope()
-            .deadline(self.identity::<K, V>(), header, now)
-        {
-            None => Ttl::Missing,
-            Some(None) => Ttl::Never,
-            Some(Some(deadline)) => Ttl::In(deadline.duration_since(now)),
-        }
+        self.envelope().ttl(self.identity::<K, V>(), header, now)
     }
 
     /// The touch of `key` at `now`: an idle read that returns the header, or with no time to

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{
-    Backend, BackendStats, Compute, Computed, Cursor, Found, Iterate, Transaction, Ttl,
+    Backend, BackendStats, Compute, Computed, Cursor, Found, Iterate, Timed, Transaction, Ttl,
 };
 use crate::bounds::{CacheKey, CacheValue};
 use crate::clock;
@@ -31,32 +31,30 @@ pub(crate) mod sealed {
 /// `disk`, [`DiskBackend`](crate::DiskBackend). Sealed: each second layer needs its own way of
 /// hearing about writes of other processes.
 pub trait SecondLayer<K: CacheKey, V: CacheValue>: Backend<K, V> + sealed::Sealed {
-    /// The live value under `key` and how long it has left. The default asks twice; a remote
-    /// layer overrides it to read both at once.
+    /// The live value under `key` and how long it has left, in one read.
     #[doc(hidden)]
-    fn get_timed<Q: ?Sized + Lookup<K>>(
-        &self,
-        key: &Q,
-    ) -> Result<Option<(Found<V>, Ttl)>, BackendError> {
-        let Some(found) = self.get(key)? else {
-            return Ok(None);
-        };
-        Ok(Some((found, self.ttl(key)?)))
-    }
+    fn get_timed<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<Timed<V>>, BackendError>;
 
     /// Async form of [`get_timed`](Self::get_timed).
     #[doc(hidden)]
     fn get_timed_async<Q: ?Sized + Lookup<K> + Sync>(
         &self,
         key: &Q,
-    ) -> impl Future<Output = Result<Option<(Found<V>, Ttl)>, BackendError>> + Send {
-        async move {
-            let Some(found) = self.get_async(key).await? else {
-                return Ok(None);
-            };
-            Ok(Some((found, self.ttl_async(key).await?)))
-        }
-    }
+    ) -> impl Future<Output = Result<Option<Timed<V>>, BackendError>> + Send;
+
+    /// [`get_timed`](Self::get_timed) of each of `keys`, in one batch, in the order of `keys`.
+    #[doc(hidden)]
+    fn get_many_timed<Q: ?Sized + Lookup<K>>(
+        &self,
+        keys: &[&Q],
+    ) -> Result<Vec<Option<Timed<V>>>, BackendError>;
+
+    /// Async form of [`get_many_timed`](Self::get_many_timed).
+    #[doc(hidden)]
+    fn get_many_timed_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        keys: &[&Q],
+    ) -> impl Future<Output = Result<Vec<Option<Timed<V>>>, BackendError>> + Send;
 
     /// What an invalidation names this view by (its namespace's key prefix, for Redis).
     #[doc(hidden)]
@@ -158,7 +156,7 @@ impl<K: CacheKey, V: CacheValue, B: SecondLayer<K, V>> Tiered<K, V, B> {
         &self,
         key: &Q,
         ticket: Option<Ticket>,
-        got: Option<(Found<V>, Ttl)>,
+        got: Option<Timed<V>>,
     ) -> Option<Found<V>> {
         let (found, left) = got?;
         let fresh = self.refresh.map(|age| {
@@ -174,6 +172,31 @@ impl<K: CacheKey, V: CacheValue, B: SecondLayer<K, V>> Tiered<K, V, B> {
             }
         }
         Some(found)
+    }
+
+    /// Fills `found`'s gaps, the first-layer misses `missing`, with what one batched read of the
+    /// second layer found for them (`read`), copying each into the first layer as
+    /// [`fill`](Self::fill) does; `tickets` were taken for `missing` before that read.
+    fn fill_many<Q: ?Sized + Lookup<K>>(
+        &self,
+        found: &mut [Option<Found<V>>],
+        missing: &[&Q],
+        tickets: Vec<Option<Ticket>>,
+        read: Vec<Option<Timed<V>>>,
+    ) {
+        let mut filled = missing
+            .iter()
+            .zip(tickets)
+            .zip(read)
+            .map(|((key, ticket), got)| self.fill(*key, ticket, got));
+        for gap in found.iter_mut().filter(|f| f.is_none()) {
+            *gap = filled.next().flatten();
+        }
+    }
+
+    /// The tickets of `keys`, taken before a read of the second layer that may fill them.
+    fn tickets<Q: ?Sized + Lookup<K>>(&self, keys: &[&Q]) -> Vec<Option<Ticket>> {
+        keys.iter().map(|k| self.coherence.ticket(*k)).collect()
     }
 
     /// A first-layer miss: read the second layer and fill the first. Out of line, so that the
@@ -320,10 +343,9 @@ where
         if missing.is_empty() {
             return Ok(found);
         }
-        let mut read = self.remote.get_many(&missing)?.into_iter();
-        for slot in found.iter_mut().filter(|f| f.is_none()) {
-            *slot = read.next().flatten();
-        }
+        let tickets = self.tickets(&missing);
+        let read = self.remote.get_many_timed(&missing)?;
+        self.fill_many(&mut found, &missing, tickets, read);
         Ok(found)
     }
 
@@ -459,10 +481,9 @@ where
             if missing.is_empty() {
                 return Ok(found);
             }
-            let mut read = self.remote.get_many_async(&missing).await?.into_iter();
-            for slot in found.iter_mut().filter(|f| f.is_none()) {
-                *slot = read.next().flatten();
-            }
+            let tickets = self.tickets(&missing);
+            let read = self.remote.get_many_timed_async(&missing).await?;
+            self.fill_many(&mut found, &missing, tickets, read);
             Ok(found)
         }
     }

@@ -34,7 +34,9 @@
 //!   writer too, would drop the copy anyway (and drops a copy that a read made before the
 //!   invalidation arrived: one more miss right after a write, never a stale read). `ttl`, `contains_key` of a key not in memory, counting and walking ask the second
 //!   layer, and `stats` are the second layer's ([`Tiered::local`] has the first layer's).
-//!   Batched reads (`get_many`) read through to the second layer without filling the first.
+//!   A batched read (`get_many`) takes what the first layer has and reads the rest from the
+//!   second in one batch (values and times left, one `MGET` on Redis, one read transaction on
+//!   disk), filling the first with each as a single miss does.
 //! * **Fills never resurrect.** Each fill takes a ticket (an epoch per stripe of keys, one
 //!   epoch for the whole layer) before it reads the second layer, and drops its own copy if an
 //!   invalidation or local write of the key, or a clear, happened meanwhile. So a value read

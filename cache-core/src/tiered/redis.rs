@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
-use crate::backend::{Found, Ttl};
+use crate::backend::Timed;
 use crate::bounds::{CacheKey, CacheValue};
 use crate::clock::{self, Timestamp};
 use crate::codec::text_key;
@@ -34,7 +34,7 @@ impl RedisBackend {
         &self,
         bytes: Option<Vec<u8>>,
         now: Timestamp,
-    ) -> Result<Option<(Found<V>, Ttl)>, BackendError> {
+    ) -> Result<Option<Timed<V>>, BackendError> {
         let left = bytes.as_deref().map(|b| self.ttl_in::<K, V>(b, now));
         Ok(self.found::<K, V>(bytes, now)?.zip(left))
     }
@@ -45,10 +45,7 @@ where
     K: CacheKey + Serialize + DeserializeOwned,
     V: CacheValue + Serialize + DeserializeOwned,
 {
-    fn get_timed<Q: ?Sized + Lookup<K>>(
-        &self,
-        key: &Q,
-    ) -> Result<Option<(Found<V>, Ttl)>, BackendError> {
+    fn get_timed<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<Timed<V>>, BackendError> {
         let key = self.space.key(&key.to_key())?;
         let now = clock::now();
         self.timed::<K, V>(self.run(&self.read::<K, V>(&key, now))?, now)
@@ -57,13 +54,27 @@ where
     fn get_timed_async<Q: ?Sized + Lookup<K> + Sync>(
         &self,
         key: &Q,
-    ) -> impl Future<Output = Result<Option<(Found<V>, Ttl)>, BackendError>> + Send {
+    ) -> impl Future<Output = Result<Option<Timed<V>>, BackendError>> + Send {
         let key = self.space.key(&key.to_key());
         let now = clock::now();
         async move {
             let cmd = self.read::<K, V>(&key?, now);
             self.timed::<K, V>(self.run_async(&cmd).await?, now)
         }
+    }
+
+    fn get_many_timed<Q: ?Sized + Lookup<K>>(
+        &self,
+        keys: &[&Q],
+    ) -> Result<Vec<Option<Timed<V>>>, BackendError> {
+        self.read_many::<K, V, Q, _>(keys, |bytes, now| self.timed::<K, V>(bytes, now))
+    }
+
+    fn get_many_timed_async<Q: ?Sized + Lookup<K> + Sync>(
+        &self,
+        keys: &[&Q],
+    ) -> impl Future<Output = Result<Vec<Option<Timed<V>>>, BackendError>> + Send {
+        self.read_many_async::<K, V, Q, _>(keys, |bytes, now| self.timed::<K, V>(bytes, now))
     }
 
     fn view_tag(&self) -> Box<[u8]> {
