@@ -576,7 +576,8 @@ pub use serde::{Deserialize, Serialize};
 /// ```
 ///
 /// **`backend = disk`** (feature `disk`) keeps the cache in a file that survives restarts;
-/// **`path = "..."`** (a string literal, required with it, and only with it) names the file.
+/// **`path = "..."`** (a string literal, required with it, and only with it or
+/// `backend = tiered`) names the file.
 /// See [`DiskBackend`] for what the file holds and how durable writes are.
 ///
 /// ```no_run
@@ -595,7 +596,9 @@ pub use serde::{Deserialize, Serialize};
 /// front of Redis, kept coherent with every other process by Redis's invalidations; `url` and
 /// `timeout` are Redis's, `capacity` and `weigher` bound the first layer, and
 /// **`local_ttl = "30s"`** (only with it) caps how long the first layer keeps a value. See
-/// [`Tiered`] for the consistency model.
+/// [`Tiered`] for the consistency model. With a **`path`** instead of Redis's options, the
+/// second layer is the disk backend's file (`Tiered<K, V, DiskBackend>`, features `tiered` and
+/// `disk`): memory-speed hits for a cache that survives restarts.
 ///
 /// ```no_run
 /// # #[cfg(feature = "tiered")]
@@ -811,9 +814,9 @@ pub use memokit_macros::cached;
 /// |---|---|
 /// | `key = Type`, `value = Type` | required: the key and value types |
 /// | `name = "users"` | the cache's name in errors, stats, `caches()` and remote keys; default `module::path::Users` |
-/// | `backend = memory` | `memory` (default), `redis` (feature `redis`; its URL and options set by `config`), `disk` (feature `disk`), `tiered` (feature `tiered`; memory in front of Redis, whose options `config` sets as `TieredOptions`), or a type implementing [`Backend`] |
+/// | `backend = memory` | `memory` (default), `redis` (feature `redis`; its URL and options set by `config`), `disk` (feature `disk`), `tiered` (feature `tiered`; memory in front of Redis, whose options `config` sets as `TieredOptions`, or of the disk backend with a `path`), or a type implementing [`Backend`] |
 /// | `local_ttl = "1m"` | with `backend = tiered`: the longest a value stays in the first layer |
-/// | `path = "file"` | the disk backend's file (with `backend = disk`; or set `settings.backend` in `config`) |
+/// | `path = "file"` | the disk backend's file (with `backend = disk`, or `backend = tiered` for memory in front of it; or set `settings.backend` in `config`) |
 /// | `ttl = "5m"`, `tti = "1h"` | time to live / to idle: a literal (`ms`, `s`, `m`, `h`, `d`) or a `Duration` expression |
 /// | `capacity = 10_000` | at most this many entries (or this much weight, with a weigher) |
 /// | `weigher = path_or_closure` | `Fn(&K, &V) -> u64`: bound the cache by total weight |

@@ -540,3 +540,45 @@ fn memory_in_front_of_the_disk_backend() {
     drop(cache);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[cfg(feature = "disk")]
+static CUBE_RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+#[cfg(feature = "disk")]
+#[cached(backend = tiered, path = "target/caches/test-tiered-cube.redb", name = "tiered::cube", local_ttl = "1m", capacity = 10)]
+fn cube(x: u64) -> u64 {
+    CUBE_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    x * x * x
+}
+
+#[cfg(feature = "disk")]
+#[derive(memokit::Cache)]
+#[cache(name = "tiered::disk-module", key = u64, value = String, backend = tiered, path = "target/caches/test-tiered-module.redb", capacity = 10)]
+struct DiskNames;
+
+#[cfg(feature = "disk")]
+#[test]
+fn backend_tiered_with_a_path_puts_memory_in_front_of_the_disk_backend() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let _sb = memokit::sandbox();
+    assert_eq!((cube(3), cube(3)), (27, 27));
+    assert_eq!(CUBE_RUNS.load(SeqCst), 1, "the second call is a hit");
+    let cache = CUBE_MEMO.cache().unwrap();
+    assert_eq!(cache.backend_kind(), "tiered");
+    let backend = cache.backend().unwrap();
+    assert_eq!(backend.local().get(&3).unwrap().map(|f| f.value), Some(27));
+    let on_disk = Backend::<u64, u64>::get(backend.remote(), &3).unwrap();
+    assert_eq!(on_disk.map(|f| f.value), Some(27));
+    match backend.local().ttl(&3).unwrap() {
+        Ttl::In(left) => assert!(left <= Duration::from_secs(60), "{left:?}"),
+        other => panic!("the copy has {other:?}: `local_ttl` bounds it"),
+    }
+    drop(backend);
+
+    DiskNames::insert(1, "one".into()).unwrap();
+    assert_eq!(DiskNames::get(&1).unwrap().as_deref(), Some("one"));
+    let names = DiskNames::backend().unwrap();
+    assert!(names.local().get(&1).unwrap().is_some(), "a read fills");
+    let on_disk = Backend::<u64, String>::stats(names.remote()).entries;
+    assert_eq!(on_disk, 1, "the disk holds the entry");
+}

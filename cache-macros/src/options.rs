@@ -92,9 +92,9 @@ impl CommonOptions {
         Ok(true)
     }
 
-    /// Reports what the chosen backend cannot work with: a `path` without `backend = disk`,
-    /// `backend = disk` without a `path`, a `local_ttl` without `backend = tiered`, and options the Redis or disk backend rejects when the
-    /// cache is built (a memoized function would then run uncached on every call). A cache
+    /// Reports what the chosen backend cannot work with: a `path` without `backend = disk` or
+    /// `backend = tiered`, `backend = disk` without a `path`, a `local_ttl` without
+    /// `backend = tiered`, and options the Redis or disk backend rejects when the cache is built (a memoized function would then run uncached on every call). A cache
     /// module's `config` function may set the path and change the options (`set_elsewhere`), so
     /// those are left to the run-time check there.
     pub(crate) fn check_backend(&self, set_elsewhere: bool, diag: &mut Diagnostics) {
@@ -105,14 +105,14 @@ impl CommonOptions {
         }
         self.check_flight(diag);
         match (&self.backend, &self.path) {
-            (Some(BackendArg::Disk(_)), Some(_)) => {}
+            (Some(BackendArg::Disk(_) | BackendArg::Tiered(_)), Some(_)) => {}
             (Some(BackendArg::Disk(span)), None) if !set_elsewhere => diag.push(syn::Error::new(
                 *span,
                 "the disk backend needs its file: add `path = \"target/caches/NAME.redb\"`",
             )),
             (_, Some((name, _))) => diag.error(
                 name,
-                "`path` is the file of the disk backend: add `backend = disk`",
+                "`path` is the file of the disk backend: add `backend = disk` (or `backend = tiered`, for memory in front of it)",
             ),
             _ => {}
         }
@@ -126,11 +126,17 @@ impl CommonOptions {
         }
     }
 
-    /// A distributed flight needs a store the processes share: Redis, or a backend type of the
-    /// user's (whose leases the build checks); `flight_lease` needs the flight.
+    /// A distributed flight needs a store the processes share: Redis (alone or behind a first
+    /// layer), or a backend type of the user's (whose leases the build checks); `flight_lease`
+    /// needs the flight.
     fn check_flight(&self, diag: &mut Diagnostics) {
-        match (self.distributed_flight, &self.backend) {
-            (Some(span), None | Some(BackendArg::Memory | BackendArg::Disk(_))) => {
+        let shared = match &self.backend {
+            None | Some(BackendArg::Memory | BackendArg::Disk(_)) => false,
+            Some(BackendArg::Tiered(_)) => self.path.is_none(),
+            Some(BackendArg::Redis(_) | BackendArg::Custom(_)) => true,
+        };
+        match (self.distributed_flight, shared) {
+            (Some(span), false) => {
                 diag.push(syn::Error::new(
                     span,
                     "`flight = \"distributed\"` shares single flight between processes through a store they share: add `backend = redis`",
@@ -210,30 +216,33 @@ pub(crate) enum BackendArg {
     Memory,
     Redis(Span),
     Disk(Span),
-    /// Memory in front of Redis.
+    /// Memory in front of Redis, or of the disk backend with a `path`.
     Tiered(Span),
     /// A user type implementing `memokit::Backend<K, V>`.
     Custom(Box<Type>),
 }
 
-impl BackendArg {
+impl CommonOptions {
     /// The backend type of a cache of `key -> value` when one is chosen; `None` for the
     /// in-memory backend, the default type parameter of `Memo` and `Cache`, so the expansion need
-    /// not name it.
-    pub(crate) fn explicit_type(
-        arg: Option<&Self>,
+    /// not name it. A tiered cache with a `path` keeps its second layer on disk.
+    pub(crate) fn backend_type(
+        &self,
         private: &TokenStream,
         key: &TokenStream,
         value: &TokenStream,
     ) -> Option<TokenStream> {
-        match arg {
-            None | Some(Self::Memory) => None,
-            Some(Self::Redis(span)) => Some(quote_spanned!(*span=> #private::RedisBackend)),
-            Some(Self::Disk(span)) => Some(quote_spanned!(*span=> #private::DiskBackend)),
-            Some(Self::Tiered(span)) => {
+        match &self.backend {
+            None | Some(BackendArg::Memory) => None,
+            Some(BackendArg::Redis(span)) => Some(quote_spanned!(*span=> #private::RedisBackend)),
+            Some(BackendArg::Disk(span)) => Some(quote_spanned!(*span=> #private::DiskBackend)),
+            Some(BackendArg::Tiered(span)) if self.path.is_some() => {
+                Some(quote_spanned!(*span=> #private::Tiered<#key, #value, #private::DiskBackend>))
+            }
+            Some(BackendArg::Tiered(span)) => {
                 Some(quote_spanned!(*span=> #private::Tiered<#key, #value>))
             }
-            Some(Self::Custom(ty)) => Some(quote!(#ty)),
+            Some(BackendArg::Custom(ty)) => Some(quote!(#ty)),
         }
     }
 }

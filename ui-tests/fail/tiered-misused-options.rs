@@ -22,6 +22,18 @@ fn unitless(id: u64) -> u64 {
     id
 }
 
+// With a `path` the second layer is on disk: Redis's options and a flight shared through Redis
+// have nothing to apply to.
+#[cached(backend = tiered, path = "target/caches/ui.redb", url = "redis://127.0.0.1:1", timeout = "1s")]
+fn on_disk(id: u64) -> u64 {
+    id
+}
+
+#[cached(backend = tiered, path = "target/caches/ui.redb", flight = "distributed")]
+fn on_disk_shared(id: u64) -> u64 {
+    id
+}
+
 #[derive(memokit::Cache)]
 #[cache(key = u64, value = u64, local_ttl = "1m")]
 struct Module;

@@ -122,20 +122,21 @@ impl Args {
         })?;
         args.check_refresh_before_ttl(diag);
         args.common.check_backend(false, diag);
-        if !matches!(
-            args.common.backend,
-            Some(BackendArg::Redis(_) | BackendArg::Tiered(_))
-        ) {
+        let why = match (&args.common.backend, &args.common.path) {
+            (Some(BackendArg::Tiered(_)), Some(_)) => {
+                ": this tiered cache keeps its second layer on disk (`path`); give `path` or Redis's options, not both"
+            }
+            (Some(BackendArg::Redis(_) | BackendArg::Tiered(_)), _) => "",
+            _ => ": add `backend = redis` (or `backend = tiered`)",
+        };
+        if !why.is_empty() {
             if let Some(url) = &args.url {
-                diag.error(
-                    url,
-                    "`url` is the address of a Redis server: add `backend = redis` (or `backend = tiered`)",
-                );
+                diag.error(url, format!("`url` is the address of a Redis server{why}"));
             }
             if let Some((name, _)) = &args.timeout {
                 diag.error(
                     name,
-                    "`timeout` is the deadline of each Redis operation: add `backend = redis` (or `backend = tiered`)",
+                    format!("`timeout` is the deadline of each Redis operation{why}"),
                 );
             }
         }

@@ -18,7 +18,6 @@ use super::args::Args;
 use super::expand::{companion, memo_init};
 use super::signature::{check_generic, check_owned, check_signature};
 use crate::diag::Diagnostics;
-use crate::options::BackendArg;
 use crate::paths::respan;
 
 /// How the ids are passed.
@@ -193,9 +192,10 @@ pub(crate) fn expand(mut func: ItemFn, args: Args, batch: Batch) -> TokenStream 
         value,
     } = batch;
     let (id_ty, value_ty) = (quote!(#id), quote!(#value));
-    let backend_ty =
-        BackendArg::explicit_type(args.common.backend.as_ref(), &private, &id_ty, &value_ty)
-            .map(|b| quote!(, #b));
+    let backend_ty = args
+        .common
+        .backend_type(&private, &id_ty, &value_ty)
+        .map(|b| quote!(, #b));
     let types = quote!(#id, #value #backend_ty);
     let companion = companion(&func, &args, &private, types.clone());
     let fn_name = func.sig.ident.to_string();

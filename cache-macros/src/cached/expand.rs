@@ -76,8 +76,7 @@ pub(crate) fn expand(func: ItemFn, args: Args, analysis: Analysis) -> TokenStrea
         _ => quote_spanned!(ret.span()=> #private::Value<#ret, #policy>),
     };
     // The memory backend is `Memo`'s default parameter; naming it would only lengthen the output.
-    let backend_ty =
-        BackendArg::explicit_type(args.common.backend.as_ref(), &private, &key_ty, &value_ty);
+    let backend_ty = args.common.backend_type(&private, &key_ty, &value_ty);
     let backend_ty = backend_ty.map(|b| quote!(, #b));
     // A key that is not `Hash + Eq`, a value that is not `Clone`: every bound the generated code
     // asks for is spanned on the function's name, so that each mistake is reported once there (the
@@ -311,23 +310,28 @@ pub(super) fn memo_init(
         .weigher
         .as_ref()
         .map(|(_, w)| quote_spanned!(w.span()=> .weigher(#w)));
+    // The second layer's options for a tiered cache (Redis's, or the disk backend's with a
+    // `path`), else the backend's own; none when every option is the default.
     let local_ttl = args.common.local_ttl.as_ref();
-    let redis = (args.url.is_some() || args.timeout.is_some() || local_ttl.is_some()).then(|| {
-        let url = args
-            .url
-            .as_ref()
-            .map(|url| quote_spanned!(url.span()=> .url(#url)));
-        let timeout = args.timeout.as_ref().map(|(_, t)| duration("timeout", t));
-        let redis = quote!(#private::RedisOptions::new() #url #timeout);
+    let store = match &args.common.path {
+        Some((_, path)) => Some(quote_spanned!(path.span()=> #private::DiskOptions::new(#path))),
+        None if args.url.is_some() || args.timeout.is_some() || local_ttl.is_some() => {
+            let url = args
+                .url
+                .as_ref()
+                .map(|url| quote_spanned!(url.span()=> .url(#url)));
+            let timeout = args.timeout.as_ref().map(|(_, t)| duration("timeout", t));
+            Some(quote!(#private::RedisOptions::new() #url #timeout))
+        }
+        None => None,
+    };
+    let backend_options = store.map(|store| {
         if matches!(args.common.backend, Some(BackendArg::Tiered(_))) {
             let local_ttl = local_ttl.map(|(_, t)| duration("local_ttl", t));
-            quote!(.backend_options(#private::TieredOptions::new(#redis) #local_ttl))
+            quote!(.backend_options(#private::TieredOptions::new(#store) #local_ttl))
         } else {
-            quote!(.backend_options(#redis))
+            quote!(.backend_options(#store))
         }
-    });
-    let disk = args.common.path.as_ref().map(|(_, path)| {
-        quote_spanned!(path.span()=> .backend_options(#private::DiskOptions::new(#path)))
     });
     // `cfg!(test)` expands in the user's crate: strict in its own test build only.
     let sandbox = args
@@ -346,7 +350,7 @@ pub(super) fn memo_init(
         );
         quote_spanned!(span=> .distributed_flight(#lease))
     });
-    let options = quote!(#ttl #tti #refresh #fallback #capacity #weigher #redis #disk #sandbox #version #flight);
+    let options = quote!(#ttl #tti #refresh #fallback #capacity #weigher #backend_options #sandbox #version #flight);
     match (name, options.is_empty()) {
         (None, true) => quote!(at(#id)),
         (Some(name), true) => quote!(named(#id, #name)),

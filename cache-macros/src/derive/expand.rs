@@ -28,7 +28,9 @@ pub(crate) fn expand(module: &Module, fallback: bool) -> TokenStream {
     let private = quote!(#krate::__private);
     let key = quote!(#key);
     let value = quote!(#value);
-    let backend = BackendArg::explicit_type(args.common.backend.as_ref(), &private, &key, &value)
+    let backend = args
+        .common
+        .backend_type(&private, &key, &value)
         .unwrap_or_else(|| quote!(#private::MemoryBackend<#key, #value>));
     let name = match &args.common.name {
         Some(name) => quote!(#name),
@@ -383,7 +385,13 @@ fn build(
         quote_spanned!(span=> #settings.flight_lease = ::core::option::Option::Some(#lease);)
     });
     let disk = args.path.as_ref().map(|(_, path)| {
-        quote_spanned!(path.span()=> #settings.backend = #private::DiskOptions::new(#path);)
+        let disk = quote_spanned!(path.span()=> #private::DiskOptions::new(#path));
+        match args.backend {
+            Some(BackendArg::Tiered(_)) => {
+                quote!(#settings.backend = #private::TieredOptions::new(#disk);)
+            }
+            _ => quote!(#settings.backend = #disk;),
+        }
     });
     let local_ttl = args.local_ttl.as_ref().map(|(_, ttl)| {
         let ttl = ttl.to_duration(private);
