@@ -9,6 +9,9 @@
 //! `hit_instructions tiered-get N` (features `tiered` and `disk`) hits the first layer of a tiered
 //! cache with the same keys and capacity (its second layer a disk file, so no server and no
 //! listener thread: a first-layer hit runs the same code whatever the second layer).
+//! With feature `disk`, `disk-get N` hits `Cache::get` on a disk-backend cache of the same
+//! entries and `raw-redb-get N` reads the same keys from a plain redb table of `u64 -> u64` (one
+//! read transaction per read, as the disk backend takes): the disk hit's floor.
 //!
 //! What observation costs, on the same `get` hits: `get-handler N` with one trivial telemetry
 //! handler attached, `get-metrics N` (feature `telemetry`) with the `metrics` bridge installed
@@ -28,7 +31,7 @@ fn square(x: u64) -> u64 {
 fn main() {
     let mut args = std::env::args().skip(1);
     let usage = "usage: hit_instructions \
-        get|get-ttl|get-handler|get-metrics|get-sandbox|macro|get-many|tiered-get N";
+        get|get-ttl|get-handler|get-metrics|get-sandbox|macro|get-many|tiered-get|disk-get|raw-redb-get N";
     let kind = args.next().expect(usage);
     let n: u64 = args.next().and_then(|n| n.parse().ok()).expect(usage);
     let mut sum = 0u64;
@@ -86,8 +89,7 @@ fn main() {
         #[cfg(all(feature = "tiered", feature = "disk"))]
         "tiered-get" => {
             use memokit::{DiskBackend, DiskOptions, Tiered, TieredOptions};
-            let path =
-                std::env::temp_dir().join(format!("memokit-hits-{}.redb", std::process::id()));
+            let path = temp_file("tiered");
             let cache: Cache<u64, u64, Tiered<u64, u64, DiskBackend>> =
                 Cache::builder("hit-instructions")
                     .capacity(10_000)
@@ -109,9 +111,56 @@ fn main() {
             drop(cache);
             let _ = std::fs::remove_file(&path);
         }
+        #[cfg(feature = "disk")]
+        "disk-get" => {
+            use memokit::{DiskBackend, DiskOptions};
+            let path = temp_file("disk");
+            let cache: Cache<u64, u64, DiskBackend> = Cache::builder("hit-instructions")
+                .backend_options(DiskOptions::new(&path))
+                .build()
+                .expect("a valid cache");
+            cache
+                .insert_many((0..KEYS).map(|k| (k, k)))
+                .expect("a writable temp folder");
+            for i in 0..n {
+                let hit = cache.get(black_box(&(i % KEYS))).expect("a readable file");
+                sum = sum.wrapping_add(hit.unwrap_or(0));
+            }
+            drop(cache);
+            let _ = std::fs::remove_file(&path);
+        }
+        #[cfg(feature = "disk")]
+        "raw-redb-get" => {
+            use redb::{ReadableDatabase, TableDefinition};
+            const TABLE: TableDefinition<u64, u64> = TableDefinition::new("entries");
+            let path = temp_file("raw");
+            let db = redb::Database::create(&path).expect("a writable temp folder");
+            let txn = db.begin_write().expect("a write");
+            {
+                let mut table = txn.open_table(TABLE).expect("the table");
+                for k in 0..KEYS {
+                    table.insert(k, k).expect("an insert");
+                }
+            }
+            txn.commit().expect("a commit");
+            for i in 0..n {
+                let txn = db.begin_read().expect("a read");
+                let table = txn.open_table(TABLE).expect("the table");
+                let hit = table.get(black_box(i % KEYS)).expect("a get");
+                sum = sum.wrapping_add(hit.map_or(0, |v| v.value()));
+            }
+            drop(db);
+            let _ = std::fs::remove_file(&path);
+        }
         _ => panic!("{usage}"),
     }
     println!("{}", black_box(sum));
+}
+
+/// A file in the temp folder for this process's `kind` of disk cache.
+#[cfg(feature = "disk")]
+fn temp_file(kind: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("memokit-hits-{kind}-{}.redb", std::process::id()))
 }
 
 /// The `metrics` bridge over a Prometheus recorder, as a service exporting metrics runs it.
