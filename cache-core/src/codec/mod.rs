@@ -160,12 +160,15 @@ impl Codec for Postcard {
     fn decode<'de>(&self, bytes: &'de [u8], visit: Visit<'_, 'de>) -> Result<(), CodecError> {
         let mut de = postcard::Deserializer::from_bytes(bytes);
         visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))?;
-        let rest = de.finalize()?;
-        if rest.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{} bytes left over after the value", rest.len()).into())
-        }
+        whole(de.finalize()?)
+    }
+}
+
+/// `Ok` if a value's decoding left no bytes `rest` over, else the error saying how many.
+pub(crate) fn whole(rest: &[u8]) -> Result<(), CodecError> {
+    match rest.len() {
+        0 => Ok(()),
+        n => Err(format!("{n} bytes left over after the value").into()),
     }
 }
 
