@@ -10,6 +10,8 @@
 
 use tokio::task::JoinError;
 
+use crate::error::{BackendError, BackendErrorKind};
+
 /// Runs `f` on Tokio's blocking pool inside a runtime, else on this thread. `Err` if the
 /// blocking task panicked or the runtime shut down before running it.
 pub(crate) async fn offload<T: Send + 'static>(
@@ -19,4 +21,18 @@ pub(crate) async fn offload<T: Send + 'static>(
         Ok(runtime) => runtime.spawn_blocking(f).await,
         Err(_) => Ok(f()),
     }
+}
+
+/// [`offload`] of a backend's work: a blocking task that failed is an error of `backend`.
+pub(crate) async fn offload_backend<T: Send + 'static>(
+    backend: &'static str,
+    f: impl FnOnce() -> Result<T, BackendError> + Send + 'static,
+) -> Result<T, BackendError> {
+    offload(f).await.unwrap_or_else(|e| {
+        Err(BackendError::new(
+            backend,
+            BackendErrorKind::Other,
+            format_args!("the blocking task of a {backend} operation failed: {e}"),
+        ))
+    })
 }

@@ -177,12 +177,19 @@ impl DiskBackend {
         keys: &[Vec<u8>],
         now: Timestamp,
     ) -> Result<Vec<Option<Found<V>>>, BackendError> {
+        self.read_each(keys, |e| self.unseal_in::<K, V>(e, now))
+    }
+
+    /// What `read` makes of the envelope under each of the stored keys `keys` (`None` where there
+    /// is none), in one read transaction.
+    fn read_each<T>(
+        &self,
+        keys: &[Vec<u8>],
+        read: impl Fn(&[u8]) -> Result<Option<T>, BackendError>,
+    ) -> Result<Vec<Option<T>>, BackendError> {
         self.store.read(|r| {
             keys.iter()
-                .map(|k| {
-                    r.with(k, |e| self.unseal_in::<K, V>(e, now))?
-                        .unwrap_or(Ok(None))
-                })
+                .map(|k| r.with(k, &read)?.unwrap_or(Ok(None)))
                 .collect()
         })
     }
@@ -281,16 +288,9 @@ impl DiskBackend {
         now: Timestamp,
     ) -> Result<Vec<Option<Timed<V>>>, BackendError> {
         let identity = self.identity::<K, V>();
-        self.store.read(|r| {
-            keys.iter()
-                .map(|k| {
-                    r.with(k, |e| {
-                        let left = self.envelope().ttl(identity, e, now);
-                        Ok(self.unseal_in::<K, V>(e, now)?.map(|found| (found, left)))
-                    })?
-                    .unwrap_or(Ok(None))
-                })
-                .collect()
+        self.read_each(keys, |e| {
+            let left = self.envelope().ttl(identity, e, now);
+            Ok(self.unseal_in::<K, V>(e, now)?.map(|found| (found, left)))
         })
     }
 
@@ -803,13 +803,7 @@ fn in_place<T>(f: impl FnOnce() -> T) -> T {
 async fn offload<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, BackendError> + Send + 'static,
 ) -> Result<T, BackendError> {
-    crate::blocking::offload(f).await.unwrap_or_else(|e| {
-        Err(BackendError::new(
-            KIND,
-            crate::error::BackendErrorKind::Other,
-            format_args!("the blocking task of a disk operation failed: {e}"),
-        ))
-    })
+    crate::blocking::offload_backend(KIND, f).await
 }
 
 /// Steps by key range: the table is ordered by each key's fixed hash, and a step ends between

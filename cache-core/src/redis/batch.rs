@@ -270,15 +270,8 @@ impl RedisBackend {
         #[cfg(feature = "redis-cluster")]
         if self.store.connector.is_cluster() {
             let (this, batch) = (self.clone(), batch.clone());
-            return crate::blocking::offload(move || this.run_batch(&batch))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(BackendError::new(
-                        super::KIND,
-                        crate::error::BackendErrorKind::Other,
-                        format_args!("the blocking task of a Redis batch failed: {e}"),
-                    ))
-                });
+            return crate::blocking::offload_backend(super::KIND, move || this.run_batch(&batch))
+                .await;
         }
         self.store
             .connector
