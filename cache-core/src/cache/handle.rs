@@ -196,46 +196,45 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     }
 
     /// Runs `f` on the current namespace's scope. The hit paths use this rather than
-    /// [`scope`](Self::scope): the global scope is passed by plain reference, so no [`ScopeRef`]
-    /// (with its `Arc` to drop) is built and the global hit compiles to a straight line. `f` is
-    /// `Fn` (the hit paths' closures only borrow), so a sandbox's path can try this thread's
-    /// remembered scope and fall back to the shared map with the same `f`.
+    /// [`scope`](Self::scope): the global scope is passed by plain reference and a sandbox's by
+    /// the pointer this thread remembers ([`thread_scopes::pin`]), so no [`ScopeRef`] (with its
+    /// `Arc` to drop) is built, and `f` is called at one place for both, so it is inlined once and
+    /// a sandboxed hit runs the global hit's code. `f` is `Fn` (the hit paths' closures only
+    /// borrow), so a scope this thread does not remember falls back to the shared map with the
+    /// same `f`.
     #[inline(always)]
     pub(super) fn with_scope<R>(
         &self,
         f: impl Fn(&Scope<K, V, B>) -> Result<R, CacheError>,
     ) -> Result<R, CacheError> {
         let ns = context::namespace();
-        if ns.is_global() && !self.inner.config.sandbox_required {
-            return f(&self.inner.global);
-        }
-        self.with_other_scope(ns, f)
-    }
-
-    /// [`with_scope`](Self::with_scope) in a sandbox (or in a strict cache outside one); out of
-    /// line, so that `f` is inlined into the global path only. A sandbox's scope is borrowed
-    /// from this thread's [`thread_scopes`] when it is there, which takes no lock and no `Arc`;
-    /// `f` is called directly there only (the other way in is cold and takes it as `&dyn Fn`),
-    /// so a remembered sandbox's hit inlines it as the global one does.
-    #[inline(never)]
-    fn with_other_scope<R>(
-        &self,
-        ns: Namespace,
-        f: impl Fn(&Scope<K, V, B>) -> Result<R, CacheError>,
-    ) -> Result<R, CacheError> {
-        if !ns.is_global() {
-            let mut done = None;
-            if thread_scopes::with(self.inner.id, ns, |scope| done = Some(f(scope)))
-                && let Some(done) = done
-            {
-                return done;
+        let pinned;
+        let scope = if ns.is_global() && !self.inner.config.sandbox_required {
+            &self.inner.global
+        } else {
+            match self.pinned_scope(ns) {
+                Some(scope) => {
+                    pinned = scope;
+                    &*pinned
+                }
+                None => return self.with_shared_scope(&f),
             }
-        }
-        self.with_shared_scope(&f)
+        };
+        f(scope)
     }
 
-    /// [`with_other_scope`](Self::with_other_scope) when this thread does not remember the
-    /// scope: the shared map's (or the global one, for a strict cache outside a sandbox).
+    /// A sandbox's scope as this thread remembers it (none for the global namespace, which only a
+    /// [strict](crate::CacheBuilder::sandbox_required) cache asks about).
+    #[inline(always)]
+    fn pinned_scope(&self, ns: Namespace) -> Option<thread_scopes::Pinned<Scope<K, V, B>>> {
+        if ns.is_global() {
+            return None;
+        }
+        thread_scopes::pin(self.inner.id, ns)
+    }
+
+    /// [`with_scope`](Self::with_scope) when this thread does not remember the scope: the shared
+    /// map's (or the global one, for a strict cache outside a sandbox).
     #[cold]
     #[inline(never)]
     fn with_shared_scope<R>(&self, f: &ScopeFn<'_, K, V, B, R>) -> Result<R, CacheError> {
