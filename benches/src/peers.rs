@@ -16,6 +16,36 @@ pub trait Peer: Send + Sync {
     /// Finishes deferred work after a bulk fill (moka applies writes in batches), so the
     /// measured loop does not pay for the fill.
     fn settle(&self) {}
+
+    /// The sum of the values found for `keys`, looked up back to back: the loop a caller writes
+    /// over many keys, where each lookup's cache misses can overlap the next one's unless the
+    /// read path serialises memory operations. The tight-loop benches call this and the
+    /// two below rather than [`get`](Self::get) per key: a provided method is compiled for each
+    /// peer with its own `get` inlined, so a loop pays one dynamic call, not one per key.
+    fn sum(&self, keys: &[u64]) -> u64 {
+        keys.iter().map(|&k| self.get(k).unwrap_or(0)).sum()
+    }
+
+    /// Back to back over `keys`: every tenth key inserted, the others looked up; how many
+    /// lookups hit.
+    fn mixed(&self, keys: &[u64]) -> usize {
+        let mut hits = 0;
+        for (i, &k) in keys.iter().enumerate() {
+            if i % 10 == 0 {
+                self.insert(k, k);
+            } else {
+                hits += usize::from(self.get(k).is_some());
+            }
+        }
+        hits
+    }
+
+    /// Inserts the keys `start..start + n` back to back, each its own value.
+    fn insert_from(&self, start: u64, n: u64) {
+        for k in start..start + n {
+            self.insert(k, k);
+        }
+    }
 }
 
 /// memokit through its public handle (counts hits and misses, like every user sees it).

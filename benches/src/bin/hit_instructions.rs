@@ -16,6 +16,10 @@
 //! What observation costs, on the same `get` hits: `get-handler N` with one trivial telemetry
 //! handler attached, `get-metrics N` (feature `telemetry`) with the `metrics` bridge installed
 //! over a Prometheus recorder, and `get-sandbox N` inside a test sandbox.
+//!
+//! Writes: `insert-evict N` makes N inserts of new keys into a full `Cache` of 10,000 entries
+//! (each evicts one), `backend-insert-evict N` the same into the in-memory backend alone, and
+//! `quick-insert-evict N` into quick_cache, the peer to beat.
 
 use std::hint::black_box;
 
@@ -31,7 +35,8 @@ fn square(x: u64) -> u64 {
 fn main() {
     let mut args = std::env::args().skip(1);
     let usage = "usage: hit_instructions \
-        get|get-ttl|get-handler|get-metrics|get-sandbox|macro|get-many|tiered-get|disk-get|raw-redb-get N";
+        get|get-ttl|get-handler|get-metrics|get-sandbox|macro|get-many|tiered-get|disk-get|raw-redb-get|\
+        insert-evict|backend-insert-evict|quick-insert-evict N";
     let kind = args.next().expect(usage);
     let n: u64 = args.next().and_then(|n| n.parse().ok()).expect(usage);
     let mut sum = 0u64;
@@ -151,6 +156,22 @@ fn main() {
             }
             drop(db);
             let _ = std::fs::remove_file(&path);
+        }
+        "insert-evict" | "backend-insert-evict" | "quick-insert-evict" => {
+            // A full cache of 10k; each insert a new key, so each evicts one.
+            use memokit_bench::peers;
+            let name = match kind.as_str() {
+                "insert-evict" => "memokit",
+                "backend-insert-evict" => "memokit-backend",
+                _ => "quick_cache",
+            };
+            let (_, peer) = peers::all(10 * KEYS)
+                .into_iter()
+                .find(|(peer, _)| *peer == name)
+                .expect("a peer of that name");
+            peer.insert_from(0, 20 * KEYS);
+            peer.insert_from(20 * KEYS, black_box(n));
+            sum = peer.get(20 * KEYS + n - 1).unwrap_or(0);
         }
         _ => panic!("{usage}"),
     }
