@@ -7,13 +7,14 @@
 #
 #   bash benches/callgrind.sh            # RUNS=9 bash benches/callgrind.sh for a tighter median
 #   FEATURES=tiered,disk KINDS="get tiered-get" bash benches/callgrind.sh   # a tiered first-layer hit beside a memory hit
+#   SMALL=200000 LARGE=2000000 KINDS=insert-evict bash benches/callgrind.sh   # more operations where runs vary
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p memokit-bench --bin hit_instructions ${FEATURES:+--features "$FEATURES"}
 bin="${CARGO_TARGET_DIR:-target}/release/hit_instructions"
 runs="${RUNS:-5}"
-small=200000
-large=400000
+small=${SMALL:-200000}
+large=${LARGE:-400000}
 instructions() {
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 \
         | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'

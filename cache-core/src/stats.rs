@@ -256,10 +256,10 @@ impl Counters {
         self.bump(|stripe| if hit { &stripe.hits } else { &stripe.misses });
     }
 
-    /// Counts a write.
+    /// Counts `n` writes.
     #[inline]
-    pub(crate) fn insert(&self) {
-        self.bump(|stripe| &stripe.inserts);
+    pub(crate) fn inserts(&self, n: u64) {
+        self.bump_by(|stripe| &stripe.inserts, n);
     }
 
     /// Counts `hits` hits and `misses` misses of one batched lookup.

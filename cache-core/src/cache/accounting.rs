@@ -130,8 +130,8 @@ impl<K: CacheKey, V: CacheValue, B: Backend<K, V>> Cache<K, V, B> {
     ) -> Result<(), CacheError> {
         match written {
             Ok(()) => {
+                scope.counters.inserts(n as u64);
                 for _ in 0..n {
-                    scope.counters.insert();
                     telemetry::insert(self.source());
                 }
                 Ok(())
