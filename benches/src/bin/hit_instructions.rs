@@ -19,7 +19,9 @@
 //!
 //! Writes: `insert-evict N` makes N inserts of new keys into a full `Cache` of 10,000 entries
 //! (each evicts one), `backend-insert-evict N` the same into the in-memory backend alone, and
-//! `quick-insert-evict N` into quick_cache, the peer to beat.
+//! `quick-insert-evict N` into quick_cache, the peer to beat; `mixed N`, `backend-mixed N` and
+//! `quick-mixed N` make N operations of bench 5's 90/10 mix (Zipf keys over ten times the
+//! capacity) on each.
 
 use std::hint::black_box;
 
@@ -36,7 +38,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let usage = "usage: hit_instructions \
         get|get-ttl|get-handler|get-metrics|get-sandbox|macro|get-many|tiered-get|disk-get|raw-redb-get|\
-        insert-evict|backend-insert-evict|quick-insert-evict N";
+        [backend-|quick-]insert-evict|[backend-|quick-]mixed N";
     let kind = args.next().expect(usage);
     let n: u64 = args.next().and_then(|n| n.parse().ok()).expect(usage);
     let mut sum = 0u64;
@@ -157,21 +159,36 @@ fn main() {
             drop(db);
             let _ = std::fs::remove_file(&path);
         }
-        "insert-evict" | "backend-insert-evict" | "quick-insert-evict" => {
-            // A full cache of 10k; each insert a new key, so each evicts one.
+        "insert-evict"
+        | "backend-insert-evict"
+        | "quick-insert-evict"
+        | "mixed"
+        | "backend-mixed"
+        | "quick-mixed" => {
             use memokit_bench::peers;
-            let name = match kind.as_str() {
-                "insert-evict" => "memokit",
-                "backend-insert-evict" => "memokit-backend",
-                _ => "quick_cache",
+            let (op, name) = match kind.split_once('-') {
+                Some(("backend", op)) => (op, "memokit-backend"),
+                Some(("quick", op)) => (op, "quick_cache"),
+                _ => (kind.as_str(), "memokit"),
             };
+            // A cache of 10k: full, so each new key evicts one.
             let (_, peer) = peers::all(10 * KEYS)
                 .into_iter()
                 .find(|(peer, _)| *peer == name)
                 .expect("a peer of that name");
-            peer.insert_from(0, 20 * KEYS);
-            peer.insert_from(20 * KEYS, black_box(n));
-            sum = peer.get(20 * KEYS + n - 1).unwrap_or(0);
+            if op == "mixed" {
+                // Zipf(1.0) over 100k keys: every tenth operation an insert, the rest lookups.
+                let keys = memokit_bench::zipf_keys(100 * KEYS, 1.0, 1 << 16, 3);
+                peer.mixed(&keys);
+                for block in 0..n as usize / 1024 {
+                    let at = block * 1024 % keys.len();
+                    sum += peer.mixed(black_box(&keys[at..at + 1024])) as u64;
+                }
+            } else {
+                peer.insert_from(0, 20 * KEYS);
+                peer.insert_from(20 * KEYS, black_box(n));
+                sum = peer.get(20 * KEYS + n - 1).unwrap_or(0);
+            }
         }
         _ => panic!("{usage}"),
     }
