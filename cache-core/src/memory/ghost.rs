@@ -58,7 +58,7 @@ pub(super) struct Ghost {
     sweep: usize,
 }
 
-/// One cache line of cells. The scans of [`scan`] build bit masks over a whole bucket with a few
+/// One cache line of cells. The `scan_` functions build bit masks over a whole bucket with a few
 /// vector compares, so a lookup costs about as much as one tag match of the index.
 type Bucket = [u16; BUCKET];
 
@@ -141,7 +141,7 @@ impl Ghost {
         }
         let b = self.bucket(hash);
         let bucket = &self.buckets[b];
-        let mut matches = scan::holding(bucket, fingerprint(hash));
+        let mut matches = scan_holding(bucket, fingerprint(hash));
         while matches != 0 {
             let i = matches.trailing_zeros() as usize;
             if self.is_live(bucket[i]) {
@@ -195,7 +195,7 @@ impl Ghost {
             self.live[slot(self.epoch)] = 0;
         }
         let bucket = &mut self.buckets[self.sweep];
-        let mut expired = scan::expired(bucket, self.epoch);
+        let mut expired = scan_expired(bucket, self.epoch);
         while expired != 0 {
             bucket[expired.trailing_zeros() as usize] = 0;
             expired &= expired - 1;
@@ -205,7 +205,7 @@ impl Ghost {
 
     /// A cell of bucket `b` to write: an empty or expired one, or else the oldest (forgotten).
     fn free_cell(&mut self, b: usize) -> At {
-        let free = scan::free(&self.buckets[b], self.epoch);
+        let free = scan_free(&self.buckets[b], self.epoch);
         if free != 0 {
             return (b, free.trailing_zeros() as usize);
         }
@@ -235,145 +235,145 @@ impl Ghost {
     }
 }
 
-/// Bit masks over a bucket's cells (bit `i` for cell `i`), on x86-64 with SSE2 compares of
-/// eight cells at a time. A first version wrote them as loops over the cells and left the
-/// vectorising to the compiler, which produced about a hundred instructions a scan (it
-/// assembled the mask bit by bit); an insert that evicts makes four to six scans.
-mod scan {
-    use super::{Bucket, EPOCH_BITS, EPOCHS, age};
+// The scans: bit masks over a bucket's cells (bit `i` for cell `i`), on x86-64 with SSE2
+// compares of eight cells at a time. A first version wrote them as loops over the cells and left
+// the vectorising to the compiler, which produced about a hundred instructions a scan (it
+// assembled the mask bit by bit); an insert that evicts makes four to six scans.
 
-    /// The cells holding fingerprint `fp`, live or not.
-    #[inline]
-    pub(super) fn holding(bucket: &Bucket, fp: u16) -> u32 {
-        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-        {
-            use std::arch::x86_64::{_mm_cmpeq_epi16, _mm_set1_epi16, _mm_srli_epi16};
-            // SAFETY: these intrinsics only compute on values (no memory access), and their one
-            // requirement, SSE2, is enabled at compile time (the `cfg` above; it is part of the
-            // x86-64 baseline). Miri runs this module's tests.
-            mask(bucket, |cells| unsafe {
-                _mm_cmpeq_epi16(
-                    _mm_srli_epi16::<{ EPOCH_BITS as i32 }>(cells),
-                    _mm_set1_epi16(fp as i16),
-                )
-            })
-        }
-        #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-        holding_portable(bucket, fp)
-    }
-
-    /// The cells free to write at `epoch`: empty, or [expired](expired).
-    #[inline]
-    pub(super) fn free(bucket: &Bucket, epoch: u16) -> u32 {
-        aged(bucket, epoch, true)
-    }
-
-    /// The cells that hold a key added [`EPOCHS`] or more epochs before `epoch`: forgotten, but
-    /// not yet cleared.
-    #[inline]
-    pub(super) fn expired(bucket: &Bucket, epoch: u16) -> u32 {
-        aged(bucket, epoch, false)
-    }
-
-    /// The cells [expired](expired) at `epoch`, and the empty ones too if `empty`.
-    #[inline(always)]
-    fn aged(bucket: &Bucket, epoch: u16, empty: bool) -> u32 {
-        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-        {
-            use std::arch::x86_64::{
-                _mm_andnot_si128, _mm_cmpeq_epi16, _mm_or_si128, _mm_setzero_si128,
-            };
-            // SAFETY: as in `holding`.
-            mask(bucket, |cells| unsafe {
-                let zero = _mm_cmpeq_epi16(cells, _mm_setzero_si128());
-                if empty {
-                    _mm_or_si128(zero, old(cells, epoch))
-                } else {
-                    _mm_andnot_si128(zero, old(cells, epoch))
-                }
-            })
-        }
-        #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-        aged_portable(bucket, epoch, empty)
-    }
-
-    /// All ones in the lanes of `cells` whose age at `epoch` is [`EPOCHS`] or more (empty cells
-    /// included: their age is computed like any other).
+/// The cells holding fingerprint `fp`, live or not.
+#[inline]
+fn scan_holding(bucket: &Bucket, fp: u16) -> u32 {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    #[inline(always)]
-    fn old(cells: std::arch::x86_64::__m128i, epoch: u16) -> std::arch::x86_64::__m128i {
-        use std::arch::x86_64::{_mm_and_si128, _mm_cmpeq_epi16, _mm_set1_epi16, _mm_sub_epi16};
-        // An age is `(epoch - cell) & EPOCH_MASK`, and `EPOCHS` is half its range, so an age of
-        // `EPOCHS` or more is one with bit `EPOCHS` set.
-        const _: () = assert!(EPOCHS.is_power_of_two() && EPOCHS * 2 == super::EPOCH_MASK + 1);
-        let bit = EPOCHS as i16;
-        // SAFETY: as in `holding`.
-        unsafe {
-            let age = _mm_sub_epi16(_mm_set1_epi16(epoch as i16), cells);
-            _mm_cmpeq_epi16(_mm_and_si128(age, _mm_set1_epi16(bit)), _mm_set1_epi16(bit))
-        }
+    {
+        use std::arch::x86_64::{_mm_cmpeq_epi16, _mm_set1_epi16, _mm_srli_epi16};
+        // SAFETY: these intrinsics only compute on values (no memory access), and their one
+        // requirement, SSE2, is enabled at compile time (the `cfg` above; it is part of the
+        // x86-64 baseline). Miri runs this module's tests.
+        scan_mask(bucket, |cells| unsafe {
+            _mm_cmpeq_epi16(
+                _mm_srli_epi16::<{ EPOCH_BITS as i32 }>(cells),
+                _mm_set1_epi16(fp as i16),
+            )
+        })
     }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    scan_holding_portable(bucket, fp)
+}
 
-    /// The mask of the lanes that `test` sets to all ones, over the bucket's four groups of eight
-    /// cells.
+/// The cells free to write at `epoch`: empty, or [expired](scan_expired).
+#[inline]
+fn scan_free(bucket: &Bucket, epoch: u16) -> u32 {
+    scan_aged(bucket, epoch, true)
+}
+
+/// The cells that hold a key added [`EPOCHS`] or more epochs before `epoch`: forgotten, but
+/// not yet cleared.
+#[inline]
+fn scan_expired(bucket: &Bucket, epoch: u16) -> u32 {
+    scan_aged(bucket, epoch, false)
+}
+
+/// The cells [expired](scan_expired) at `epoch`, and the empty ones too if `empty`.
+#[inline(always)]
+fn scan_aged(bucket: &Bucket, epoch: u16, empty: bool) -> u32 {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    #[inline(always)]
-    fn mask(
-        bucket: &Bucket,
-        test: impl Fn(std::arch::x86_64::__m128i) -> std::arch::x86_64::__m128i,
-    ) -> u32 {
-        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_packs_epi16};
-        let group = |g: usize| {
-            let cells = bucket[8 * g..8 * g + 8].as_ptr().cast::<__m128i>();
-            // SAFETY: `cells` points to 8 `u16` of the bucket (the slice above is checked), 16
-            // bytes, which is what an unaligned load reads; SSE2 is enabled, as in `holding`.
-            test(unsafe { _mm_loadu_si128(cells) })
+    {
+        use std::arch::x86_64::{
+            _mm_andnot_si128, _mm_cmpeq_epi16, _mm_or_si128, _mm_setzero_si128,
         };
-        // SAFETY: as in `holding`. A saturating pack of all-ones or zero lanes to bytes keeps
-        // them all-ones or zero, one byte a cell, whose top bits the movemask gathers.
-        let half =
-            |g: usize| unsafe { _mm_movemask_epi8(_mm_packs_epi16(group(g), group(g + 1))) as u32 };
-        const _: () = assert!(super::BUCKET == 32);
-        half(0) | half(2) << 16
-    }
-
-    /// [`holding`] without SIMD, for other targets (and checked against it by the tests).
-    #[cfg_attr(
-        all(target_arch = "x86_64", target_feature = "sse2", not(test)),
-        expect(dead_code)
-    )]
-    pub(super) fn holding_portable(bucket: &Bucket, fp: u16) -> u32 {
-        portable(bucket, |cell| cell >> EPOCH_BITS == fp)
-    }
-
-    /// [`aged`] without SIMD, for other targets (and checked against it by the tests).
-    #[cfg_attr(
-        all(target_arch = "x86_64", target_feature = "sse2", not(test)),
-        expect(dead_code)
-    )]
-    pub(super) fn aged_portable(bucket: &Bucket, epoch: u16, empty: bool) -> u32 {
-        portable(bucket, |cell| {
-            if cell == 0 {
-                empty
+        // SAFETY: as in `scan_holding`.
+        scan_mask(bucket, |cells| unsafe {
+            let zero = _mm_cmpeq_epi16(cells, _mm_setzero_si128());
+            if empty {
+                _mm_or_si128(zero, scan_old(cells, epoch))
             } else {
-                age(epoch, cell) >= EPOCHS
+                _mm_andnot_si128(zero, scan_old(cells, epoch))
             }
         })
     }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    scan_aged_portable(bucket, epoch, empty)
+}
 
-    fn portable(bucket: &Bucket, test: impl Fn(u16) -> bool) -> u32 {
-        bucket
-            .iter()
-            .enumerate()
-            .fold(0, |mask, (i, &cell)| mask | u32::from(test(cell)) << i)
+/// All ones in the lanes of `cells` whose age at `epoch` is [`EPOCHS`] or more (empty cells
+/// included: their age is computed like any other).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn scan_old(cells: std::arch::x86_64::__m128i, epoch: u16) -> std::arch::x86_64::__m128i {
+    use std::arch::x86_64::{_mm_and_si128, _mm_cmpeq_epi16, _mm_set1_epi16, _mm_sub_epi16};
+    // An age is `(epoch - cell) & EPOCH_MASK`, and `EPOCHS` is half its range, so an age of
+    // `EPOCHS` or more is one with bit `EPOCHS` set.
+    const _: () = assert!(EPOCHS.is_power_of_two() && EPOCHS * 2 == EPOCH_MASK + 1);
+    let bit = EPOCHS as i16;
+    // SAFETY: as in `scan_holding`.
+    unsafe {
+        let age = _mm_sub_epi16(_mm_set1_epi16(epoch as i16), cells);
+        _mm_cmpeq_epi16(_mm_and_si128(age, _mm_set1_epi16(bit)), _mm_set1_epi16(bit))
     }
+}
+
+/// The mask of the lanes that `test` sets to all ones, over the bucket's four groups of eight
+/// cells.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn scan_mask(
+    bucket: &Bucket,
+    test: impl Fn(std::arch::x86_64::__m128i) -> std::arch::x86_64::__m128i,
+) -> u32 {
+    use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_packs_epi16};
+    let group = |g: usize| {
+        let cells = bucket[8 * g..8 * g + 8].as_ptr().cast::<__m128i>();
+        // SAFETY: `cells` points to 8 `u16` of the bucket (the slice above is checked), 16
+        // bytes, which is what an unaligned load reads; SSE2 is enabled, as in `scan_holding`.
+        test(unsafe { _mm_loadu_si128(cells) })
+    };
+    // SAFETY: as in `scan_holding`. A saturating pack of all-ones or zero lanes to bytes keeps
+    // them all-ones or zero, one byte a cell, whose top bits the movemask gathers.
+    let half =
+        |g: usize| unsafe { _mm_movemask_epi8(_mm_packs_epi16(group(g), group(g + 1))) as u32 };
+    const _: () = assert!(BUCKET == 32);
+    half(0) | half(2) << 16
+}
+
+/// [`scan_holding`] without SIMD, for other targets (and checked against it by the tests).
+#[cfg_attr(
+    all(target_arch = "x86_64", target_feature = "sse2", not(test)),
+    expect(dead_code)
+)]
+fn scan_holding_portable(bucket: &Bucket, fp: u16) -> u32 {
+    scan_portable(bucket, |cell| cell >> EPOCH_BITS == fp)
+}
+
+/// [`scan_aged`] without SIMD, for other targets (and checked against it by the tests).
+#[cfg_attr(
+    all(target_arch = "x86_64", target_feature = "sse2", not(test)),
+    expect(dead_code)
+)]
+fn scan_aged_portable(bucket: &Bucket, epoch: u16, empty: bool) -> u32 {
+    scan_portable(bucket, |cell| {
+        if cell == 0 {
+            empty
+        } else {
+            age(epoch, cell) >= EPOCHS
+        }
+    })
+}
+
+fn scan_portable(bucket: &Bucket, test: impl Fn(u16) -> bool) -> u32 {
+    bucket
+        .iter()
+        .enumerate()
+        .fold(0, |mask, (i, &cell)| mask | u32::from(test(cell)) << i)
 }
 
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
-    use super::{BUCKET, EPOCH_BITS, EPOCHS, Ghost, scan};
+    use super::{
+        BUCKET, EPOCH_BITS, EPOCHS, Ghost, scan_aged_portable, scan_expired, scan_free,
+        scan_holding, scan_holding_portable,
+    };
 
     proptest! {
         /// The SIMD scans mark exactly the cells the plain ones do. Cells are drawn from few
@@ -385,9 +385,9 @@ mod tests {
             epoch in 0_u16..16,
         ) {
             let bucket: [u16; BUCKET] = cells.map(|(f, e)| f << EPOCH_BITS | e);
-            prop_assert_eq!(scan::holding(&bucket, fp), scan::holding_portable(&bucket, fp));
-            prop_assert_eq!(scan::free(&bucket, epoch), scan::aged_portable(&bucket, epoch, true));
-            prop_assert_eq!(scan::expired(&bucket, epoch), scan::aged_portable(&bucket, epoch, false));
+            prop_assert_eq!(scan_holding(&bucket, fp), scan_holding_portable(&bucket, fp));
+            prop_assert_eq!(scan_free(&bucket, epoch), scan_aged_portable(&bucket, epoch, true));
+            prop_assert_eq!(scan_expired(&bucket, epoch), scan_aged_portable(&bucket, epoch, false));
         }
     }
 
