@@ -98,7 +98,6 @@ fn insert_at_capacity(c: &mut Criterion) {
                 start += BLOCK as u64;
             })
         });
-        drop(peer);
     }
     group.finish();
 }

@@ -62,12 +62,7 @@ fn main() {
             for k in 0..KEYS {
                 cache.insert(k, k).expect("memory never fails");
             }
-            for i in 0..n {
-                let hit = cache
-                    .get(black_box(&(i % KEYS)))
-                    .expect("memory never fails");
-                sum = sum.wrapping_add(hit.unwrap_or(0));
-            }
+            sum = hits(&cache, n);
         }
         "get-many" => {
             let cache: Cache<u64, u64> = Cache::builder("hit-instructions")
@@ -109,12 +104,7 @@ fn main() {
             for k in 0..KEYS {
                 cache.get(&k).expect("a readable file");
             }
-            for i in 0..n {
-                let hit = cache
-                    .get(black_box(&(i % KEYS)))
-                    .expect("a first-layer hit");
-                sum = sum.wrapping_add(hit.unwrap_or(0));
-            }
+            sum = hits(&cache, n);
             drop(cache);
             let _ = std::fs::remove_file(&path);
         }
@@ -129,10 +119,7 @@ fn main() {
             cache
                 .insert_many((0..KEYS).map(|k| (k, k)))
                 .expect("a writable temp folder");
-            for i in 0..n {
-                let hit = cache.get(black_box(&(i % KEYS))).expect("a readable file");
-                sum = sum.wrapping_add(hit.unwrap_or(0));
-            }
+            sum = hits(&cache, n);
             drop(cache);
             let _ = std::fs::remove_file(&path);
         }
@@ -193,6 +180,16 @@ fn main() {
         _ => panic!("{usage}"),
     }
     println!("{}", black_box(sum));
+}
+
+/// `n` lookups of the keys `0..KEYS` in turn on `cache`, which holds them all; the values' sum.
+fn hits<B: memokit::Backend<u64, u64>>(cache: &Cache<u64, u64, B>, n: u64) -> u64 {
+    (0..n).fold(0, |sum, i| {
+        let hit = cache
+            .get(black_box(&(i % KEYS)))
+            .expect("a hit, not an error");
+        sum.wrapping_add(hit.unwrap_or(0))
+    })
 }
 
 /// A file in the temp folder for this process's `kind` of disk cache.
