@@ -157,6 +157,16 @@ pub fn all(capacity: u64) -> Vec<(&'static str, Box<dyn Peer>)> {
         ("memokit-backend", Box::new(MemokitBackend(backend))),
         ("moka", Box::new(Moka(moka::sync::Cache::new(capacity)))),
         (
+            // The same TTL on moka, for what expiry costs there.
+            "moka-ttl",
+            Box::new(Moka(
+                moka::sync::Cache::builder()
+                    .max_capacity(capacity)
+                    .time_to_live(std::time::Duration::from_secs(3_600))
+                    .build(),
+            )),
+        ),
+        (
             "quick_cache",
             Box::new(QuickCache(quick_cache::sync::Cache::new(capacity as usize))),
         ),

@@ -246,11 +246,17 @@ where
     /// having first dropped every entry whose deadline has passed at that time. `None` when
     /// the operation does not need the time and nothing in the cache can expire.
     fn due(&self, needed: bool) -> Option<Timestamp> {
+        self.due_by(needed, clock::now)
+    }
+
+    /// [`due`](Self::due) by the given reading of the clock.
+    #[inline]
+    fn due_by(&self, needed: bool, clock: fn() -> Timestamp) -> Option<Timestamp> {
         let soonest = self.soonest.get();
         if !needed && soonest == NEVER {
             return None;
         }
-        let now = clock::now();
+        let now = clock();
         if now.as_nanos() >= soonest {
             self.drain(now.as_nanos());
         }
@@ -387,7 +393,20 @@ where
     /// The time a read judges expiry by, having dropped what has expired: 0, at which nothing
     /// has expired, when nothing in the cache can expire (then no clock is read).
     fn read_time(&self) -> u64 {
-        self.due(false).map_or(0, Timestamp::as_nanos)
+        self.due_by(false, self.read_clock())
+            .map_or(0, Timestamp::as_nanos)
+    }
+
+    /// The clock a read takes its time from: the coarse reading ([`clock::recent`]: never
+    /// ahead, so no entry expires early), unless a read records an idle time, which must not be
+    /// early either and so takes the precise one.
+    #[inline]
+    fn read_clock(&self) -> fn() -> Timestamp {
+        if self.tti == NEVER {
+            clock::recent
+        } else {
+            clock::now
+        }
     }
 
     fn write_context(&self, now: u64) -> WriteContext<'_, K, V> {
@@ -499,7 +518,7 @@ where
         // need no look. The rare drain runs after the answer is taken, so that no other
         // answer joins the hit's.
         if self.soonest.may_expire() {
-            let now = clock::now().as_nanos();
+            let now = self.read_clock()().as_nanos();
             if shard.expired(index, entry, now, self.tti) {
                 drop(shard);
                 self.drain(now);
