@@ -262,6 +262,35 @@ fn eight_threads_of_a_thousand_updates_lose_none() {
 }
 
 #[test]
+fn a_read_that_begins_after_a_write_returned_sees_it() {
+    // Readers share one open read snapshot until a write commits (`disk/store.rs`): racing a
+    // writer, none may read an older value than the last write acknowledged before its read.
+    let file = TempFile::new("fresh");
+    let cache = open::<u64, u64>("disk-fresh", &file, Durability::Fast).unwrap();
+    let acknowledged = std::sync::atomic::AtomicU64::new(0);
+    let last = 2_000;
+    thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                loop {
+                    let before = acknowledged.load(std::sync::atomic::Ordering::Acquire);
+                    let seen = cache.get(&0).unwrap().unwrap_or(0);
+                    assert!(seen >= before, "read {seen} after write {before} returned");
+                    if before == last {
+                        break;
+                    }
+                }
+            });
+        }
+        for i in 1..=last {
+            cache.insert(0, i).unwrap();
+            acknowledged.store(i, std::sync::atomic::Ordering::Release);
+        }
+    });
+    assert_eq!(cache.get(&0).unwrap(), Some(last));
+}
+
+#[test]
 fn a_transfer_is_never_seen_half_done() {
     let file = TempFile::new("transfer");
     let accounts = open::<String, i64>("disk-transfer", &file, Durability::Fast).unwrap();

@@ -11,7 +11,9 @@
 //! listener thread: a first-layer hit runs the same code whatever the second layer).
 //! With feature `disk`, `disk-get N` hits `Cache::get` on a disk-backend cache of the same
 //! entries and `raw-redb-get N` reads the same keys from a plain redb table of `u64 -> u64` (one
-//! read transaction per read, as the disk backend takes): the disk hit's floor.
+//! read transaction per read, as raw redb's peer in the disk bench does); `disk-insert N` makes
+//! N inserts of new keys into a fast-mode disk cache, one write transaction each, and
+//! `raw-redb-insert N` the same into the plain table (durability `None`).
 //!
 //! What observation costs, on the same `get` hits: `get-handler N` with one trivial telemetry
 //! handler attached, `get-metrics N` (feature `telemetry`) with the `metrics` bridge installed
@@ -38,6 +40,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let usage = "usage: hit_instructions \
         get|get-ttl|get-handler|get-metrics|get-sandbox|macro|get-many|tiered-get|disk-get|raw-redb-get|\
+        disk-insert|raw-redb-insert|\
         [backend-|quick-]insert-evict|[backend-|quick-]mixed N";
     let kind = args.next().expect(usage);
     let n: u64 = args.next().and_then(|n| n.parse().ok()).expect(usage);
@@ -142,6 +145,42 @@ fn main() {
                 let table = txn.open_table(TABLE).expect("the table");
                 let hit = table.get(black_box(i % KEYS)).expect("a get");
                 sum = sum.wrapping_add(hit.map_or(0, |v| v.value()));
+            }
+            drop(db);
+            let _ = std::fs::remove_file(&path);
+        }
+        #[cfg(feature = "disk")]
+        "disk-insert" => {
+            use memokit::{DiskBackend, DiskOptions, Durability};
+            let path = temp_file("disk-insert");
+            let cache: Cache<u64, u64, DiskBackend> = Cache::builder("insert-instructions")
+                .backend_options(DiskOptions::new(&path).durability(Durability::Fast))
+                .build()
+                .expect("a valid cache");
+            for k in 0..n {
+                cache
+                    .insert(black_box(k), k)
+                    .expect("a writable temp folder");
+            }
+            sum = cache.len();
+            drop(cache);
+            let _ = std::fs::remove_file(&path);
+        }
+        #[cfg(feature = "disk")]
+        "raw-redb-insert" => {
+            const TABLE: redb::TableDefinition<u64, u64> = redb::TableDefinition::new("entries");
+            let path = temp_file("raw-insert");
+            let db = redb::Database::create(&path).expect("a writable temp folder");
+            for k in 0..n {
+                let mut txn = db.begin_write().expect("a write");
+                txn.set_durability(redb::Durability::None)
+                    .expect("a durability");
+                txn.open_table(TABLE)
+                    .expect("the table")
+                    .insert(black_box(k), k)
+                    .expect("an insert");
+                txn.commit().expect("a commit");
+                sum += 1;
             }
             drop(db);
             let _ = std::fs::remove_file(&path);

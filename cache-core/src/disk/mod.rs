@@ -53,6 +53,11 @@
 //!   of the four paths each write wrote; the figures are in `DESIGN.md`. Layout 1 kept them in
 //!   the file: such a file is upgraded when opened (layout 2), and a build of layout 1 then
 //!   refuses it by its layout number rather than trust counts it did not keep.
+//! * **Reads share a snapshot.** Beginning a read transaction and opening its table was more
+//!   than half of a hit, and a snapshot only goes out of date when a write commits; so reads
+//!   share one open read transaction until the next commit, and a read never uses one taken
+//!   before a write that had returned (the `Snapshot` type in `store.rs` gives the argument).
+//!   Each commit drops the shared one, so no stale snapshot keeps redb from reusing freed pages.
 //! * **Values** that do not decode or were written for another key type, value type or
 //!   `version` are a [`Codec`](crate::BackendErrorKind::Codec) error, which the cache turns into
 //!   a miss and an error event; the next load overwrites them. Never a panic, never a wrong value.

@@ -79,6 +79,25 @@ struct Open {
     /// is held for the whole of each write transaction, so the next writer reads what the last
     /// commit left (redb has one writer at a time anyway).
     writers: StateLock<Option<WriteState>>,
+    /// Write transactions committed through this open, counted after each commit returns.
+    generation: AtomicU64,
+    /// The read snapshot the readers share while nothing has been committed since it was taken.
+    snapshot: StateLock<Option<Arc<Snapshot>>>,
+}
+
+/// A read transaction's entries table, kept open across reads.
+///
+/// Beginning a read transaction and opening its table is most of a hit in redb (3,580 of the
+/// 6,573 instructions of a disk hit before this, `disk/DESIGN.md`), and a snapshot only goes out
+/// of date when a write commits. So readers share one, taken at a [generation](Open::generation),
+/// until a commit moves the generation on. A writer bumps the generation after its commit
+/// returns, before its caller sees the write done, and a reader uses a snapshot only if its
+/// generation is the current one: a read that begins after a write returned therefore sees it,
+/// as a fresh transaction would. The writer also drops the shared snapshot, so a stale one does
+/// not stay open through a run of writes and keep redb from reusing the pages they free.
+struct Snapshot {
+    generation: u64,
+    entries: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
 }
 
 impl Open {
@@ -86,7 +105,36 @@ impl Open {
         Self {
             db,
             writers: StateLock::new(None),
+            generation: AtomicU64::new(0),
+            snapshot: StateLock::new(None),
         }
+    }
+
+    /// The current snapshot: the shared one if no write has committed since it was taken, else
+    /// a new one, shared from then on if still current.
+    fn snapshot(&self) -> Result<Arc<Snapshot>, redb::Error> {
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some(shared) = &*self.snapshot.lock()
+            && shared.generation == generation
+        {
+            return Ok(shared.clone());
+        }
+        // Taken after the generation was read, so it holds every commit counted in it.
+        let fresh = Arc::new(Snapshot {
+            generation,
+            entries: self.db.begin_read()?.open_table(ENTRIES)?,
+        });
+        let mut shared = self.snapshot.lock();
+        if self.generation.load(Ordering::Acquire) == generation {
+            *shared = Some(fresh.clone());
+        }
+        Ok(fresh)
+    }
+
+    /// After a commit: snapshots taken before it are out of date.
+    fn committed(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+        self.snapshot.lock().take();
     }
 }
 
@@ -361,6 +409,7 @@ impl Store {
             (out, writer.removals, writer.seq, writer.count)
         };
         txn.commit().map_err(|e| self.error(e))?;
+        open.committed();
         // Only now: a transaction that failed left the file, and so this, as they were.
         let state = writers.get_or_insert_default();
         state.seq = seq;
@@ -378,11 +427,10 @@ impl Store {
         f: impl FnOnce(&Reader) -> Result<R, BackendError>,
     ) -> Result<R, BackendError> {
         let open = self.database()?;
-        let txn = open.db.begin_read().map_err(|e| self.error(e))?;
-        let entries = txn.open_table(ENTRIES).map_err(|e| self.error(e))?;
+        let snapshot = open.snapshot().map_err(|e| self.error(e))?;
         f(&Reader {
             store: self,
-            entries,
+            entries: &snapshot.entries,
         })
     }
 }
@@ -450,7 +498,7 @@ fn claim(path: &Path) -> Result<Claim, String> {
 /// A read transaction's view of the entries.
 pub(crate) struct Reader<'s> {
     store: &'s Store,
-    entries: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    entries: &'s redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
 }
 
 impl Reader<'_> {
