@@ -154,6 +154,49 @@ fn capacity_evicts_the_oldest_writes_first() {
 }
 
 #[test]
+fn a_file_without_an_order_table_keeps_the_write_order_for_a_cache_that_needs_it() {
+    // Without a capacity or a TTL the file keeps no order table; the order numbers in the
+    // values still give `prune`, and a later cache with a capacity, the oldest write.
+    let file = TempFile::new("unordered");
+    let bounded = |capacity| {
+        Cache::<u32, u32, DiskBackend>::builder("disk-unordered")
+            .capacity(capacity)
+            .backend_options(DiskOptions::new(&file.0).durability(Durability::Fast))
+            .build()
+            .unwrap()
+    };
+    let plain = open::<u32, u32>("disk-unordered", &file, Durability::Fast).unwrap();
+    for k in 0..5 {
+        plain.insert(k, k).unwrap();
+    }
+    plain.insert(1, 11).unwrap(); // rewritten: now the newest
+    assert!(plain.remove(&3).unwrap());
+    assert_eq!(plain.len(), 4);
+    assert_eq!(plain.prune(3).unwrap(), 1, "0 was the oldest");
+    assert_eq!(plain.get(&0).unwrap(), None);
+    drop(plain);
+
+    let c = bounded(3);
+    assert_eq!(c.len(), 3, "2, 4 and 1, in that write order");
+    c.insert(5, 5).unwrap();
+    assert_eq!(c.get(&2).unwrap(), None, "2 was the oldest write");
+    c.insert(6, 6).unwrap();
+    assert_eq!(c.get(&4).unwrap(), None, "then 4");
+    assert_eq!(c.get(&1).unwrap(), Some(11));
+    drop(c);
+
+    let plain = open::<u32, u32>("disk-unordered", &file, Durability::Fast).unwrap();
+    plain.insert(7, 7).unwrap();
+    assert_eq!(plain.len(), 4);
+    drop(plain);
+    let c = bounded(3);
+    c.insert(8, 8).unwrap(); // five entries over a capacity of three: the two oldest go
+    let mut left = c.keys().collect::<Result<Vec<_>, _>>().unwrap();
+    left.sort();
+    assert_eq!(left, [6, 7, 8]);
+}
+
+#[test]
 fn two_hundred_parallel_sandboxes_share_a_file_and_leave_nothing() {
     let file = TempFile::new("sandboxes");
     let c: Cache<u32, u64, DiskBackend> = Cache::builder("disk-sandboxes")

@@ -408,7 +408,8 @@ where
             ));
         }
         let codec = crate::codec::codec_for::<V>(&options.codec);
-        let store = Store::open(&config.name, options, config.capacity(), codec)?;
+        let ordered = config.capacity().is_some() || config.ttl().is_some();
+        let store = Store::open(&config.name, options, config.capacity(), ordered, codec)?;
         Ok(Self {
             store: Arc::new(store),
             ns: Namespace::GLOBAL.id(),

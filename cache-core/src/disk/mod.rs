@@ -43,11 +43,15 @@
 //!   an order number and the value in the [envelope](crate::codec) every byte-storing backend
 //!   shares: type identity of K, V and the cache's `version`, write time and deadline on
 //!   memokit's clock. `memokit.order` maps (namespace, order number) to the stored key: the FIFO
-//!   of writes. `memokit.meta` holds the layout version. The hash orders the entries so that a
+//!   of writes, kept only by a cache with a capacity or a TTL (the oldest write is what they
+//!   evict and sweep), since a second table is a third of a write's cost. Without it the
+//!   order numbers stay in the values, and a cache that needs the table rebuilds it in write
+//!   order when it opens the file. `memokit.meta` holds the layout version, and whether the
+//!   file keeps no order table. The hash orders the entries so that a
 //!   walk can step by key range with a 64-bit cursor.
 //! * **Counts in memory.** Each namespace's entry count and the next order number are not in
-//!   the file: the first write transaction of an open reads them from the order table (one row
-//!   per entry, one pass), and each commit that succeeds updates them, under a lock held for
+//!   the file: the first write transaction of an open reads them from the order table, or the
+//!   entries without one (one row per entry, one pass), and each commit that succeeds updates them, under a lock held for
 //!   the whole write transaction. Every table a commit touches is one more B-tree path copied
 //!   and written (and one more entry of redb's table tree), so keeping them in tables cost two
 //!   of the four paths each write wrote; the figures are in `DESIGN.md`. Layout 1 kept them in

@@ -26,8 +26,14 @@ const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("memokit.ent
 const ORDER: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("memokit.order");
 /// Layout 1 kept each namespace's entry count here; dropped when a file is opened.
 const COUNTS: TableDefinition<u64, u64> = TableDefinition::new("memokit.counts");
-/// `format`, the layout version (layout 1 also kept `seq`, the next order number, here).
+/// `format`, the layout version (layout 1 also kept `seq`, the next order number, here), and
+/// [`UNORDERED`] when the file keeps no order table.
 const META: TableDefinition<&str, u64> = TableDefinition::new("memokit.meta");
+/// The key in `META` of a file without an order table, kept by a cache with neither a capacity
+/// nor a TTL: there is no oldest entry to evict or sweep, so each write saves the order table's
+/// B-tree path and its root (a third of a fast write). The order numbers stay in the values, so
+/// a cache that needs the table rebuilds it in write order when it opens the file.
+const UNORDERED: &str = "unordered";
 /// The layout version written in `META`; a file of another is refused, not misread.
 const FORMAT: u64 = 2;
 /// The older layout this build upgrades on open: the same entries and order, plus the counts
@@ -69,6 +75,8 @@ pub(crate) struct Store {
     /// Write commits made, to make one in [`DiskOptions::FAST_SYNC_EVERY`] durable.
     commits: AtomicU64,
     capacity: Option<u64>,
+    /// Whether the file keeps its order table (see [`UNORDERED`]).
+    ordered: bool,
 }
 
 /// The open file and what the writers keep of it in memory.
@@ -147,14 +155,33 @@ struct WriteState {
 
 impl WriteState {
     /// The state of the file, from its order table: one row per stored entry.
-    fn read(order: &Table<'_, (u64, u64), &'static [u8]>) -> Result<Self, redb::StorageError> {
+    fn from_order(
+        order: &Table<'_, (u64, u64), &'static [u8]>,
+    ) -> Result<Self, redb::StorageError> {
         let mut state = Self::default();
         for row in order.iter()? {
             let (ns, seq) = row?.0.value();
-            *state.counts.entry(ns).or_default() += 1;
-            state.seq = state.seq.max(seq + 1);
+            state.count(ns, seq);
         }
         Ok(state)
+    }
+
+    /// The same from the entries of a file without an order table: each stored key starts with
+    /// its namespace, each value with its order number.
+    fn from_entries(
+        entries: &Table<'_, &'static [u8], &'static [u8]>,
+    ) -> Result<Self, redb::StorageError> {
+        let mut state = Self::default();
+        for row in entries.iter()? {
+            let (key, value) = row?;
+            state.count(namespace_of(key.value()), seq_in(value.value()));
+        }
+        Ok(state)
+    }
+
+    fn count(&mut self, ns: u64, seq: u64) {
+        *self.counts.entry(ns).or_default() += 1;
+        self.seq = self.seq.max(seq + 1);
     }
 }
 
@@ -172,6 +199,13 @@ pub(crate) fn stored_key<E>(
     let hash = crate::codec::fingerprint(&out[KEY_AT..]);
     out[KEY_AT - 8..KEY_AT].copy_from_slice(&hash.to_be_bytes());
     Ok(out)
+}
+
+/// The namespace of a stored key.
+fn namespace_of(stored: &[u8]) -> u64 {
+    let mut ns = [0; 8];
+    ns.copy_from_slice(&stored[..8]);
+    u64::from_be_bytes(ns)
 }
 
 /// The key hash of a stored key.
@@ -216,6 +250,7 @@ impl Store {
         cache: &str,
         options: &DiskOptions,
         capacity: Option<u64>,
+        ordered: bool,
         codec: Arc<dyn Codec>,
     ) -> Result<Self, BackendError> {
         let Some(path) = options.path.clone() else {
@@ -250,6 +285,7 @@ impl Store {
             durability: options.durability,
             commits: AtomicU64::new(0),
             capacity,
+            ordered,
         };
         store.check_format().map_err(|e| bad(&e))?;
         Ok(store)
@@ -288,16 +324,28 @@ impl Store {
             let mut meta = txn.open_table(META).map_err(|e| e.to_string())?;
             meta.insert("format", FORMAT).map_err(|e| e.to_string())?;
             meta.remove("seq").map_err(|e| e.to_string())?;
+            let had_order = meta.get(UNORDERED).map_err(|e| e.to_string())?.is_none();
             txn.delete_table(COUNTS).map_err(|e| e.to_string())?;
             let first_sandbox = 1u64.to_be_bytes();
             let mut entries = txn.open_table(ENTRIES).map_err(|e| e.to_string())?;
             entries
                 .retain_in::<&[u8], _>(first_sandbox.as_slice().., |_, _| false)
                 .map_err(|e| e.to_string())?;
-            let mut order = txn.open_table(ORDER).map_err(|e| e.to_string())?;
-            order
-                .retain_in((1, 0)..=(u64::MAX, u64::MAX), |_, _| false)
-                .map_err(|e| e.to_string())?;
+            if self.ordered {
+                let mut order = txn.open_table(ORDER).map_err(|e| e.to_string())?;
+                if had_order {
+                    order
+                        .retain_in((1, 0)..=(u64::MAX, u64::MAX), |_, _| false)
+                        .map_err(|e| e.to_string())?;
+                } else {
+                    rebuild_order(&entries, &mut order).map_err(|e| e.to_string())?;
+                }
+                meta.remove(UNORDERED).map_err(|e| e.to_string())?;
+            } else {
+                drop(entries);
+                txn.delete_table(ORDER).map_err(|e| e.to_string())?;
+                meta.insert(UNORDERED, 1).map_err(|e| e.to_string())?;
+            }
         }
         txn.commit().map_err(|e| e.to_string())
     }
@@ -387,14 +435,22 @@ impl Store {
             .map_err(|e| self.error(e))?;
         let (out, removals, seq, count) = {
             let open_table = |e: redb::TableError| self.error(e);
-            let order = txn.open_table(ORDER).map_err(open_table)?;
+            let order = match self.ordered {
+                true => Some(txn.open_table(ORDER).map_err(open_table)?),
+                false => None,
+            };
+            let entries = txn.open_table(ENTRIES).map_err(open_table)?;
             if writers.is_none() {
-                *writers = Some(WriteState::read(&order).map_err(|e| self.error(e))?);
+                let state = match &order {
+                    Some(order) => WriteState::from_order(order),
+                    None => WriteState::from_entries(&entries),
+                };
+                *writers = Some(state.map_err(|e| self.error(e))?);
             }
             let state = writers.get_or_insert_default();
             let mut writer = Writer {
                 store: self,
-                entries: txn.open_table(ENTRIES).map_err(open_table)?,
+                entries,
                 order,
                 ns,
                 now,
@@ -538,11 +594,26 @@ impl Reader<'_> {
     }
 }
 
-/// A write transaction's view of one namespace, keeping the FIFO and the count in step.
+/// Fills an empty order table from the order numbers of the entries, oldest write first.
+fn rebuild_order(
+    entries: &Table<'_, &'static [u8], &'static [u8]>,
+    order: &mut Table<'_, (u64, u64), &'static [u8]>,
+) -> Result<(), redb::StorageError> {
+    for row in entries.iter()? {
+        let (key, value) = row?;
+        let key = key.value();
+        order.insert((namespace_of(key), seq_in(value.value())), key)?;
+    }
+    Ok(())
+}
+
+/// A write transaction's view of one namespace, keeping the FIFO (if the file keeps one) and
+/// the count in step.
 pub(crate) struct Writer<'t> {
     store: &'t Store,
     entries: Table<'t, &'static [u8], &'static [u8]>,
-    order: Table<'t, (u64, u64), &'static [u8]>,
+    /// `None` in a file without an order table ([`UNORDERED`]).
+    order: Option<Table<'t, (u64, u64), &'static [u8]>>,
     ns: u64,
     pub(crate) now: Timestamp,
     identity: TypeIdentity,
@@ -569,14 +640,21 @@ impl Writer<'_> {
         Ok(self.stored(key)?.map(|(_, envelope)| envelope))
     }
 
-    fn store_at(&mut self, key: &[u8], seq: u64, envelope: &[u8]) -> Result<(), BackendError> {
+    /// Stores `envelope` under `key` with order number `seq`; the order number it replaced.
+    fn store_at(
+        &mut self,
+        key: &[u8],
+        seq: u64,
+        envelope: &[u8],
+    ) -> Result<Option<u64>, BackendError> {
         let mut value = Vec::with_capacity(SEQ_LEN + envelope.len());
         value.extend_from_slice(&seq.to_le_bytes());
         value.extend_from_slice(envelope);
-        self.entries
+        Ok(self
+            .entries
             .insert(key, value.as_slice())
-            .map_err(|e| self.store.error(e))?;
-        Ok(())
+            .map_err(|e| self.store.error(e))?
+            .map(|old| seq_in(old.value())))
     }
 
     /// The order number stored under `key`, without copying its envelope.
@@ -589,28 +667,35 @@ impl Writer<'_> {
     }
 
     /// Stores `envelope` under `key` as the newest write.
+    ///
+    /// The insert hands back the value it replaced, whose order number is the FIFO row to drop:
+    /// no lookup before it (a B-tree walk, a twentieth of a fast write).
     pub(crate) fn put(&mut self, key: &[u8], envelope: &[u8]) -> Result<(), BackendError> {
-        match self.seq_of(key)? {
-            Some(old) => {
-                self.order
-                    .remove((self.ns, old))
-                    .map_err(|e| self.store.error(e))?;
-                self.removals.replaced += 1;
-            }
-            None => self.count += 1,
-        }
         let seq = self.seq;
         self.seq += 1;
-        self.order
+        let replaced = self.store_at(key, seq, envelope)?;
+        match replaced {
+            Some(_) => self.removals.replaced += 1,
+            None => self.count += 1,
+        }
+        let Some(order) = &mut self.order else {
+            return Ok(());
+        };
+        if let Some(old) = replaced {
+            order
+                .remove((self.ns, old))
+                .map_err(|e| self.store.error(e))?;
+        }
+        order
             .insert((self.ns, seq), key)
             .map_err(|e| self.store.error(e))?;
-        self.store_at(key, seq, envelope)
+        Ok(())
     }
 
     /// Rewrites the envelope under `key` in place: same place in the FIFO (not a new write).
     pub(crate) fn rewrite(&mut self, key: &[u8], envelope: &[u8]) -> Result<(), BackendError> {
         match self.seq_of(key)? {
-            Some(seq) => self.store_at(key, seq, envelope),
+            Some(seq) => self.store_at(key, seq, envelope).map(drop),
             None => self.put(key, envelope),
         }
     }
@@ -621,9 +706,11 @@ impl Writer<'_> {
             return Ok(None);
         };
         self.entries.remove(key).map_err(|e| self.store.error(e))?;
-        self.order
-            .remove((self.ns, seq))
-            .map_err(|e| self.store.error(e))?;
+        if let Some(order) = &mut self.order {
+            order
+                .remove((self.ns, seq))
+                .map_err(|e| self.store.error(e))?;
+        }
         self.count -= 1;
         Ok(Some(envelope))
     }
@@ -637,22 +724,41 @@ impl Writer<'_> {
         )
     }
 
-    /// The oldest entries of the namespace, up to `n`, as (order number, stored key).
+    /// The stored keys of the oldest `n` entries of the namespace, oldest first: from the order
+    /// table, or without one (only [`prune`](crate::Backend::prune) asks then) from a pass over
+    /// the namespace's entries sorted by their order numbers.
     fn oldest(&self, n: usize) -> Result<Vec<Vec<u8>>, BackendError> {
-        self.order
+        let error = |e| self.store.error(e);
+        let Some(order) = &self.order else {
+            let range = namespace_range(self.ns, 0);
+            let mut all = Vec::new();
+            for item in self
+                .entries
+                .range::<&[u8]>(as_slices(&range))
+                .map_err(error)?
+            {
+                let (key, value) = item.map_err(error)?;
+                all.push((seq_in(value.value()), key.value().to_vec()));
+            }
+            all.sort_unstable();
+            return Ok(all.into_iter().take(n).map(|(_, key)| key).collect());
+        };
+        order
             .range((self.ns, 0)..=(self.ns, u64::MAX))
-            .map_err(|e| self.store.error(e))?
+            .map_err(error)?
             .take(n)
-            .map(|item| {
-                item.map(|(_, key)| key.value().to_vec())
-                    .map_err(|e| self.store.error(e))
-            })
+            .map(|item| item.map(|(_, key)| key.value().to_vec()).map_err(error))
             .collect()
     }
 
     /// Drops the oldest entries that are no longer live (with one TTL for the whole cache,
-    /// the oldest write is the first to expire), so expired entries do not pile up.
+    /// the oldest write is the first to expire), so expired entries do not pile up. A file
+    /// without an order table belongs to a cache without a TTL: its entries with a TTL of their
+    /// own go when a read finds them expired, or by `purge_expired`.
     fn sweep(&mut self) -> Result<(), BackendError> {
+        if self.order.is_none() {
+            return Ok(());
+        }
         for key in self.oldest(SWEEP)? {
             let live = self
                 .entries
@@ -670,10 +776,11 @@ impl Writer<'_> {
     /// Removes the oldest entries until at most `max` remain; how many it removed.
     pub(crate) fn evict_to(&mut self, max: u64) -> Result<u64, BackendError> {
         let mut removed = 0;
-        while self.count > max {
-            let Some(key) = self.oldest(1)?.pop() else {
-                break;
-            };
+        let excess = self.count.saturating_sub(max);
+        if excess == 0 {
+            return Ok(0);
+        }
+        for key in self.oldest(usize::try_from(excess).unwrap_or(usize::MAX))? {
             if let Some(envelope) = self.delete(&key)? {
                 if self.is_live(&envelope) {
                     self.removals.evicted += 1;
@@ -692,9 +799,11 @@ impl Writer<'_> {
         self.entries
             .retain_in::<&[u8], _>(as_slices(&range), |_, _| false)
             .map_err(|e| self.store.error(e))?;
-        self.order
-            .retain_in((self.ns, 0)..=(self.ns, u64::MAX), |_, _| false)
-            .map_err(|e| self.store.error(e))?;
+        if let Some(order) = &mut self.order {
+            order
+                .retain_in((self.ns, 0)..=(self.ns, u64::MAX), |_, _| false)
+                .map_err(|e| self.store.error(e))?;
+        }
         self.count = 0;
         Ok(())
     }

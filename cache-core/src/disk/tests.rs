@@ -96,15 +96,53 @@ fn a_file_of_layout_1_is_upgraded_and_its_counts_come_from_the_order_table() {
         "two entries counted, the oldest evicted at the third"
     );
     drop(backend);
-    let db = redb::Database::create(&path).unwrap();
+    let tables = table_names(&path);
+    assert!(!tables.iter().any(|t| t == "memokit.counts"), "{tables:?}");
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// The tables of the closed file at `path`.
+fn table_names(path: &std::path::Path) -> Vec<String> {
+    let db = redb::Database::open(path).unwrap();
     let read = redb::ReadableDatabase::begin_read(&db).unwrap();
-    let tables: Vec<String> = read
-        .list_tables()
+    read.list_tables()
         .unwrap()
         .map(|t| redb::TableHandle::name(&t).to_string())
-        .collect();
-    assert!(!tables.iter().any(|t| t == "memokit.counts"), "{tables:?}");
-    drop(read);
-    drop(db);
+        .collect()
+}
+
+#[test]
+fn only_a_cache_with_a_capacity_or_a_ttl_keeps_the_order_table() {
+    let path = temp("order-table");
+    for (config, ordered) in [
+        (Config::<u64, u64>::new("disk-unit-order".into()), false),
+        (
+            Config {
+                capacity: Some(10),
+                ..Config::new("disk-unit-order".into())
+            },
+            true,
+        ),
+        (
+            Config {
+                ttl: Some(std::time::Duration::from_secs(60)),
+                ..Config::new("disk-unit-order".into())
+            },
+            true,
+        ),
+        (Config::new("disk-unit-order".into()), false),
+    ] {
+        let backend = DiskBackend::open(&config, &DiskOptions::new(&path)).unwrap();
+        Backend::<u64, u64>::insert_many(&backend, vec![(1, 1), (2, 2)], None).unwrap();
+        drop(backend);
+        let names = table_names(&path);
+        assert_eq!(
+            names.iter().any(|t| t == "memokit.order"),
+            ordered,
+            "{names:?} for capacity {:?}, ttl {:?}",
+            config.capacity,
+            config.ttl
+        );
+    }
     std::fs::remove_file(&path).unwrap();
 }
