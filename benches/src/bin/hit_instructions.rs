@@ -12,8 +12,9 @@
 //! With feature `disk`, `disk-get N` hits `Cache::get` on a disk-backend cache of the same
 //! entries and `raw-redb-get N` reads the same keys from a plain redb table of `u64 -> u64` (one
 //! read transaction per read, as raw redb's peer in the disk bench does); `disk-insert N` makes
-//! N inserts of new keys into a fast-mode disk cache, one write transaction each, and
-//! `raw-redb-insert N` the same into the plain table (durability `None`).
+//! N misses and inserts of new keys on a fast-mode disk cache (a write transaction each), as the
+//! disk bench's `disk_miss_insert` does, and `raw-redb-insert N` the same on the plain table
+//! (durability `None`).
 //!
 //! What observation costs, on the same `get` hits: `get-handler N` with one trivial telemetry
 //! handler attached, `get-metrics N` (feature `telemetry`) with the `metrics` bridge installed
@@ -158,9 +159,9 @@ fn main() {
                 .build()
                 .expect("a valid cache");
             for k in 0..n {
-                cache
-                    .insert(black_box(k), k)
-                    .expect("a writable temp folder");
+                if cache.get(black_box(&k)).expect("a read").is_none() {
+                    cache.insert(k, k).expect("a writable temp folder");
+                }
             }
             sum = cache.len();
             drop(cache);
@@ -172,6 +173,12 @@ fn main() {
             let path = temp_file("raw-insert");
             let db = redb::Database::create(&path).expect("a writable temp folder");
             for k in 0..n {
+                let read = redb::ReadableDatabase::begin_read(&db).expect("a read");
+                if let Ok(table) = read.open_table(TABLE)
+                    && table.get(black_box(k)).expect("a get").is_some()
+                {
+                    continue;
+                }
                 let mut txn = db.begin_write().expect("a write");
                 txn.set_durability(redb::Durability::None)
                     .expect("a durability");
