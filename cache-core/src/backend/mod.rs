@@ -244,6 +244,12 @@ pub trait Backend<K, V>: Sized + Send + Sync + 'static {
         Err(unsupported(Self::KIND, "prune"))
     }
 
+    /// Whether [`leases`](Self::leases) can return `Some`: a backend that overrides `leases`
+    /// sets it too. `false` by default, and then the cache's code for single flight across
+    /// processes is not compiled for this backend at all (the builder rejects the option, as it
+    /// does when `leases` returns `None`).
+    const LEASES: bool = false;
+
     /// The store's leases, for single flight across the processes sharing it
     /// ([`CacheBuilder::distributed_flight`](crate::CacheBuilder::distributed_flight)); `None`
     /// (the default) for a store only this process sees, and the builder then rejects that

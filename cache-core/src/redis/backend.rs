@@ -239,6 +239,7 @@ where
     type Options = RedisOptions;
 
     const KIND: &'static str = KIND;
+    const LEASES: bool = true;
 
     fn open(config: &Config<K, V>, options: &RedisOptions) -> Result<Self, BackendError> {
         let unsupported = [
