@@ -427,7 +427,7 @@ where
     }
 
     fn get<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Option<Found<V>>, BackendError> {
-        self.get_one::<K, V>(&self.lookup(key)?, clock::now())
+        self.get_one::<K, V>(&self.lookup(key)?, clock::recent())
     }
 
     fn insert(&self, key: K, value: V, ttl: Option<Duration>) -> Result<(), BackendError> {
@@ -475,7 +475,7 @@ where
         &self,
         keys: &[&Q],
     ) -> Result<Vec<Option<Found<V>>>, BackendError> {
-        self.get_stored::<K, V>(&self.stored_keys(keys)?, clock::now())
+        self.get_stored::<K, V>(&self.stored_keys(keys)?, clock::recent())
     }
 
     /// One write transaction, so one commit (one fsync in durable mode) for the batch.
@@ -576,7 +576,7 @@ where
 
     /// Reads only the header.
     fn contains_key<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<bool, BackendError> {
-        self.contains_at::<K, V>(&self.lookup(key)?, clock::now())
+        self.contains_at::<K, V>(&self.lookup(key)?, clock::recent())
     }
 
     fn ttl<Q: ?Sized + Lookup<K>>(&self, key: &Q) -> Result<Ttl, BackendError> {

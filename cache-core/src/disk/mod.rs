@@ -67,7 +67,8 @@
 //!   a miss and an error event; the next load overwrites them. Never a panic, never a wrong value.
 //! * **Expiry** is the deadline in the envelope, an absolute time on memokit's
 //!   [clock](crate::clock) (a sandbox's clock in a sandbox), so an entry expires across
-//!   restarts, checked on every read. Each write transaction also drops the oldest two entries
+//!   restarts, checked on every read (by the clock's coarse reading, as the memory backend's
+//!   hits: never early, see [`clock`](crate::clock)). Each write transaction also drops the oldest two entries
 //!   if they have expired (with one TTL for the cache, the oldest write expires first), so
 //!   expired entries do not pile up; [`Cache::purge_expired`](crate::Cache::purge_expired) drops
 //!   all of them. `tti` is rejected: a time to idle would turn every read into a disk write.
