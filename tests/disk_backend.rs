@@ -5,6 +5,8 @@
 //! Every test makes its own file under the system's temp folder and removes it at the end.
 #![cfg(feature = "disk")]
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -127,24 +129,9 @@ fn a_cache_wide_ttl_is_an_absolute_deadline_in_the_file() {
 
 #[test]
 fn on_the_real_clock_an_entry_expires_at_its_ttl_never_before() {
-    // Reads judge expiry by the clock's coarse reading, writes set deadlines by the precise one
-    // (`memokit::clock`): reading until the entry is gone takes at least its TTL.
     let file = TempFile::new("real-clock");
     let c = open::<u64, u64>("disk-real-clock", &file, Durability::Fast).unwrap();
-    let ttl = Duration::from_millis(30);
-    for key in 0..3 {
-        let written = memokit::clock::now();
-        c.insert_with_ttl(key, key, ttl).unwrap();
-        while c.get(&key).unwrap().is_some() {
-            std::hint::spin_loop();
-        }
-        let gone = memokit::clock::now().duration_since(written);
-        assert!(
-            gone >= ttl,
-            "entry {key} expired after {gone:?}, before its TTL"
-        );
-        assert!(gone < Duration::from_secs(5), "entry {key} lived {gone:?}");
-    }
+    support::assert_never_expires_early(&c, Duration::from_millis(30));
 }
 
 #[test]

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use memokit::{Cache, CacheBuilder, RemovalCause, cached, caches};
 
+mod support;
+
 type Heard = Arc<Mutex<Vec<(u64, RemovalCause)>>>;
 
 /// Builds `builder` with a listener that records every removal.
@@ -210,4 +212,10 @@ fn a_memoized_function_counts_only_live_results_and_purges_on_demand() {
     sb.advance(TTL);
     assert_eq!(SLOW_SQUARE_MEMO.purge_expired().unwrap(), 2);
     assert_eq!(SLOW_SQUARE_MEMO.stats().expired, 6);
+}
+
+#[test]
+fn on_the_real_clock_an_entry_expires_at_its_ttl_never_before() {
+    let cache: Cache<u64, u64> = Cache::builder("real-clock-ttl").build().unwrap();
+    support::assert_never_expires_early(&cache, Duration::from_millis(30));
 }

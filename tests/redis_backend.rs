@@ -6,6 +6,7 @@
 
 #[path = "support/redis.rs"]
 mod redis_server;
+mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
@@ -118,6 +119,14 @@ fn keys_are_prefix_named_cache_namespace_and_key_bytes() {
         users.get(&memokit::key::KeyRef(("ada", &3u32))).unwrap(),
         Some(1)
     );
+}
+
+#[test]
+fn on_the_real_clock_an_entry_expires_at_its_ttl_never_before() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    support::assert_never_expires_early(&cache(&server, "real-clock"), Duration::from_millis(30));
 }
 
 #[test]

@@ -48,3 +48,26 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default()
 }
+
+/// On the real clock, writes each of a few keys with `ttl` and reads it until it is gone,
+/// asserting that this took at least `ttl` from before the write (reads judge expiry by the
+/// clock's coarse reading and writes set deadlines by the precise one, so an entry must never
+/// go early) and that it did go.
+pub fn assert_never_expires_early<B: memokit::Backend<u64, u64>>(
+    cache: &memokit::Cache<u64, u64, B>,
+    ttl: Duration,
+) {
+    for key in 0..3 {
+        let written = memokit::clock::now();
+        cache.insert_with_ttl(key, key, ttl).unwrap();
+        while cache.get(&key).unwrap().is_some() {
+            std::hint::spin_loop();
+        }
+        let gone = memokit::clock::now().duration_since(written);
+        assert!(
+            gone >= ttl,
+            "entry {key} expired after {gone:?}, before its TTL"
+        );
+        assert!(gone < DEADLINE, "entry {key} lived {gone:?}");
+    }
+}
