@@ -143,9 +143,17 @@ impl<R, F: FnOnce() -> R> Body<R> for Option<F> {
     fn run(&mut self) -> R {
         match self.take() {
             Some(body) => body(),
-            None => unreachable!("memokit runs a memoized body at most once"),
+            None => ran_twice(),
         }
     }
+}
+
+/// Out of [`Body::run`], which is compiled once per memoized function: its panic message would
+/// be too.
+#[cold]
+#[inline(never)]
+fn ran_twice() -> ! {
+    unreachable!("memokit runs a memoized body at most once")
 }
 
 /// The body back from a load that could not run it, to run uncached (fail-open); a same-key
