@@ -126,7 +126,16 @@ fn on_the_real_clock_an_entry_expires_at_its_ttl_never_before() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    support::assert_never_expires_early(&cache(&server, "real-clock"), Duration::from_millis(30));
+    // Redis also drops the key itself, `PX` after the time it cached for the command, in whole
+    // milliseconds: before memokit's deadline by up to a millisecond and, on a loaded machine,
+    // by how long the server's event loop ran since it cached the time (CI saw 29.7 ms of a
+    // 30 ms TTL). memokit's own check is never early; this bounds the server's slack.
+    let resolution = Duration::from_millis(10);
+    support::assert_never_expires_early(
+        &cache(&server, "real-clock"),
+        Duration::from_millis(30),
+        resolution,
+    );
 }
 
 #[test]
